@@ -1,0 +1,29 @@
+"""PyTorch building blocks: encoder, quantile pooling, distance, miners, loss.
+
+These modules import no scikit-learn; they compose like the parts of a metric
+learning library: a loss takes a distance object and a mining strategy, a miner
+returns index triplets and runs without gradients.
+"""
+
+from ._distances import QuantileWassersteinDistance
+from ._encoder import ConvEncoder, MaskedBatchNorm1d
+from ._losses import WassersteinTripletLoss
+from ._masking import lengths_to_mask
+from ._miners import batch_all_triplets, batch_hard_triplets, semi_hard_triplets
+from ._pooling import QuantilePooling, quantile_levels, quantile_pooling
+from ._samplers import ClassBalancedBatchSampler
+
+__all__ = [
+    "ClassBalancedBatchSampler",
+    "ConvEncoder",
+    "MaskedBatchNorm1d",
+    "QuantilePooling",
+    "QuantileWassersteinDistance",
+    "WassersteinTripletLoss",
+    "batch_all_triplets",
+    "batch_hard_triplets",
+    "lengths_to_mask",
+    "quantile_levels",
+    "quantile_pooling",
+    "semi_hard_triplets",
+]

@@ -1,0 +1,154 @@
+"""The default per-step encoder: 1-D convolutions that ignore padded steps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._masking import lengths_to_mask
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation over the valid steps of a padded batch.
+
+    In training mode the batch statistics are taken over the valid steps only, so
+    padding never shifts them; in evaluation mode the running statistics are used,
+    so a sequence's output does not depend on the rest of its batch. Padded steps
+    are set to zero on output.
+
+    Parameters
+    ----------
+    num_features : int
+        Number of channels.
+    **kwargs
+        Passed to :class:`torch.nn.BatchNorm1d` (``eps``, ``momentum``, ``affine``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> norm = MaskedBatchNorm1d(2)
+    >>> x = torch.randn(3, 2, 5)
+    >>> mask = lengths_to_mask(torch.tensor([5, 2, 4]), 5)
+    >>> norm(x, mask).shape
+    torch.Size([3, 2, 5])
+    """
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
+        if self.training:
+            weight = mask.to(x.dtype)
+            count = weight.sum().clamp(min=1.0)
+            mean = (x * weight).sum(dim=(0, 2)) / count
+            centred = (x - mean[None, :, None]) * weight
+            var = centred.pow(2).sum(dim=(0, 2)) / count
+            if self.track_running_stats and self.running_mean is not None:
+                with torch.no_grad():
+                    unbiased = var * count / (count - 1).clamp(min=1.0)
+                    self.running_mean.lerp_(mean, self.momentum)
+                    self.running_var.lerp_(unbiased, self.momentum)
+                    self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        out = (x - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + self.eps)
+        if self.affine:
+            out = out * self.weight[None, :, None] + self.bias[None, :, None]
+        return out.masked_fill(~mask, 0.0)
+
+
+class ConvEncoder(nn.Module):
+    """A stack of 1-D convolutions giving learned features at every time step.
+
+    Each block is a ``'same'``-padded convolution, a :class:`MaskedBatchNorm1d` and
+    a ReLU; a final 1x1 convolution projects to ``n_features``. Padded steps are
+    zeroed before every convolution, so a valid step sees exactly what it would see
+    if its sequence were processed alone: the output on valid steps does not depend
+    on padding. When ``include_input`` is true the (normalised) raw channels are
+    appended to the learned features, so the distribution of the raw signal is
+    always part of the embedding.
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of input channels ``C``.
+    n_features : int, default=32
+        Number of learned output features ``K`` (per step).
+    hidden_channels : int, default=64
+        Width of the hidden convolutions.
+    n_layers : int, default=3
+        Number of convolution blocks before the projection.
+    kernel_size : int, default=5
+        Temporal width of each convolution.
+    dropout : float, default=0.0
+        Dropout probability after each block (training only).
+    include_input : bool, default=False
+        Append the normalised input channels to the output features, which then
+        has ``n_features + in_channels`` rows.
+
+    Attributes
+    ----------
+    accepts_lengths : bool
+        ``True``: ``forward`` takes the valid lengths and honours them.
+    out_features : int
+        Number of per-step output features.
+
+    Examples
+    --------
+    >>> import torch
+    >>> encoder = ConvEncoder(3, n_features=8)
+    >>> features = encoder(torch.randn(2, 3, 20), torch.tensor([20, 11]))
+    >>> features.shape
+    torch.Size([2, 8, 20])
+    """
+
+    accepts_lengths = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_features: int = 32,
+        hidden_channels: int = 64,
+        n_layers: int = 3,
+        kernel_size: int = 5,
+        dropout: float = 0.0,
+        include_input: bool = False,
+    ) -> None:
+        super().__init__()
+        self.include_input = include_input
+        self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        width = in_channels
+        for _ in range(n_layers):
+            self.convs.append(
+                nn.Conv1d(width, hidden_channels, kernel_size, padding="same")
+            )
+            self.norms.append(MaskedBatchNorm1d(hidden_channels))
+            width = hidden_channels
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Conv1d(width, n_features, 1)
+        self.out_features = n_features + (in_channels if include_input else 0)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-step features of a padded batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, in_channels, time)
+            Sequences padded at the end.
+        lengths : torch.Tensor of shape (batch,)
+            Valid length of each sequence.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features, time)
+            Zero on padded steps.
+        """
+        mask = lengths_to_mask(lengths, x.shape[-1])
+        inputs = self.input_norm(x, mask)
+        hidden = inputs
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            hidden = self.dropout(torch.relu(norm(conv(hidden), mask)))
+        features = self.head(hidden).masked_fill(~mask, 0.0)
+        if self.include_input:
+            features = torch.cat([features, inputs], dim=1)
+        return features

@@ -1,0 +1,102 @@
+"""Differentiable quantile pooling over the valid steps of padded sequences."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._masking import lengths_to_mask
+
+
+def quantile_levels(n_quantiles: int) -> torch.Tensor:
+    """Mid-point quantile levels ``tau_m = (m - 1/2) / M`` for ``m = 1..M``.
+
+    Parameters
+    ----------
+    n_quantiles : int
+        Number of levels ``M``.
+
+    Returns
+    -------
+    levels : torch.Tensor of shape (n_quantiles,), dtype float64
+
+    Examples
+    --------
+    >>> quantile_levels(4)
+    tensor([0.1250, 0.3750, 0.6250, 0.8750], dtype=torch.float64)
+    """
+    return (torch.arange(n_quantiles, dtype=torch.float64) + 0.5) / n_quantiles
+
+
+def quantile_pooling(
+    features: torch.Tensor, lengths: torch.Tensor, n_quantiles: int
+) -> torch.Tensor:
+    """Empirical quantile functions of each feature over the valid steps.
+
+    For a sequence with ``n`` valid steps the quantile at level ``tau`` is taken at
+    the virtual index ``tau * (n - 1)`` of the sorted values, interpolating
+    linearly between the two neighbouring order statistics; this is
+    ``numpy.quantile(..., method="linear")``. Sorting and gathering keep it
+    differentiable with respect to ``features``.
+
+    Parameters
+    ----------
+    features : torch.Tensor of shape (batch, n_features, time)
+        Per-step features; steps at or beyond a sequence's length are ignored.
+    lengths : torch.Tensor of shape (batch,)
+        Valid length of each sequence, at least 1.
+    n_quantiles : int
+        Number of quantile levels ``M`` (see :func:`quantile_levels`).
+
+    Returns
+    -------
+    quantiles : torch.Tensor of shape (batch, n_features, n_quantiles)
+        Each row is a non-decreasing quantile function.
+
+    Examples
+    --------
+    >>> import torch
+    >>> h = torch.tensor([[[3.0, 1.0, 2.0, 99.0]]])
+    >>> quantile_pooling(h, torch.tensor([3]), 2)
+    tensor([[[1.5000, 2.5000]]])
+    """
+    batch, n_features, n_timepoints = features.shape
+    mask = lengths_to_mask(lengths, n_timepoints)
+    # Padded steps sort to the end and are never gathered.
+    ordered = features.masked_fill(~mask, float("inf")).sort(dim=-1).values
+    levels = quantile_levels(n_quantiles).to(features.device)
+    last = (lengths.to(torch.float64) - 1.0)[:, None]
+    position = levels[None, :] * last
+    lower = position.floor()
+    fraction = (position - lower).to(features.dtype)[:, None, :]
+    lower_index = lower.long()
+    upper_index = torch.minimum(lower_index + 1, last.long())
+    shape = (batch, n_features, n_quantiles)
+    low = ordered.gather(-1, lower_index[:, None, :].expand(shape))
+    high = ordered.gather(-1, upper_index[:, None, :].expand(shape))
+    return low + fraction * (high - low)
+
+
+class QuantilePooling(nn.Module):
+    """Module form of :func:`quantile_pooling`.
+
+    Parameters
+    ----------
+    n_quantiles : int
+        Number of quantile levels ``M``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> pool = QuantilePooling(5)
+    >>> pool(torch.randn(2, 3, 7), torch.tensor([7, 4])).shape
+    torch.Size([2, 3, 5])
+    """
+
+    def __init__(self, n_quantiles: int) -> None:
+        super().__init__()
+        self.n_quantiles = n_quantiles
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Quantiles of ``features`` over the first ``lengths`` steps."""
+        return quantile_pooling(features, lengths, self.n_quantiles)
