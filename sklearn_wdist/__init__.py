@@ -1,3 +1,43 @@
-"""Learned distributional embeddings of sequences, compared with Wasserstein distances."""
+"""Learned distributional embeddings of sequences, compared with Wasserstein distances.
+
+The public surface:
+
+- :class:`WassersteinSequenceEmbedder`: ``fit(X, y)`` trains a PyTorch encoder
+  with a Wasserstein triplet loss; ``transform(X)`` returns embeddings whose plain
+  Euclidean (``p=2``) or Manhattan (``p=1``) distance is the learned distance.
+- :class:`WassersteinDistanceTransformer`: a Pipeline step turning embeddings
+  into a distance matrix for ``metric="precomputed"`` estimators.
+- :func:`pairwise_wasserstein` and friends: distance matrices between
+  collections, chunked and parallel.
+- :func:`from_tslearn`: converts tslearn's NaN-padded arrays.
+- :mod:`sklearn_wdist.metrics`: retrieval and verification scores.
+- :mod:`sklearn_wdist.nn`: the PyTorch building blocks.
+"""
+
+from . import metrics, nn
+from ._distance_transformer import WassersteinDistanceTransformer
+from ._embedder import WassersteinSequenceEmbedder
+from ._pairwise import (
+    check_precomputed_distances,
+    distances_to_affinity,
+    pairwise_wasserstein,
+    pairwise_wasserstein_chunked,
+    pairwise_wasserstein_exact,
+)
+from ._sequences import check_sequences, from_tslearn
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "WassersteinDistanceTransformer",
+    "WassersteinSequenceEmbedder",
+    "check_precomputed_distances",
+    "check_sequences",
+    "distances_to_affinity",
+    "from_tslearn",
+    "metrics",
+    "nn",
+    "pairwise_wasserstein",
+    "pairwise_wasserstein_chunked",
+    "pairwise_wasserstein_exact",
+]

@@ -27,10 +27,13 @@ def _as_numeric_array(value, name: str) -> np.ndarray:
         except (TypeError, ValueError) as error:
             raise TypeError(
                 f"{name} must contain numbers, got values of type object that "
-                "cannot be converted to float."
+                f"cannot be converted to float: {error}"
             ) from error
     if array.dtype.kind == "c":
-        raise TypeError(f"{name} must be real-valued, got complex dtype {array.dtype}.")
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {array.dtype}; "
+            "sequences must be real-valued."
+        )
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must contain numbers, got dtype {array.dtype}."
@@ -118,13 +121,26 @@ def check_sequences(
         if array.ndim == 2:
             array = array[:, None, :]
         elif array.ndim != 3:
+            hint = (
+                " Reshape your data: a single univariate sequence x is "
+                "x.reshape(1, -1)."
+                if array.ndim == 1
+                else ""
+            )
             raise ValueError(
                 f"{name} must be a 3-D array (n_sequences, n_channels, n_timepoints), "
                 "a 2-D array (n_sequences, n_timepoints) or a list of 2-D arrays, "
-                f"got an array with {array.ndim} dimension(s) of shape {array.shape}."
+                f"got an array with {array.ndim} dimension(s) of shape "
+                f"{array.shape}.{hint}"
             )
         if array.shape[0] == 0:
             raise ValueError(f"{name} is empty: found 0 sequences, shape {array.shape}.")
+        if array.shape[-1] == 0:
+            raise ValueError(
+                f"{name} holds empty sequences (0 time points): found array with "
+                f"0 feature(s) (shape={array.shape[:1] + array.shape[2:]}) while a "
+                "minimum of 1 is required."
+            )
         sequences = list(array)
 
     expected = n_channels if n_channels is not None else sequences[0].shape[0]

@@ -6,6 +6,7 @@ returns index triplets and runs without gradients.
 """
 
 from ._distances import QuantileWassersteinDistance
+from ._embedding import QuantileEmbedding
 from ._encoder import ConvEncoder, MaskedBatchNorm1d
 from ._losses import WassersteinTripletLoss
 from ._masking import lengths_to_mask
@@ -17,6 +18,7 @@ __all__ = [
     "ClassBalancedBatchSampler",
     "ConvEncoder",
     "MaskedBatchNorm1d",
+    "QuantileEmbedding",
     "QuantilePooling",
     "QuantileWassersteinDistance",
     "WassersteinTripletLoss",

@@ -1,0 +1,198 @@
+"""Pipeline step turning embeddings into Wasserstein distance matrices."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import Options
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._pairwise import _check_n_jobs, _check_p, pairwise_wasserstein
+
+__all__ = ["WassersteinDistanceTransformer"]
+
+
+class WassersteinDistanceTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Wasserstein distances from embeddings to reference embeddings.
+
+    A pipeline step placed after ``WassersteinSequenceEmbedder``: ``fit`` keeps
+    the embeddings of the training sequences as references, ``transform`` returns
+    the ``(n_query, n_reference)`` matrix of ``W_p`` distances (not ``W_p^p``) to
+    them, and ``fit_transform`` the square, exactly symmetric matrix with an exactly
+    zero diagonal. Estimators that accept ``metric="precomputed"`` (k-NN, DBSCAN,
+    HDBSCAN, AgglomerativeClustering with average or complete linkage, TSNE,
+    MDS) can then follow it.
+
+    The distances are computed by :func:`pairwise_wasserstein` on the embeddings,
+    so they are the Euclidean (``p=2``) or Manhattan (``p=1``) distances between
+    rows of the embedder's output.
+
+    Parameters
+    ----------
+    p : {1, 2}, default=2
+        Order of the Wasserstein distance. Use the ``p`` the embedder was trained
+        with, so that the distance is the learned one.
+    n_jobs : int, default=None
+        Number of joblib jobs used to compute the distance matrix. ``None``
+        means 1 unless in a :func:`joblib.parallel_config` context.
+
+    Attributes
+    ----------
+    reference_embeddings_ : ndarray of shape (n_reference, n_features_in_)
+        Copy of the embeddings seen in ``fit``; the columns of ``transform``.
+    n_features_in_ : int
+        Number of embedding dimensions seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the embedding dimensions seen during ``fit``. Defined only when
+        ``X`` has feature names that are all strings.
+
+    See Also
+    --------
+    pairwise_wasserstein : The function computing the distances.
+    distances_to_affinity : Gaussian affinities for spectral clustering.
+    sklearn.neighbors.KNeighborsClassifier : Use with ``metric="precomputed"``.
+
+    Notes
+    -----
+    The output has one column per reference sequence, so it grows with the
+    training set: the square training matrix takes ``8 * n**2`` bytes in float64
+    (float32 embeddings give float32 distances). Estimators with a default
+    ``metric="euclidean"`` can use the embeddings directly instead, without this
+    step.
+
+    ``SpectralClustering(affinity="precomputed")`` needs similarities, not
+    distances: convert with :func:`distances_to_affinity`, a Gaussian kernel
+    ``exp(-D**2 / (2 * sigma**2))`` whose bandwidth ``sigma`` defaults to the
+    median distance (see the example below).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn_wdist._distance_transformer import (
+    ...     WassersteinDistanceTransformer,
+    ... )
+    >>> E = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> WassersteinDistanceTransformer().fit_transform(E[:2])
+    array([[0., 1.],
+           [1., 0.]])
+    >>> model = make_pipeline(
+    ...     FunctionTransformer(),  # stands in for WassersteinSequenceEmbedder
+    ...     WassersteinDistanceTransformer(),
+    ...     KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
+    ... )
+    >>> model.fit(E, y).predict(np.array([[0.2, 0.4], [4.0, 6.0]]))
+    array([0, 1])
+
+    Spectral clustering on Gaussian affinities:
+
+    >>> from sklearn.cluster import SpectralClustering
+    >>> from sklearn_wdist._pairwise import distances_to_affinity
+    >>> D = WassersteinDistanceTransformer().fit_transform(E)
+    >>> affinity = distances_to_affinity(D)  # sigma = median distance
+    >>> spectral = SpectralClustering(
+    ...     n_clusters=2, affinity="precomputed", random_state=0
+    ... )
+    >>> labels = spectral.fit_predict(affinity)
+    >>> bool(labels[0] == labels[1] != labels[2] == labels[3])
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "p": [Options(Integral, {1, 2})],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, p: int = 2, n_jobs: int | None = None) -> None:
+        self.p = p
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> WassersteinDistanceTransformer:
+        """Store the reference embeddings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_reference, n_features)
+            Embeddings of the reference sequences, e.g. the embedder's output.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : WassersteinDistanceTransformer
+            The fitted transformer.
+        """
+        # The constraints above let booleans and n_jobs=0 through; reject them now
+        # rather than at the first transform.
+        _check_p(self.p)
+        _check_n_jobs(self.n_jobs)
+        # A copy: later changes to the caller's array must not move the references.
+        self.reference_embeddings_ = validate_data(
+            self, X, dtype=[np.float64, np.float32], copy=True
+        )
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Distances from each embedding to every reference embedding.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_query, n_features)
+            Embeddings of the query sequences.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_query, n_reference)
+            ``W_p`` distances (not ``W_p^p``); float32 if both ``X`` and the
+            references are float32, else float64.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return pairwise_wasserstein(
+            X, self.reference_embeddings_, p=self.p, n_jobs=self.n_jobs
+        )
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit to ``X`` and return the square distance matrix between its rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_reference, n_features)
+            Embeddings of the reference sequences.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_reference, n_reference)
+            ``W_p`` distances, exactly symmetric with an exactly zero diagonal.
+        """
+        self.fit(X, y)
+        return pairwise_wasserstein(
+            self.reference_embeddings_, p=self.p, n_jobs=self.n_jobs
+        )
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of output columns, one per reference sample."""
+        return self.reference_embeddings_.shape[0]
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

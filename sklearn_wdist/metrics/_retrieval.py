@@ -1,0 +1,302 @@
+"""Leave-one-out retrieval scores over a square distance matrix.
+
+Every item is used in turn as a query; the other ``n - 1`` items form the
+database it is ranked against. Items at equal distance from a query are
+ranked by increasing index, so every score here is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validation import check_distances_and_labels, check_n_neighbors
+
+__all__ = ["knn_loo_accuracy", "mean_average_precision_at_r", "precision_at_1"]
+
+# Rows of the distance matrix are processed in blocks of about this many
+# entries, which bounds the temporary memory of the sorting steps.
+_CHUNK_ELEMENTS = 2**22
+
+
+def _row_chunks(n_samples: int) -> Iterator[np.ndarray]:
+    """Yield consecutive blocks of row indices covering ``range(n_samples)``."""
+    step = max(1, _CHUNK_ELEMENTS // n_samples)
+    for start in range(0, n_samples, step):
+        yield np.arange(start, min(start + step, n_samples))
+
+
+def _query_block(distances: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Copy ``distances[rows]`` with each query's own entry set to ``+inf``."""
+    block = distances[rows]  # fancy indexing copies
+    block[np.arange(rows.size), rows] = np.inf
+    return block
+
+
+def _sorted_neighbors(block: np.ndarray, k: int) -> np.ndarray:
+    """Return the ``k`` nearest columns of each row, nearest first.
+
+    Columns are ordered by increasing distance, and equal distances by
+    increasing column index.
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_queries, n_samples)
+        Distances from each query to every item, with the query's own entry
+        set to ``+inf`` (all other entries finite).
+    k : int
+        Number of neighbours, ``1 <= k <= n_samples - 1``.
+
+    Returns
+    -------
+    neighbors : ndarray of shape (n_queries, k)
+        Column indices of the nearest items.
+    """
+    n_samples = block.shape[1]
+    if 2 * k < n_samples:
+        # Keep only the candidates: every column at most as far as the k-th
+        # nearest one (ties at the k-th distance included), then sort those.
+        kth = np.partition(block, k - 1, axis=1)[:, k - 1]
+        n_candidates = int(np.count_nonzero(block <= kth[:, None], axis=1).max())
+        candidates = np.argpartition(block, n_candidates - 1, axis=1)
+        candidates = candidates[:, :n_candidates]
+        values = np.take_along_axis(block, candidates, axis=1)
+        order = np.argsort(values, axis=1)
+        index = np.take_along_axis(candidates, order, axis=1)
+        sorted_values = np.take_along_axis(values, order, axis=1)
+    else:
+        index = np.argsort(block, axis=1)
+        sorted_values = np.take_along_axis(block, index, axis=1)
+    # The sort above is not stable. Number the runs of equal distances and sort
+    # the integer keys (run, index): runs keep their place and the indices
+    # inside each run become increasing.
+    runs = np.zeros(sorted_values.shape, dtype=np.int64)
+    np.cumsum(sorted_values[:, 1:] != sorted_values[:, :-1], axis=1, out=runs[:, 1:])
+    keys = runs * n_samples + index
+    keys.sort(axis=1)
+    keys -= runs * n_samples
+    return keys[:, :k]
+
+
+def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
+    """Leave-one-out precision at 1 of a square distance matrix.
+
+    Each item is a query in turn; the score is the fraction of queries whose
+    nearest *other* item has the same label.
+
+    Parameters
+    ----------
+    distances : array-like of shape (n_samples, n_samples)
+        Finite, non-negative distances, ``distances[i, j]`` from query ``i``
+        to item ``j``; ``n_samples >= 2``. The diagonal is ignored and the
+        matrix need not be symmetric.
+    labels : array-like of shape (n_samples,)
+        Hashable class label of each item (integers, strings, ...).
+
+    Returns
+    -------
+    score : float
+        Precision at 1, in ``[0, 1]``.
+
+    See Also
+    --------
+    mean_average_precision_at_r : Ranks all same-class items, not only the first.
+    knn_loo_accuracy : Majority vote over ``n_neighbors`` nearest items.
+
+    Notes
+    -----
+    When several other items share the smallest distance to a query, the one
+    with the smallest index is taken as its nearest neighbour. The score equals
+    ``knn_loo_accuracy(distances, labels, n_neighbors=1)``.
+
+    References
+    ----------
+    .. [1] K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning Reality
+       Check", European Conference on Computer Vision (ECCV), 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_wdist.metrics import precision_at_1
+    >>> distances = np.array([[0.0, 1.0, 4.0, 5.0],
+    ...                       [1.0, 0.0, 2.0, 6.0],
+    ...                       [4.0, 2.0, 0.0, 3.0],
+    ...                       [5.0, 6.0, 3.0, 0.0]])
+    >>> precision_at_1(distances, ["a", "a", "b", "b"])
+    0.75
+    """
+    matrix, codes = check_distances_and_labels(distances, labels)
+    n_samples = matrix.shape[0]
+    n_hits = 0
+    for rows in _row_chunks(n_samples):
+        # argmin returns the first (smallest-index) minimum.
+        nearest = np.argmin(_query_block(matrix, rows), axis=1)
+        n_hits += int(np.count_nonzero(codes[nearest] == codes[rows]))
+    return n_hits / n_samples
+
+
+def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> float:
+    """Leave-one-out mean average precision at R (MAP@R).
+
+    For a query with ``R`` other items of its class, rank the other items by
+    distance and take the ``R`` nearest; with ``rel(i) = 1`` when the item at
+    rank ``i`` shares the query's label (else 0) and ``P(i)`` the fraction of
+    such items among ranks ``1..i``,
+
+    ``AP@R = (1 / R) * sum_{i=1..R} P(i) * rel(i)``.
+
+    MAP@R is the mean of ``AP@R`` over the queries with ``R >= 1``; queries
+    that are alone in their class are left out.
+
+    Parameters
+    ----------
+    distances : array-like of shape (n_samples, n_samples)
+        Finite, non-negative distances, ``distances[i, j]`` from query ``i``
+        to item ``j``; ``n_samples >= 2``. The diagonal is ignored and the
+        matrix need not be symmetric.
+    labels : array-like of shape (n_samples,)
+        Hashable class label of each item (integers, strings, ...). At least
+        one label must occur twice.
+
+    Returns
+    -------
+    score : float
+        MAP@R, in ``[0, 1]``; 1 exactly when, for every query, all items of its
+        class are nearer than every item of another class.
+
+    Raises
+    ------
+    ValueError
+        If every label is unique, so that no query has ``R >= 1``.
+
+    See Also
+    --------
+    precision_at_1 : Checks only the nearest other item.
+
+    Notes
+    -----
+    Other items at equal distance from a query are ranked by increasing index.
+
+    References
+    ----------
+    .. [1] K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning Reality
+       Check", European Conference on Computer Vision (ECCV), 2020.
+
+    Examples
+    --------
+    Query 0 (class ``a``, ``R = 2``) ranks items 1 (``a``), 3 (``b``), 2
+    (``a``): ``AP@R = (1/1 + 0) / 2 = 0.5``. The other queries rank their
+    class first (``AP@R = 1``), so MAP@R ``= (0.5 + 4) / 5 = 0.9``.
+
+    >>> import numpy as np
+    >>> from sklearn_wdist.metrics import mean_average_precision_at_r
+    >>> points = np.array([0.0, 1.0, 2.0, 5.0, 6.0])
+    >>> distances = np.abs(points[:, None] - points[None, :])
+    >>> labels = ["a", "a", "a", "b", "b"]
+    >>> distances[0, 3] = 1.5
+    >>> mean_average_precision_at_r(distances, labels)
+    0.9
+    """
+    matrix, codes = check_distances_and_labels(distances, labels)
+    n_samples = matrix.shape[0]
+    n_relevant = np.bincount(codes)[codes] - 1
+    n_queries = int(np.count_nonzero(n_relevant))
+    if n_queries == 0:
+        raise ValueError(
+            "labels must contain at least one class with two or more items; "
+            "every label is unique, so MAP@R is undefined."
+        )
+    total = 0.0
+    for rows in _row_chunks(n_samples):
+        rows = rows[n_relevant[rows] > 0]
+        if rows.size == 0:
+            continue
+        r = n_relevant[rows]
+        max_r = int(r.max())
+        neighbors = _sorted_neighbors(_query_block(matrix, rows), max_r)
+        ranks = np.arange(1, max_r + 1)
+        relevant = codes[neighbors] == codes[rows][:, None]
+        relevant &= ranks <= r[:, None]
+        precision = np.cumsum(relevant, axis=1) / ranks
+        total += float(np.sum(np.sum(precision * relevant, axis=1) / r))
+    return total / n_queries
+
+
+def knn_loo_accuracy(
+    distances: ArrayLike, labels: ArrayLike, n_neighbors: int = 1
+) -> float:
+    """Leave-one-out accuracy of a k-nearest-neighbour classifier.
+
+    Each item is classified by a majority vote among its ``n_neighbors``
+    nearest *other* items; the score is the fraction classified correctly.
+
+    Parameters
+    ----------
+    distances : array-like of shape (n_samples, n_samples)
+        Finite, non-negative distances, ``distances[i, j]`` from query ``i``
+        to item ``j``; ``n_samples >= 2``. The diagonal is ignored and the
+        matrix need not be symmetric.
+    labels : array-like of shape (n_samples,)
+        Hashable class label of each item (integers, strings, ...).
+    n_neighbors : int, default=1
+        Number of voting neighbours, ``1 <= n_neighbors < n_samples``.
+
+    Returns
+    -------
+    accuracy : float
+        Leave-one-out accuracy, in ``[0, 1]``.
+
+    See Also
+    --------
+    precision_at_1 : The same score for ``n_neighbors=1``.
+    sklearn.neighbors.KNeighborsClassifier : k-NN classifier on new data.
+
+    Notes
+    -----
+    Neighbours at equal distance from a query are ranked by increasing index;
+    the ``n_neighbors`` nearest are the first ``n_neighbors`` in that ranking.
+    Votes are unweighted. When several labels share the largest number of
+    votes, the prediction is the tied label whose first occurrence in the
+    ranking is nearest to the query; in particular the nearest neighbour's
+    label wins whenever it is among the tied labels. (This differs from
+    :class:`~sklearn.neighbors.KNeighborsClassifier`, which picks the smallest
+    tied class.)
+
+    References
+    ----------
+    .. [1] T. Cover and P. Hart, "Nearest neighbor pattern classification",
+       IEEE Transactions on Information Theory, 13(1):21-27, 1967.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_wdist.metrics import knn_loo_accuracy
+    >>> points = np.array([0.0, 1.0, 2.0, 3.0, 5.0])
+    >>> distances = np.abs(points[:, None] - points[None, :])
+    >>> labels = ["a", "a", "b", "b", "b"]
+    >>> knn_loo_accuracy(distances, labels)
+    0.8
+    >>> knn_loo_accuracy(distances, labels, n_neighbors=3)
+    0.4
+    """
+    matrix, codes = check_distances_and_labels(distances, labels)
+    n_samples = matrix.shape[0]
+    n_neighbors = check_n_neighbors(n_neighbors, n_samples)
+    n_classes = int(codes.max()) + 1
+    n_correct = 0
+    for rows in _row_chunks(n_samples):
+        neighbors = _sorted_neighbors(_query_block(matrix, rows), n_neighbors)
+        votes_for = codes[neighbors]  # (n_queries, n_neighbors), nearest first
+        offsets = np.arange(rows.size)[:, None] * n_classes
+        votes = np.bincount(
+            (votes_for + offsets).ravel(), minlength=rows.size * n_classes
+        ).reshape(rows.size, n_classes)
+        # Votes received by the label at each rank; the first rank holding a
+        # label with the most votes gives the prediction.
+        votes_at_rank = np.take_along_axis(votes, votes_for, axis=1)
+        winner = np.argmax(votes_at_rank == votes_at_rank.max(axis=1)[:, None], 1)
+        predicted = votes_for[np.arange(rows.size), winner]
+        n_correct += int(np.count_nonzero(predicted == codes[rows]))
+    return n_correct / n_samples

@@ -1,0 +1,91 @@
+"""An encoder followed by quantile pooling: sequences to quantile embeddings."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._pooling import quantile_pooling
+
+
+class QuantileEmbedding(nn.Module):
+    """Map padded sequences to per-feature quantile functions.
+
+    Encoders that declare ``accepts_lengths = True`` (such as
+    :class:`~sklearn_wdist.nn.ConvEncoder`) receive the padded batch and the valid
+    lengths and must keep their output on valid steps independent of padding. Any
+    other module mapping ``(batch, C, T)`` to ``(batch, K, T')`` is run on groups of
+    equal-length sequences without padding, so its embeddings never see padding
+    either.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        The per-step encoder.
+    n_quantiles : int
+        Number of quantile levels ``M``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_wdist.nn import ConvEncoder
+    >>> model = QuantileEmbedding(ConvEncoder(2, n_features=4), n_quantiles=8)
+    >>> model(torch.randn(3, 2, 10), torch.tensor([10, 6, 3])).shape
+    torch.Size([3, 4, 8])
+    """
+
+    def __init__(self, encoder: nn.Module, n_quantiles: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.n_quantiles = n_quantiles
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(x)
+        if not isinstance(features, torch.Tensor) or features.ndim != 3:
+            shape = getattr(features, "shape", type(features).__name__)
+            raise ValueError(
+                "encoder must map (batch, channels, time) to a 3-D tensor "
+                f"(batch, features, time), got {shape}."
+            )
+        if features.shape[-1] < 1:
+            raise ValueError(
+                f"encoder returned no time steps for sequences of length "
+                f"{x.shape[-1]}: the sequences are too short for the encoder."
+            )
+        return features
+
+    def step_features(
+        self, x: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step features of a padded batch and their valid lengths.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, C, T)
+        lengths : torch.Tensor of shape (batch,)
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, K, T')
+            Padded at the end; only the first ``out_lengths[i]`` steps are valid.
+        out_lengths : torch.Tensor of shape (batch,)
+        """
+        if getattr(self.encoder, "accepts_lengths", False):
+            return self.encoder(x, lengths), lengths
+        groups = []
+        for length in torch.unique(lengths).tolist():
+            index = torch.nonzero(lengths == length).flatten()
+            groups.append((index, self._encode(x[index, :, :length])))
+        n_features = groups[0][1].shape[1]
+        longest = max(features.shape[-1] for _, features in groups)
+        out = x.new_zeros((x.shape[0], n_features, longest))
+        out_lengths = torch.empty_like(lengths)
+        for index, features in groups:
+            out[index, :, : features.shape[-1]] = features
+            out_lengths[index] = features.shape[-1]
+        return out, out_lengths
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Quantile embeddings of shape ``(batch, K, n_quantiles)``."""
+        features, out_lengths = self.step_features(x, lengths)
+        return quantile_pooling(features, out_lengths, self.n_quantiles)
