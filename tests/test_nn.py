@@ -1,0 +1,291 @@
+"""The PyTorch parts against independent references (NumPy, POT, brute force)."""
+
+import itertools
+
+import numpy as np
+import ot
+import pytest
+import torch
+from torch import nn
+
+from sklearn_wdist.nn import (
+    ClassBalancedBatchSampler,
+    ConvEncoder,
+    QuantileEmbedding,
+    QuantileWassersteinDistance,
+    WassersteinTripletLoss,
+    batch_all_triplets,
+    batch_hard_triplets,
+    quantile_levels,
+    quantile_pooling,
+    semi_hard_triplets,
+)
+
+
+def _padded(sequences):
+    lengths = torch.tensor([s.shape[-1] for s in sequences])
+    dtype = torch.as_tensor(sequences[0]).dtype
+    x = torch.zeros(len(sequences), sequences[0].shape[0], int(lengths.max()), dtype=dtype)
+    for i, s in enumerate(sequences):
+        x[i, :, : s.shape[-1]] = torch.as_tensor(s)
+    return x, lengths
+
+
+# ---------------------------------------------------------------- pooling
+@pytest.mark.parametrize("n_quantiles", [1, 2, 7, 16, 50])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_quantile_pooling_equals_numpy_on_valid_steps(n_quantiles, seed):
+    rng = np.random.default_rng(seed)
+    lengths = [1, 2, 3, 10, 37]
+    sequences = [rng.normal(size=(3, n)) for n in lengths]
+    x, lens = _padded(sequences)
+    x[:, :, :] += torch.where(
+        torch.arange(x.shape[-1])[None, None, :] >= lens[:, None, None], 1e6, 0.0
+    )  # garbage in the padding must not leak
+    got = quantile_pooling(x, lens, n_quantiles).numpy()
+    levels = (np.arange(n_quantiles) + 0.5) / n_quantiles
+    for i, s in enumerate(sequences):
+        expected = np.quantile(s, levels, axis=1, method="linear").T
+        np.testing.assert_allclose(got[i], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_quantile_levels_are_midpoints():
+    np.testing.assert_allclose(quantile_levels(5).numpy(), [0.1, 0.3, 0.5, 0.7, 0.9])
+
+
+def test_quantile_pooling_rows_are_non_decreasing_and_differentiable():
+    h = torch.randn(4, 5, 9, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([9, 1, 4, 6])
+    q = quantile_pooling(h, lengths, 8)
+    assert (q.diff(dim=-1) >= 0).all()
+    q.sum().backward()
+    # Each quantile is a convex combination of order statistics: gradient mass 1
+    # per quantile, and none on padded steps.
+    np.testing.assert_allclose(h.grad.sum(dim=-1).numpy(), 8.0)
+    for i, n in enumerate(lengths.tolist()):
+        assert torch.all(h.grad[i, :, n:] == 0)
+    assert torch.autograd.gradcheck(
+        lambda t: quantile_pooling(t, lengths, 8), (h,), eps=1e-6
+    )
+
+
+# ------------------------------------------------------ padding invariance
+def _embedding_alone_and_padded(model, sequences):
+    model.eval()
+    with torch.no_grad():
+        x, lengths = _padded(sequences)
+        batched = model(x, lengths)
+        alone = torch.cat([model(*_padded([s])) for s in sequences])
+    return batched, alone
+
+
+def _train_a_little(model, sequences):
+    """Move the batch-norm running statistics away from their initial values."""
+    model.train()
+    x, lengths = _padded(sequences)
+    with torch.no_grad():
+        for _ in range(3):
+            model(x, lengths)
+
+
+def test_default_encoder_embedding_does_not_depend_on_padding():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(3, n)).astype("float32") for n in (50, 3, 17, 1, 29)]
+    model = QuantileEmbedding(ConvEncoder(3, n_features=6, kernel_size=7), 10)
+    _train_a_little(model, sequences)
+    batched, alone = _embedding_alone_and_padded(model, sequences)
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_default_encoder_training_statistics_ignore_padding():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    short = rng.normal(size=(2, 5)).astype("float32")
+    encoder = ConvEncoder(2, n_features=4)
+    encoder.train()
+    x, lengths = _padded([short])
+    reference = encoder(x, lengths)
+    x_long = torch.cat([x, torch.full((1, 2, 20), 123.0)], dim=-1)
+    padded = encoder(x_long, lengths)
+    torch.testing.assert_close(padded[..., :5], reference)
+    assert torch.all(padded[..., 5:] == 0)
+
+
+class ValidConv(nn.Module):
+    """A user encoder without length support: kernel 3, no padding."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_user_encoder_is_run_without_padding():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(2)
+    sequences = [rng.normal(size=(2, n)).astype("float32") for n in (12, 3, 7, 7)]
+    model = QuantileEmbedding(ValidConv(), 5)
+    batched, alone = _embedding_alone_and_padded(model, sequences)
+    torch.testing.assert_close(batched, alone)
+    features, lengths = model.step_features(*_padded(sequences))
+    assert lengths.tolist() == [10, 1, 5, 5]
+
+
+class DropFirstSteps(nn.Module):
+    def forward(self, x):
+        return x[..., 3:]
+
+
+def test_user_encoder_returning_no_steps_raises():
+    model = QuantileEmbedding(DropFirstSteps(), 5)
+    with pytest.raises(ValueError, match="too short"):
+        model(*_padded([np.zeros((2, 3), dtype="float32")]))
+
+
+# ---------------------------------------------------------------- distance
+@pytest.mark.parametrize("p", [1, 2])
+def test_distance_agrees_with_pot_on_quantile_samples(p):
+    rng = np.random.default_rng(3)
+    qa = np.sort(rng.normal(size=(6, 4, 11)), axis=-1)
+    qb = np.sort(rng.normal(size=(5, 4, 11)) * 2 + 1, axis=-1)
+    got = QuantileWassersteinDistance(p).matrix(torch.tensor(qa), torch.tensor(qb))
+    expected = np.empty((6, 5))
+    for i, j in itertools.product(range(6), range(5)):
+        # ot.wasserstein_1d returns W_p^p per column; uniform weights 1/M.
+        per_feature = ot.wasserstein_1d(qa[i].T, qb[j].T, p=p)
+        expected[i, j] = per_feature.sum() ** (1 / p)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+    pairwise = QuantileWassersteinDistance(p).pairwise(
+        torch.tensor(qa[:5]), torch.tensor(qb)
+    )
+    np.testing.assert_allclose(pairwise.numpy(), np.diag(expected[:5]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_distance_gradient_is_finite_where_embeddings_coincide(p):
+    q = torch.randn(3, 2, 4).sort(dim=-1).values
+    q = torch.cat([q, q[:1]]).requires_grad_()  # rows 0 and 3 coincide
+    distances = QuantileWassersteinDistance(p).matrix(q)
+    assert distances[0, 3] == 0 and torch.all(distances.diagonal() == 0)
+    distances.sum().backward()
+    assert torch.isfinite(q.grad).all()
+
+
+def test_distance_rejects_bad_p():
+    with pytest.raises(ValueError, match="p must be 1 or 2"):
+        QuantileWassersteinDistance(3)
+
+
+# ------------------------------------------------------------------ mining
+def _brute_force(distances, labels, mining, margin):
+    d, y, n = distances.numpy(), labels.numpy(), len(labels)
+    triplets = []
+    if mining == "batch_hard":
+        for a in range(n):
+            pos = [j for j in range(n) if j != a and y[j] == y[a]]
+            neg = [j for j in range(n) if y[j] != y[a]]
+            if pos and neg:
+                triplets.append(
+                    (a, max(pos, key=lambda j: d[a, j]), min(neg, key=lambda j: d[a, j]))
+                )
+    elif mining == "batch_all":
+        for a, p, k in itertools.product(range(n), repeat=3):
+            if a != p and y[a] == y[p] and y[k] != y[a]:
+                if margin is None or d[a, p] - d[a, k] + margin > 0:
+                    triplets.append((a, p, k))
+    else:  # semi_hard
+        for a, p in itertools.product(range(n), repeat=2):
+            neg = [j for j in range(n) if y[j] != y[a]]
+            if a == p or y[a] != y[p] or not neg:
+                continue
+            farther = [j for j in neg if d[a, j] > d[a, p]]
+            if farther:
+                triplets.append((a, p, min(farther, key=lambda j: d[a, j])))
+            else:
+                triplets.append((a, p, max(neg, key=lambda j: d[a, j])))
+    return sorted(triplets)
+
+
+@pytest.mark.parametrize("mining", ["batch_hard", "batch_all", "semi_hard"])
+@pytest.mark.parametrize("seed", range(5))
+def test_mining_agrees_with_brute_force_enumeration(mining, seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 10))
+    labels = torch.tensor(rng.integers(0, 3, size=n))
+    points = torch.tensor(rng.normal(size=(n, 1, 3))).sort(dim=-1).values
+    distances = QuantileWassersteinDistance(2).matrix(points)
+    for margin in (None, 0.3):
+        if mining == "batch_all":
+            got = batch_all_triplets(distances, labels, margin)
+        elif mining == "batch_hard":
+            got = batch_hard_triplets(distances, labels)
+        else:
+            got = semi_hard_triplets(distances, labels)
+        got = sorted(zip(*(t.tolist() for t in got), strict=True))
+        assert got == _brute_force(distances, labels, mining, margin)
+
+
+@pytest.mark.parametrize("mining", ["batch_hard", "batch_all", "semi_hard"])
+@pytest.mark.parametrize("margin", [0.5, "soft"])
+def test_loss_equals_mean_over_mined_triplets(mining, margin):
+    rng = np.random.default_rng(7)
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    q = torch.tensor(rng.normal(size=(8, 3, 6))).sort(dim=-1).values
+    loss = WassersteinTripletLoss(p=2, margin=margin, mining=mining)(q, labels)
+    d = QuantileWassersteinDistance(2).matrix(q)
+    triplets = _brute_force(d, labels, mining, None if margin == "soft" else margin)
+    gaps = np.array([d[a, p].item() - d[a, k].item() for a, p, k in triplets])
+    if margin == "soft":
+        expected = np.log1p(np.exp(gaps)).mean()
+    else:
+        expected = np.maximum(gaps + margin, 0).mean()
+    assert loss.item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_loss_has_no_nan_gradient_when_embeddings_coincide():
+    q = torch.zeros(4, 2, 5, requires_grad=True)
+    loss = WassersteinTripletLoss(margin=1.0)(q, torch.tensor([0, 0, 1, 1]))
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)
+    assert torch.isfinite(q.grad).all()
+
+
+def test_loss_with_no_triplet_is_zero_and_differentiable():
+    q = torch.randn(2, 2, 5, requires_grad=True)
+    loss = WassersteinTripletLoss()(q, torch.tensor([0, 1]))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.all(q.grad == 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"mining": "hardest"}, "mining"), ({"margin": -1.0}, "margin")],
+)
+def test_loss_rejects_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        WassersteinTripletLoss(**kwargs)
+
+
+# ----------------------------------------------------------------- sampler
+def test_sampler_batches_are_class_balanced_and_seeded():
+    labels = np.repeat(np.arange(6), [5, 5, 5, 5, 3, 2])
+    sampler = ClassBalancedBatchSampler(labels, 3, 4, seed=0)
+    assert len(sampler) == int(np.ceil(len(labels) / 12))
+    epochs = [list(sampler) for _ in range(3)]
+    for batch in itertools.chain(*epochs):
+        assert len(set(batch)) == len(batch)
+        classes, counts = np.unique(labels[batch], return_counts=True)
+        assert len(classes) == 3
+        for c, count in zip(classes, counts, strict=True):
+            assert count == min(4, np.sum(labels == c))
+    assert epochs[0] != epochs[1]  # the generator advances between epochs
+    again = ClassBalancedBatchSampler(labels, 3, 4, seed=0)
+    assert [list(again) for _ in range(3)] == epochs
+
+
+def test_sampler_caps_classes_per_batch():
+    sampler = ClassBalancedBatchSampler([0, 0, 1, 1], 8, 2, seed=1)
+    assert sorted(next(iter(sampler))) == [0, 1, 2, 3]
