@@ -34,7 +34,8 @@ def _padded(sequences):
 # ---------------------------------------------------------------- pooling
 @pytest.mark.parametrize("n_quantiles", [1, 2, 7, 16, 50])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_quantile_pooling_equals_numpy_on_valid_steps(n_quantiles, seed):
+@pytest.mark.parametrize("method", ["linear", "inverted_cdf"])
+def test_quantile_pooling_equals_numpy_on_valid_steps(n_quantiles, seed, method):
     rng = np.random.default_rng(seed)
     lengths = [1, 2, 3, 10, 37]
     sequences = [rng.normal(size=(3, n)) for n in lengths]
@@ -42,10 +43,10 @@ def test_quantile_pooling_equals_numpy_on_valid_steps(n_quantiles, seed):
     x[:, :, :] += torch.where(
         torch.arange(x.shape[-1])[None, None, :] >= lens[:, None, None], 1e6, 0.0
     )  # garbage in the padding must not leak
-    got = quantile_pooling(x, lens, n_quantiles).numpy()
+    got = quantile_pooling(x, lens, n_quantiles, method).numpy()
     levels = (np.arange(n_quantiles) + 0.5) / n_quantiles
     for i, s in enumerate(sequences):
-        expected = np.quantile(s, levels, axis=1, method="linear").T
+        expected = np.quantile(s, levels, axis=1, method=method).T
         np.testing.assert_allclose(got[i], expected, rtol=1e-12, atol=1e-12)
 
 

@@ -55,7 +55,7 @@ def _sorted_neighbors(block: np.ndarray, k: int) -> np.ndarray:
         Column indices of the nearest items.
     """
     n_samples = block.shape[1]
-    if 2 * k < n_samples:
+    if 3 * k < 2 * n_samples:
         # Keep only the candidates: every column at most as far as the k-th
         # nearest one (ties at the k-th distance included), then sort those.
         kth = np.partition(block, k - 1, axis=1)[:, k - 1]

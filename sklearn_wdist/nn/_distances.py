@@ -41,9 +41,10 @@ class QuantileWassersteinDistance:
         if self.p == 1:
             return difference.abs().mean(dim=-1).sum(dim=-1)
         squared = difference.pow(2).mean(dim=-1).sum(dim=-1)
-        positive = squared > self.eps
-        safe = torch.where(positive, squared, torch.ones_like(squared))
-        return torch.where(positive, safe.sqrt(), torch.zeros_like(squared))
+        # NaN must propagate (a diverged model is reported, not hidden as 0).
+        vanishing = squared <= self.eps
+        safe = torch.where(vanishing, torch.ones_like(squared), squared)
+        return torch.where(vanishing, torch.zeros_like(squared), safe.sqrt())
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distances between corresponding rows: ``d(a[i], b[i])``.

@@ -24,6 +24,8 @@ class QuantileEmbedding(nn.Module):
         The per-step encoder.
     n_quantiles : int
         Number of quantile levels ``M``.
+    quantile_method : {"linear", "inverted_cdf"}, default="linear"
+        See :func:`~sklearn_wdist.nn.quantile_pooling`.
 
     Examples
     --------
@@ -34,10 +36,13 @@ class QuantileEmbedding(nn.Module):
     torch.Size([3, 4, 8])
     """
 
-    def __init__(self, encoder: nn.Module, n_quantiles: int) -> None:
+    def __init__(
+        self, encoder: nn.Module, n_quantiles: int, quantile_method: str = "linear"
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.n_quantiles = n_quantiles
+        self.quantile_method = quantile_method
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         features = self.encoder(x)
@@ -88,4 +93,6 @@ class QuantileEmbedding(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Quantile embeddings of shape ``(batch, K, n_quantiles)``."""
         features, out_lengths = self.step_features(x, lengths)
-        return quantile_pooling(features, out_lengths, self.n_quantiles)
+        return quantile_pooling(
+            features, out_lengths, self.n_quantiles, self.quantile_method
+        )

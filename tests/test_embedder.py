@@ -1,0 +1,317 @@
+"""WassersteinSequenceEmbedder end to end, on tiny data and few epochs."""
+
+import itertools
+import pickle
+
+import numpy as np
+import ot
+import pytest
+import torch
+from scipy.spatial.distance import cdist
+from skorch.callbacks import Callback
+from sklearn.model_selection import GridSearchCV
+from torch import nn
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+
+TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
+
+
+def make_sequences(n_per_class=6, n_channels=2, seed=0, equal_length=False):
+    """Three classes whose per-step distributions differ in shape, not only mean."""
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for label, sampler in enumerate(
+        (
+            lambda n: rng.normal(size=(n_channels, n)),
+            lambda n: rng.laplace(size=(n_channels, n)),
+            lambda n: rng.choice([-1.0, 1.0], size=(n_channels, n)),
+        )
+    ):
+        for _ in range(n_per_class):
+            length = 30 if equal_length else int(rng.integers(8, 40))
+            X.append(sampler(length).astype("float32"))
+            y.append(["normal", "laplace", "binary"][label])
+    return X, np.array(y)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_sequences()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+
+
+def test_fitted_attributes(fitted, data):
+    X, y = data
+    assert fitted.n_features_in_ == 2
+    assert list(fitted.classes_) == ["binary", "laplace", "normal"]
+    np.testing.assert_allclose(fitted.quantile_levels_, (np.arange(6) + 0.5) / 6)
+    assert fitted.metric_ == "euclidean"
+    assert fitted.n_embedding_features_ == 4
+    assert len(fitted.history_) == 3
+    assert fitted.module_ is fitted.net_.module_
+    embeddings = fitted.transform(X)
+    assert embeddings.shape == (len(X), 4 * 6) and embeddings.dtype == np.float32
+    names = fitted.get_feature_names_out()
+    assert len(names) == embeddings.shape[1] and names[0] == "f0_q0"
+
+
+def _reference_distances(model, sequences, p):
+    """d_p from quantiles of each sequence embedded alone, with POT's 1-D solver."""
+    model.module_.eval()
+    quantiles = []
+    with torch.no_grad():
+        for s in sequences:
+            x = torch.from_numpy(s[None])
+            quantiles.append(model.module_(x, torch.tensor([s.shape[-1]]))[0].double())
+    n = len(quantiles)
+    expected = np.zeros((n, n))
+    for i, j in itertools.combinations(range(n), 2):
+        w = ot.wasserstein_1d(quantiles[i].T.numpy(), quantiles[j].T.numpy(), p=p)
+        expected[i, j] = expected[j, i] = w.sum() ** (1 / p)
+    return expected
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_transform_is_isometric_to_the_learned_distance(data, p):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, p=p, random_state=1).fit(X, y)
+    embeddings = model.transform(X)
+    metric = {"euclidean": "euclidean", "manhattan": "cityblock"}[model.metric_]
+    expected = _reference_distances(model, X, p)
+    np.testing.assert_allclose(cdist(embeddings, embeddings, metric), expected,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.pairwise_distances(X), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_embedding_does_not_depend_on_the_batch(fitted, data):
+    X, _ = data
+    together = fitted.transform(X)
+    alone = np.vstack([fitted.transform([s]) for s in X])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fitted.transform(X[::-1])[::-1], together,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_same_random_state_gives_identical_embedding(data):
+    X, y = data
+    first = WassersteinSequenceEmbedder(**TINY, random_state=3).fit(X, y).transform(X)
+    second = WassersteinSequenceEmbedder(**TINY, random_state=3).fit(X, y).transform(X)
+    other = WassersteinSequenceEmbedder(**TINY, random_state=4).fit(X, y).transform(X)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other)
+
+
+def test_fit_transform_equals_fit_then_transform(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=5)
+    np.testing.assert_array_equal(model.fit_transform(X, y), model.fit(X, y).transform(X))
+
+
+def test_fit_leaves_global_torch_state_alone(data):
+    X, y = data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    WassersteinSequenceEmbedder(**TINY, random_state=0, n_threads=1).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
+
+
+def test_pickle_round_trip(fitted, data):
+    X, _ = data
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
+
+
+def test_univariate_and_equal_length_inputs():
+    X, y = make_sequences(n_channels=1, equal_length=True, seed=2)
+    X2d = np.vstack([s for s in X])  # (n, T) univariate
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X2d, y)
+    assert model.n_features_in_ == 1
+    np.testing.assert_allclose(model.transform(X2d), model.transform(X), rtol=1e-6)
+    # A univariate model accepts sequences of another length.
+    assert model.transform(X2d[:, :7]).shape == (len(X), 24)
+
+
+def test_gridsearch_uses_score_to_choose(data):
+    X, y = data
+    search = GridSearchCV(
+        WassersteinSequenceEmbedder(**TINY, random_state=0),
+        {"n_quantiles": [2, 6], "margin": [0.5, "soft"]},
+        cv=2,
+    )
+    search.fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert search.best_params_ == search.cv_results_["params"][int(np.argmax(scores))]
+    assert 0 <= search.score(X, y) <= 1
+
+
+def test_score_is_map_at_r_of_the_learned_distance(fitted, data):
+    from sklearn_wdist.metrics import mean_average_precision_at_r
+
+    X, y = data
+    expected = mean_average_precision_at_r(fitted.pairwise_distances(X), y)
+    assert fitted.score(X, y) == pytest.approx(expected)
+
+
+def test_exact_distance_is_the_limit_of_the_quantile_distance(data):
+    X, y = data
+    errors = []
+    for n_quantiles in (2, 16, 256, 4096):
+        # max_epochs=0: the same initial encoder whatever n_quantiles is.
+        model = WassersteinSequenceEmbedder(
+            **{**TINY, "max_epochs": 0, "n_quantiles": n_quantiles},
+            quantile_method="inverted_cdf", random_state=0,
+        ).fit(X, y)
+        exact = model.pairwise_distances(X[:8], exact=True)
+        approx = model.pairwise_distances(X[:8])
+        errors.append(np.abs(exact - approx).max() / exact.max())
+    assert errors[0] > errors[1] > errors[2] > errors[3]
+    assert errors[3] < 1e-3
+
+
+def test_step_features_have_the_valid_lengths(fitted, data):
+    X, _ = data
+    features = fitted.step_features(X)
+    assert [f.shape for f in features] == [(4, s.shape[-1]) for s in X]
+
+
+def test_early_stopping_records_validation_score_and_stops():
+    X, y = make_sequences(n_per_class=10, seed=3)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 40}, early_stopping=True, validation_fraction=0.3,
+        n_iter_no_change=2, random_state=0,
+    ).fit(X, y)
+    scores = model.history_[:, "valid_map_at_r"]
+    assert all(0 <= s <= 1 for s in scores)
+    assert len(scores) < 40
+
+
+class CountEpochs(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_user_callbacks_and_verbose_output(data, capsys):
+    X, y = data
+    counter = CountEpochs()
+    model = WassersteinSequenceEmbedder(
+        **TINY, callbacks=[("count", counter)], verbose=1, random_state=0
+    ).fit(X, y)
+    assert dict(model.net_.callbacks_)["count"].epochs == TINY["max_epochs"]
+    assert "train_loss" in capsys.readouterr().out
+
+
+class ValidConv(nn.Module):
+    """A user encoder without length support: kernel 3, no padding."""
+
+    def __init__(self, in_channels=2):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, 3, 3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_user_supplied_encoder(data):
+    X, y = data
+    encoder = ValidConv()
+    before = [p.detach().clone() for p in encoder.parameters()]
+    model = WassersteinSequenceEmbedder(encoder=encoder, n_quantiles=5, max_epochs=2,
+                                        random_state=0).fit(X, y)
+    assert model.n_embedding_features_ == 3
+    assert model.transform(X).shape == (len(X), 15)
+    # The user's module is copied, not trained in place.
+    for old, new in zip(before, encoder.parameters(), strict=True):
+        torch.testing.assert_close(old, new)
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("make_y", "match"),
+    [
+        (lambda y: y[:-1], "y has 17 labels but X has 18"),
+        (lambda y: np.zeros(len(y)), "1 class"),
+        (lambda y: np.append(y[:-1], "lonely"), "fewer than 2 sequences"),
+        (lambda y: None, "requires y"),
+        (lambda y: y[:, None], "1-D"),
+    ],
+)
+def test_bad_labels_are_rejected_before_training(data, make_y, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        WassersteinSequenceEmbedder(**TINY).fit(X, make_y(y))
+
+
+def test_bad_sequences_are_rejected(data):
+    X, y = data
+    bad = [s.copy() for s in X]
+    bad[4][1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"X\[4\] contains NaN"):
+        WassersteinSequenceEmbedder(**TINY).fit(bad, y)
+
+
+def test_channel_mismatch_in_transform(fitted):
+    with pytest.raises(ValueError, match="3 channel.*2 channel.*seen during fit"):
+        fitted.transform(np.zeros((2, 3, 10)))
+
+
+def test_sequence_too_short_for_the_encoder(data):
+    X, y = data
+    X = [*X[:-1], X[-1][:, :2]]
+    with pytest.raises(ValueError, match="length 2.*too short"):
+        WassersteinSequenceEmbedder(encoder=ValidConv(), max_epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"p": 3}, "'p' parameter"),
+        ({"mining": "hardest"}, "'mining' parameter"),
+        ({"margin": -1.0}, "'margin' parameter"),
+        ({"n_quantiles": 0}, "'n_quantiles' parameter"),
+        ({"samples_per_class": 1}, "'samples_per_class' parameter"),
+        ({"encoder": "conv"}, "'encoder' parameter"),
+        pytest.param(
+            {"device": "cuda"}, "CUDA is not available",
+            marks=pytest.mark.skipif(
+                torch.cuda.is_available(), reason="checks the error without CUDA"
+            ),
+        ),
+    ],
+)
+def test_bad_parameters(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        WassersteinSequenceEmbedder(**{**TINY, **params}).fit(X, y)
+
+
+class NaNEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x) * float("nan")
+
+
+def test_nan_loss_stops_with_error_and_keeps_the_previous_model(fitted, data):
+    X, y = data
+    model = pickle.loads(pickle.dumps(fitted))
+    before = model.transform(X)
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        model.set_params(encoder=NaNEncoder()).fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), before)

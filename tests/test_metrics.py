@@ -1,0 +1,586 @@
+"""Tests of sklearn_wdist.metrics against plain-Python reference implementations."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.spatial.distance import cdist
+
+from sklearn_wdist.metrics import (
+    _retrieval,
+    equal_error_rate,
+    genuine_impostor_distances,
+    knn_loo_accuracy,
+    mean_average_precision_at_r,
+    pair_roc_auc,
+    precision_at_1,
+)
+
+# ---------------------------------------------------------------------------
+# Brute-force references: plain Python loops over lists, no numpy tricks.
+# ---------------------------------------------------------------------------
+
+
+def ref_ranking(dist, i):
+    """Other items of query i, nearest first, equal distances by index."""
+    n = len(dist)
+    return sorted((j for j in range(n) if j != i), key=lambda j: (dist[i][j], j))
+
+
+def ref_precision_at_1(dist, labels):
+    hits = 0
+    for i in range(len(dist)):
+        if labels[ref_ranking(dist, i)[0]] == labels[i]:
+            hits += 1
+    return hits / len(dist)
+
+
+def ref_map_at_r(dist, labels):
+    aps = []
+    for i in range(len(dist)):
+        r = sum(1 for j in range(len(dist)) if j != i and labels[j] == labels[i])
+        if r == 0:
+            continue
+        ranking = ref_ranking(dist, i)[:r]
+        n_rel, ap = 0, 0.0
+        for rank, j in enumerate(ranking, start=1):
+            if labels[j] == labels[i]:
+                n_rel += 1
+                ap += n_rel / rank
+        aps.append(ap / r)
+    return sum(aps) / len(aps)
+
+
+def ref_knn(dist, labels, k):
+    correct = 0
+    for i in range(len(dist)):
+        neighbours = ref_ranking(dist, i)[:k]
+        counts = {}
+        for j in neighbours:
+            counts[labels[j]] = counts.get(labels[j], 0) + 1
+        best = max(counts.values())
+        # first label in ranking order among those with the most votes
+        predicted = next(labels[j] for j in neighbours if counts[labels[j]] == best)
+        if predicted == labels[i]:
+            correct += 1
+    return correct / len(dist)
+
+
+def ref_pairs(dist, labels):
+    genuine, impostor = [], []
+    for i in range(len(dist)):
+        for j in range(i + 1, len(dist)):
+            (genuine if labels[i] == labels[j] else impostor).append(dist[i][j])
+    return genuine, impostor
+
+
+def ref_auc(dist, labels):
+    genuine, impostor = ref_pairs(dist, labels)
+    total = 0.0
+    for g in genuine:
+        for m in impostor:
+            total += 1.0 if g < m else 0.5 if g == m else 0.0
+    return total / (len(genuine) * len(impostor))
+
+
+def ref_eer(dist, labels):
+    """Sweep every distinct threshold t (accept if d <= t), interpolate the cross."""
+    genuine, impostor = ref_pairs(dist, labels)
+    points = [(0.0, 1.0)]  # (FAR, FRR) for a threshold below every distance
+    for t in sorted(set(genuine) | set(impostor)):
+        far = sum(1 for m in impostor if m <= t) / len(impostor)
+        frr = sum(1 for g in genuine if g > t) / len(genuine)
+        points.append((far, frr))
+    for (far0, frr0), (far1, frr1) in itertools.pairwise(points):
+        if far1 - frr1 >= 0:
+            if far1 == frr1:
+                return far1
+            # FAR - FRR is linear along the segment; find where it is zero
+            a = (frr0 - far0) / ((far1 - frr1) - (far0 - frr0))
+            return far0 + a * (far1 - far0)
+    raise AssertionError("no crossing")  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------
+# Random cases
+# ---------------------------------------------------------------------------
+
+LAYOUTS = ["balanced3", "two", "imbalanced", "singletons", "strings", "many"]
+
+
+def make_labels(layout, n, rng):
+    if layout == "balanced3":
+        return np.arange(n) % 3
+    if layout == "two":
+        return rng.integers(0, 2, size=n)
+    if layout == "imbalanced":
+        labels = np.zeros(n, dtype=int)
+        labels[: n // 5] = 1
+        labels[n // 5 : n // 5 + 2] = 2
+        labels[-1] = 3  # a singleton class
+        return rng.permutation(labels)
+    if layout == "singletons":
+        labels = rng.integers(0, 4, size=n)
+        labels[:5] = [10, 11, 12, 13, 14]
+        return labels
+    if layout == "strings":
+        return np.array(["cat", "dog", "emu", "fox"])[rng.integers(0, 4, size=n)]
+    if layout == "many":
+        return rng.integers(0, n // 2, size=n)
+    raise ValueError(layout)
+
+
+def make_distances(kind, n, labels, rng):
+    """Distances of random points; classes are shifted apart a little."""
+    codes = np.unique(labels, return_inverse=True)[1]
+    points = rng.normal(size=(n, 3)) + codes[:, None] * 0.7
+    dist = cdist(points, points)
+    if kind == "continuous":
+        return dist
+    if kind == "rounded":  # many ties
+        return np.round(dist, 0)
+    if kind == "integer":  # asymmetric integer matrix, ties everywhere
+        return rng.integers(0, 4, size=(n, n))
+    raise ValueError(kind)
+
+
+CASES = [
+    (layout, kind, seed)
+    for layout in LAYOUTS
+    for kind in ["continuous", "rounded", "integer"]
+    for seed in range(3)
+]
+
+
+@pytest.fixture(params=CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}")
+def case(request):
+    layout, kind, seed = request.param
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 45))
+    labels = make_labels(layout, n, rng)
+    dist = make_distances(kind, n, labels, rng)
+    return dist, labels
+
+
+def as_lists(dist, labels):
+    return [[float(v) for v in row] for row in dist], list(labels)
+
+
+def test_precision_at_1_matches_reference(case):
+    dist, labels = case
+    expected = ref_precision_at_1(*as_lists(dist, labels))
+    assert precision_at_1(dist, labels) == pytest.approx(expected, abs=1e-12)
+
+
+def test_map_at_r_matches_reference(case):
+    dist, labels = case
+    expected = ref_map_at_r(*as_lists(dist, labels))
+    assert mean_average_precision_at_r(dist, labels) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 12])
+def test_knn_matches_reference(case, k):
+    dist, labels = case
+    expected = ref_knn(*as_lists(dist, labels), k)
+    assert knn_loo_accuracy(dist, labels, n_neighbors=k) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+def test_knn_all_other_items(case):
+    dist, labels = case
+    k = len(labels) - 1
+    expected = ref_knn(*as_lists(dist, labels), k)
+    assert knn_loo_accuracy(dist, labels, n_neighbors=k) == pytest.approx(expected)
+
+
+def test_pair_roc_auc_matches_reference(case):
+    dist, labels = case
+    expected = ref_auc(*as_lists(dist, labels))
+    assert pair_roc_auc(dist, labels) == pytest.approx(expected, abs=1e-12)
+
+
+def test_equal_error_rate_matches_threshold_sweep(case):
+    dist, labels = case
+    expected = ref_eer(*as_lists(dist, labels))
+    assert equal_error_rate(dist, labels) == pytest.approx(expected, abs=1e-12)
+
+
+def test_genuine_impostor_distances_match_reference(case):
+    dist, labels = case
+    genuine, impostor = genuine_impostor_distances(dist, labels)
+    ref_genuine, ref_impostor = ref_pairs(*as_lists(dist, labels))
+    np.testing.assert_array_equal(genuine, ref_genuine)
+    np.testing.assert_array_equal(impostor, ref_impostor)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_row_chunking_does_not_change_scores(monkeypatch, chunk):
+    rng = np.random.default_rng(5)
+    n = 57
+    labels = make_labels("imbalanced", n, rng)
+    dist = make_distances("rounded", n, labels, rng)
+    lists = as_lists(dist, labels)
+    # _CHUNK_ELEMENTS // n rows per block: blocks of 1, 7 and 64 rows
+    monkeypatch.setattr(_retrieval, "_CHUNK_ELEMENTS", chunk * n)
+    assert precision_at_1(dist, labels) == pytest.approx(ref_precision_at_1(*lists))
+    assert mean_average_precision_at_r(dist, labels) == pytest.approx(
+        ref_map_at_r(*lists)
+    )
+    assert knn_loo_accuracy(dist, labels, 5) == pytest.approx(ref_knn(*lists, 5))
+    assert pair_roc_auc(dist, labels) == pytest.approx(ref_auc(*lists))
+    assert equal_error_rate(dist, labels) == pytest.approx(ref_eer(*lists))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 30, 45, 59])
+def test_sorted_neighbors_orders_by_distance_then_index(k):
+    rng = np.random.default_rng(k)
+    n = 60
+    block = rng.integers(0, 5, size=(8, n)).astype(float)
+    rows = np.arange(8) * 7
+    block[np.arange(8), rows] = np.inf
+    got = _retrieval._sorted_neighbors(block, k)
+    for q, i in enumerate(rows):
+        others = [j for j in range(n) if j != i]
+        expected = sorted(others, key=lambda j: (block[q, j], j))[:k]
+        assert got[q].tolist() == expected
+
+
+# ---------------------------------------------------------------------------
+# Hand-computed cases
+# ---------------------------------------------------------------------------
+
+# labels a a a b b
+#      0   1   2   3   4
+HAND = np.array(
+    [
+        [0, 4, 1, 2, 7],
+        [4, 0, 6, 3, 5],
+        [1, 6, 0, 8, 9],
+        [2, 3, 8, 0, 10],
+        [7, 5, 9, 10, 0],
+    ],
+    dtype=float,
+)
+HAND_LABELS = ["a", "a", "a", "b", "b"]
+
+
+def test_map_at_r_hand_computed():
+    # q0 (a, R=2): ranking 2(a) 3(b) | 1 4  -> (1/1 + 0) / 2          = 0.5
+    # q1 (a, R=2): ranking 3(b) 0(a) | 4 2  -> (0 + 1/2) / 2          = 0.25
+    # q2 (a, R=2): ranking 0(a) 1(a) | 3 4  -> (1/1 + 2/2) / 2        = 1.0
+    # q3 (b, R=1): ranking 0(a) | 1 2 4     -> 0
+    # q4 (b, R=1): ranking 1(a) | 0 2 3     -> 0
+    # MAP@R = (0.5 + 0.25 + 1 + 0 + 0) / 5 = 0.35
+    assert mean_average_precision_at_r(HAND, HAND_LABELS) == pytest.approx(0.35)
+
+
+def test_precision_and_knn_hand_computed():
+    # nearest others: 0->2 (a, hit) 1->3 (b) 2->0 (a, hit) 3->0 (a) 4->1 (a)
+    assert precision_at_1(HAND, HAND_LABELS) == pytest.approx(0.4)
+    # 3-NN: 0: a b a -> a (hit); 1: b a b -> b; 2: a a b -> a (hit);
+    #       3: a a a -> a; 4: a a a -> a
+    assert knn_loo_accuracy(HAND, HAND_LABELS, n_neighbors=3) == pytest.approx(0.4)
+
+
+def test_map_at_r_skips_singleton_queries():
+    # item 4 is alone in class c and is left out; the others are perfect
+    dist = np.array(
+        [
+            [0, 1, 5, 5, 0.5],
+            [1, 0, 5, 5, 0.5],
+            [5, 5, 0, 1, 0.5],
+            [5, 5, 1, 0, 0.5],
+            [0.5, 0.5, 0.5, 0.5, 0],
+        ]
+    )
+    labels = ["a", "a", "b", "b", "c"]
+    # item 4 is nearer than the class mate for every query: AP@R = 0 each
+    assert mean_average_precision_at_r(dist, labels) == pytest.approx(0.0)
+    dist[:, 4] = dist[4, :] = 9.0
+    dist[4, 4] = 0.0
+    assert mean_average_precision_at_r(dist, labels) == pytest.approx(1.0)
+
+
+def test_verification_hand_computed():
+    # labels a a b b; genuine pairs (0,1)=1, (2,3)=3;
+    # impostor pairs (0,2)=2, (0,3)=4, (1,2)=5, (1,3)=6
+    # t=1: FAR 0,   FRR 1/2;  t=2: FAR 1/4, FRR 1/2;  t=3: FAR 1/4, FRR 0
+    # FAR - FRR goes -1/4 -> +1/4 between t=2 and t=3: halfway, FAR = 1/4
+    # AUC: genuine 1 beats all 4 impostors, genuine 3 beats 3 of 4 -> 7/8
+    dist = np.array(
+        [[0, 1, 2, 4], [1, 0, 5, 6], [2, 5, 0, 3], [4, 6, 3, 0]], dtype=float
+    )
+    labels = ["a", "a", "b", "b"]
+    assert equal_error_rate(dist, labels) == pytest.approx(0.25)
+    assert pair_roc_auc(dist, labels) == pytest.approx(0.875)
+
+
+def test_equal_error_rate_interpolates_between_roc_points():
+    # labels a a b: genuine pair (0,1) = 2; impostor pairs (0,2) = 1, (1,2) = 3.
+    # accept d <= t:  t<1: FAR 0, FRR 1;  t=1: FAR 1/2, FRR 1;  t=2: FAR 1/2, FRR 0
+    # FAR - FRR goes -1/2 -> +1/2 between t=1 and t=2 (FAR constant 1/2 there),
+    # so the crossing is halfway, at FAR = FRR = 1/2.
+    dist = np.array([[0, 2, 1], [2, 0, 3], [1, 3, 0]], dtype=float)
+    assert equal_error_rate(dist, ["a", "a", "b"]) == pytest.approx(0.5)
+    # genuine 1 and 2 (classes a and b), impostors 1.5, 3, 3, 3 ->
+    # t=1: FAR 0, FRR 1/2; t=1.5: FAR 1/4, FRR 1/2; t=2: FAR 1/4, FRR 0.
+    # crossing on the last segment (FAR constant) -> EER = 1/4
+    dist = np.array(
+        [[0, 1, 1.5, 3], [1, 0, 3, 3], [1.5, 3, 0, 2], [3, 3, 2, 0]], dtype=float
+    )
+    assert equal_error_rate(dist, ["a", "a", "b", "b"]) == pytest.approx(0.25)
+    # a genuine/impostor tie moves the ROC curve diagonally: genuine 1 and 2,
+    # impostors 2, 2, 3, 3. t=1: FAR 0, FRR 1/2; t=2: FAR 1/2, FRR 0;
+    # FAR - FRR from -1/2 to 1/2 -> crossing halfway, FAR = 1/4
+    dist = np.array(
+        [[0, 1, 2, 3], [1, 0, 2, 3], [2, 2, 0, 2], [3, 3, 2, 0]], dtype=float
+    )
+    assert equal_error_rate(dist, ["a", "a", "b", "b"]) == pytest.approx(0.25)
+
+
+def test_perfect_separation():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["x", "y", "z"], [4, 5, 6])
+    codes = np.unique(labels, return_inverse=True)[1]
+    # within-class distances in [0, 1), between-class distances in [2, 3)
+    dist = rng.uniform(0, 1, size=(15, 15)) + 2.0 * (codes[:, None] != codes)
+    dist = (dist + dist.T) / 2
+    assert precision_at_1(dist, labels) == 1.0
+    assert mean_average_precision_at_r(dist, labels) == 1.0
+    assert knn_loo_accuracy(dist, labels, n_neighbors=3) == 1.0
+    assert pair_roc_auc(dist, labels) == 1.0
+    assert equal_error_rate(dist, labels) == 0.0
+
+
+def test_inverted_separation():
+    labels = np.array([0, 0, 1, 1])
+    # same-class pairs far, different-class pairs near
+    dist = np.where(labels[:, None] == labels, 5.0, 1.0)
+    np.fill_diagonal(dist, 0.0)
+    assert precision_at_1(dist, labels) == 0.0
+    assert mean_average_precision_at_r(dist, labels) == 0.0
+    assert pair_roc_auc(dist, labels) == 0.0
+    assert equal_error_rate(dist, labels) == 1.0
+
+
+def test_constant_distances():
+    # every pair tied: AUC 1/2, ROC is the diagonal, EER 1/2;
+    # ranking is by index, so each query's nearest other is item 0 or 1
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    dist = np.ones((6, 6))
+    assert pair_roc_auc(dist, labels) == pytest.approx(0.5)
+    assert equal_error_rate(dist, labels) == pytest.approx(0.5)
+    # nearest: 0->1 (miss), 1->0 (miss), 2..5 -> 0 (hits for 2 and 4)
+    assert precision_at_1(dist, labels) == pytest.approx(2 / 6)
+
+
+def test_ties_are_broken_by_index():
+    # query 0 has items 1 and 2 at the same distance; item 1 counts as nearest.
+    # Queries 1 and 2 both have item 0 as their unique nearest other item.
+    dist = np.array([[0, 1, 1], [1, 0, 2], [1, 2, 0]], dtype=float)
+    # labels a b a: q0 -> 1 (b, miss), q1 -> 0 (a, miss), q2 -> 0 (a, hit)
+    assert precision_at_1(dist, ["a", "b", "a"]) == pytest.approx(1 / 3)
+    # labels a a b: q0 -> 1 (a, hit), q1 -> 0 (a, hit), q2 -> 0 (a, miss)
+    assert precision_at_1(dist, ["a", "a", "b"]) == pytest.approx(2 / 3)
+    # MAP@R for labels a b a: only q0 and q2 have R = 1; q0 ranks 1 (b) first
+    assert mean_average_precision_at_r(dist, ["a", "b", "a"]) == pytest.approx(0.5)
+
+
+def test_knn_vote_ties_go_to_nearest_label():
+    # query 0 ranks items 1..5 in index order with labels c a b b a:
+    # a and b have 2 votes each, a appears first (rank 2) -> predict a.
+    n = 6
+    dist = np.tile(np.arange(n, dtype=float), (n, 1))
+    dist = np.abs(dist - dist.T)
+    labels = ["a", "c", "a", "b", "b", "a"]
+    neighbours_of_0 = ref_ranking(dist.tolist(), 0)[:5]
+    assert neighbours_of_0 == [1, 2, 3, 4, 5]
+    # predictions with k=5 (each query votes over all others):
+    # q0: c a b b a -> a,b tie at 2, a first -> a  (hit)
+    # q1 (c): 0(a) 2(a) 3(b) 4(b) 5(a) -> a (3 votes)  (miss)
+    # q2 (a): 1 3 (d=1), 0 4 (d=2), 5 -> c b a b a -> a/b tie, b first (miss)
+    # q3 (b): 2 4, 1 5, 0 -> a b c a a -> a (miss)
+    # q4 (b): 3 5, 2, 1, 0 -> b a a c a -> a (miss)
+    # q5 (a): 4 3 2 1 0 -> b b a c a -> a/b tie, b first -> b (miss)
+    assert knn_loo_accuracy(dist, labels, n_neighbors=5) == pytest.approx(1 / 6)
+    assert ref_knn(dist.tolist(), labels, 5) == pytest.approx(1 / 6)
+    # k=2: q0: c a -> c (nearest wins the tie, miss); q1: a a (miss);
+    # q2: c b -> c (miss); q3: a b -> a (miss); q4: b a -> b (hit); q5: b b (miss)
+    assert knn_loo_accuracy(dist, labels, n_neighbors=2) == pytest.approx(1 / 6)
+
+
+# ---------------------------------------------------------------------------
+# Label handling
+# ---------------------------------------------------------------------------
+
+
+ALL_FUNCTIONS = [
+    precision_at_1,
+    mean_average_precision_at_r,
+    knn_loo_accuracy,
+    equal_error_rate,
+    pair_roc_auc,
+]
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
+def test_string_labels_match_integer_labels(func):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, size=30)
+    names = np.array(["red", "green", "blue"])[codes]
+    points = rng.normal(size=(30, 2)) + codes[:, None]
+    dist = cdist(points, points)
+    assert func(dist, names) == func(dist, codes)
+    assert func(dist, list(names)) == func(dist, codes)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
+def test_unsortable_mixed_labels(func):
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 3, size=20)
+    mixed = np.array([(1, 2), "x", None], dtype=object)[codes]
+    points = rng.normal(size=(20, 2))
+    dist = cdist(points, points)
+    assert func(dist, mixed) == func(dist, codes)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
+def test_list_and_integer_inputs(func):
+    dist = [[0, 1, 3, 4], [1, 0, 2, 5], [3, 2, 0, 1], [4, 5, 1, 0]]
+    labels = [0, 0, 1, 1]
+    assert func(dist, labels) == func(np.asarray(dist, dtype=float), labels)
+    assert func(np.asarray(dist, dtype=np.float32), labels) == func(dist, labels)
+
+
+def test_input_is_not_modified():
+    rng = np.random.default_rng(0)
+    dist = rng.uniform(size=(10, 10))
+    before = dist.copy()
+    labels = np.arange(10) % 2
+    for func in ALL_FUNCTIONS:
+        func(dist, labels)
+    np.testing.assert_array_equal(dist, before)
+
+
+def test_returns_python_float():
+    dist = np.array([[0, 1, 3, 4], [1, 0, 2, 5], [3, 2, 0, 1], [4, 5, 1, 0]])
+    for func in ALL_FUNCTIONS:
+        assert type(func(dist, [0, 0, 1, 1])) is float
+
+
+# ---------------------------------------------------------------------------
+# Input validation
+# ---------------------------------------------------------------------------
+
+GOOD = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]], dtype=float)
+GOOD_LABELS = [0, 0, 1]
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
+@pytest.mark.parametrize(
+    ("distances", "error", "match"),
+    [
+        (np.zeros(3), ValueError, "distances must be a 2-D"),
+        (np.zeros((3, 3, 1)), ValueError, "distances must be a 2-D"),
+        (np.zeros((3, 4)), ValueError, "distances must be a square"),
+        (np.zeros((1, 1)), ValueError, "distances must describe at least 2"),
+        (np.zeros((0, 0)), ValueError, "distances must describe at least 2"),
+        (np.where(np.eye(3) > 0, 0, np.nan), ValueError, "distances must be finite"),
+        (np.where(np.eye(3) > 0, np.inf, 1), ValueError, "distances must be finite"),
+        (GOOD - 1.5, ValueError, "distances must be non-negative"),
+        (GOOD.astype(str), TypeError, "distances must contain real numbers"),
+        (GOOD.astype(complex), TypeError, "distances must contain real numbers"),
+        (GOOD > 1, TypeError, "distances must contain real numbers"),
+        (np.array([[0, "a"], ["a", 0]], dtype=object), TypeError, "distances"),
+        (sp.csr_matrix(GOOD), TypeError, "distances must be a dense array"),
+        ([[0, 1, 2], [1, 0]], ValueError, "distances could not be converted"),
+    ],
+    ids=[
+        "1d",
+        "3d",
+        "not-square",
+        "one-item",
+        "empty",
+        "nan",
+        "inf",
+        "negative",
+        "strings",
+        "complex",
+        "bool",
+        "object",
+        "sparse",
+        "ragged",
+    ],
+)
+def test_bad_distances(func, distances, error, match):
+    with pytest.raises(error, match=match):
+        func(distances, GOOD_LABELS)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ([0, 1], "labels has length 2 but distances has 3 rows"),
+        ([0, 1, 1, 0], "labels has length 4"),
+        ([[0], [0], [1]], "labels must be a 1-D array"),
+        (0, "labels must be a 1-D array"),
+    ],
+)
+def test_bad_labels(func, labels, match):
+    with pytest.raises(ValueError, match=match):
+        func(GOOD, labels)
+
+
+def test_distances_are_checked_before_labels():
+    with pytest.raises(ValueError, match="distances"):
+        precision_at_1(np.zeros((3, 4)), [0, 1])
+
+
+@pytest.mark.parametrize(
+    ("n_neighbors", "error", "match"),
+    [
+        (0, ValueError, "n_neighbors must satisfy"),
+        (-1, ValueError, "n_neighbors must satisfy"),
+        (3, ValueError, "n_neighbors must satisfy 1 <= n_neighbors < n_samples = 3"),
+        (1.0, TypeError, "n_neighbors must be an integer"),
+        ("2", TypeError, "n_neighbors must be an integer"),
+        (True, TypeError, "n_neighbors must be an integer"),
+        (None, TypeError, "n_neighbors must be an integer"),
+    ],
+)
+def test_bad_n_neighbors(n_neighbors, error, match):
+    with pytest.raises(error, match=match):
+        knn_loo_accuracy(GOOD, GOOD_LABELS, n_neighbors=n_neighbors)
+
+
+def test_numpy_integer_n_neighbors_accepted():
+    assert knn_loo_accuracy(GOOD, GOOD_LABELS, n_neighbors=np.int64(2)) == (
+        knn_loo_accuracy(GOOD, GOOD_LABELS, n_neighbors=2)
+    )
+
+
+def test_map_at_r_needs_a_repeated_label():
+    with pytest.raises(ValueError, match="labels must contain at least one class"):
+        mean_average_precision_at_r(GOOD, ["a", "b", "c"])
+
+
+@pytest.mark.parametrize(
+    "func", [equal_error_rate, pair_roc_auc, genuine_impostor_distances]
+)
+def test_verification_needs_genuine_and_impostor_pairs(func):
+    with pytest.raises(ValueError, match=r"labels .*no genuine"):
+        func(GOOD, ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"labels .*no impostor"):
+        func(GOOD, ["a", "a", "a"])
+
+
+def test_all_unique_labels_give_zero_retrieval_scores():
+    assert precision_at_1(GOOD, ["a", "b", "c"]) == 0.0
+    assert knn_loo_accuracy(GOOD, ["a", "b", "c"], n_neighbors=2) == 0.0

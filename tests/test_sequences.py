@@ -1,0 +1,84 @@
+"""Input layouts, the tslearn converter, and clear errors for bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from sklearn_wdist import check_sequences, from_tslearn
+
+
+def test_three_d_array_is_channels_first():
+    X = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
+    sequences = check_sequences(X)
+    assert [s.shape for s in sequences] == [(3, 4), (3, 4)]
+    np.testing.assert_array_equal(sequences[1], X[1])
+    assert all(s.dtype == np.float32 for s in sequences)
+
+
+def test_two_d_array_is_univariate():
+    X = np.arange(6.0).reshape(2, 3)
+    sequences = check_sequences(X)
+    assert [s.tolist() for s in sequences] == [[[0, 1, 2]], [[3, 4, 5]]]
+
+
+def test_list_of_unequal_lengths_and_one_d_items():
+    sequences = check_sequences([np.ones((2, 5)), np.zeros((2, 1))])
+    assert [s.shape for s in sequences] == [(2, 5), (2, 1)]
+    assert [s.shape for s in check_sequences([[1, 2, 3], [4.0]])] == [(1, 3), (1, 1)]
+
+
+def test_from_tslearn_strips_trailing_nan_and_transposes():
+    X = np.full((3, 5, 2), np.nan)
+    X[0] = np.arange(10).reshape(5, 2)
+    X[1, :2] = [[1, 2], [3, 4]]
+    X[2, :1] = [[7, 8]]
+    sequences = from_tslearn(X)
+    assert [s.shape for s in sequences] == [(2, 5), (2, 2), (2, 1)]
+    np.testing.assert_array_equal(sequences[1], [[1, 3], [2, 4]])
+    # And they are valid input to the estimator's validation.
+    assert len(check_sequences(sequences)) == 3
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.full((2, 3, 2), np.nan), "X\\[0\\] is all NaN"),
+        (np.array([[[1.0], [np.nan], [2.0]]]), "NaN before its end"),
+        (np.zeros((2, 2, 2, 2)), "dimension"),
+        (np.zeros((0, 3, 1)), "empty"),
+    ],
+)
+def test_from_tslearn_errors(X, match):
+    with pytest.raises(ValueError, match=match):
+        from_tslearn(X)
+
+
+@pytest.mark.parametrize(
+    ("X", "error", "match"),
+    [
+        (None, ValueError, "X is None"),
+        (np.zeros(5), ValueError, "Reshape your data"),
+        (np.zeros((2, 2, 2, 2)), ValueError, "4 dimension"),
+        (np.zeros((0, 4)), ValueError, "0 sequences"),
+        ([], ValueError, "0 sequences"),
+        (np.zeros((3, 2, 0)), ValueError, "0 time points"),
+        ([np.ones((2, 3)), np.ones((2, 0))], ValueError, r"X\[1\] is an empty"),
+        ([np.ones((2, 3)), np.ones((3, 3))], ValueError, r"X\[1\] has 3 channel"),
+        ([np.ones((2, 3)), np.ones((2, 3, 1))], ValueError, r"X\[1\] must be a 2-D"),
+        (np.array([[1.0, np.nan]]), ValueError, r"X\[0\] contains NaN"),
+        (np.array([[1.0, np.inf]]), ValueError, r"X\[0\] contains infinity"),
+        ([np.ones((1, 3)), np.array([[0.0, -np.inf]])], ValueError, r"X\[1\]"),
+        (np.array([["a", "b"]]), TypeError, "numbers"),
+        (np.ones((2, 2)) * 1j, ValueError, "Complex"),
+        (scipy.sparse.csr_matrix(np.ones((2, 2))), TypeError, "sparse"),
+        ("abc", TypeError, "string"),
+    ],
+)
+def test_bad_input_errors_name_the_parameter(X, error, match):
+    with pytest.raises(error, match=match):
+        check_sequences(X)
+
+
+def test_channel_count_must_match_fit():
+    with pytest.raises(ValueError, match="2 channel.*expected.*seen during fit"):
+        check_sequences(np.zeros((3, 2, 5)), n_channels=4)
