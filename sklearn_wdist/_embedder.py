@@ -46,7 +46,7 @@ def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Genera
     train, valid = [], []
     for code in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == code))
-        n_valid = int(round(fraction * len(members)))
+        n_valid = round(fraction * len(members))
         n_valid = min(max(n_valid, 2), len(members) - 2)
         if n_valid < 2:
             train.extend(members)
@@ -199,7 +199,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
         "p": [Options(numbers.Integral, {1, 2})],
-        "margin": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"soft"})],
+        "margin": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"soft"}),
+        ],
         "mining": [StrOptions({"batch_hard", "batch_all", "semi_hard"})],
         "classes_per_batch": [Interval(numbers.Integral, 2, None, closed="left")],
         "samples_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -371,15 +374,22 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             if self.early_stopping:
                 net.callbacks = [
                     *net.callbacks,
-                    ("valid_scoring", self._validation_callback(
-                        [sequences[i] for i in valid_index], codes[valid_index])),
-                    ("early_stopping", EarlyStopping(
-                        monitor=_VALIDATION_KEY,
-                        lower_is_better=False,
-                        patience=self.n_iter_no_change,
-                        threshold=0.0,
-                        load_best=True,
-                    )),
+                    (
+                        "valid_scoring",
+                        self._validation_callback(
+                            [sequences[i] for i in valid_index], codes[valid_index]
+                        ),
+                    ),
+                    (
+                        "early_stopping",
+                        EarlyStopping(
+                            monitor=_VALIDATION_KEY,
+                            lower_is_better=False,
+                            patience=self.n_iter_no_change,
+                            threshold=0.0,
+                            load_best=True,
+                        ),
+                    ),
                 ]
             train = SequenceDataset(
                 [sequences[i] for i in train_index], codes[train_index]
@@ -418,8 +428,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             iterator_train__collate_fn=pad_batch,
             iterator_valid__collate_fn=pad_batch,
             train_split=None,
-            callbacks=[("stop_on_nonfinite", StopOnNonFiniteLoss()),
-                       *(self.callbacks or [])],
+            callbacks=[
+                ("stop_on_nonfinite", StopOnNonFiniteLoss()),
+                *(self.callbacks or []),
+            ],
             verbose=self.verbose,
             device=self.device,
             # The module holds this package's classes, so the full unpickler is

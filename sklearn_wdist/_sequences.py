@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,9 +11,7 @@ __all__ = ["check_sequences", "from_tslearn"]
 
 def _as_numeric_array(value, name: str) -> np.ndarray:
     if hasattr(value, "toarray") or type(value).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            f"{name} is a sparse matrix; sequences must be dense arrays."
-        )
+        raise TypeError(f"{name} is a sparse matrix; sequences must be dense arrays.")
     try:
         array = np.asarray(value)
     except ValueError as error:  # ragged nested lists
@@ -35,9 +32,7 @@ def _as_numeric_array(value, name: str) -> np.ndarray:
             "sequences must be real-valued."
         )
     if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must contain numbers, got dtype {array.dtype}."
-        )
+        raise TypeError(f"{name} must contain numbers, got dtype {array.dtype}.")
     return array
 
 
@@ -134,7 +129,9 @@ def check_sequences(
                 f"{array.shape}.{hint}"
             )
         if array.shape[0] == 0:
-            raise ValueError(f"{name} is empty: found 0 sequences, shape {array.shape}.")
+            raise ValueError(
+                f"{name} is empty: found 0 sequences, shape {array.shape}."
+            )
         if array.shape[-1] == 0:
             raise ValueError(
                 f"{name} holds empty sequences (0 time points): found array with "
@@ -262,7 +259,9 @@ def from_tslearn(X) -> list[np.ndarray]:
     sequences = []
     for index, sequence in enumerate(array):
         missing = np.isnan(sequence).all(axis=1)
-        length = len(missing) - int(np.argmin(missing[::-1])) if not missing.all() else 0
+        length = (
+            len(missing) - int(np.argmin(missing[::-1])) if not missing.all() else 0
+        )
         if length == 0:
             raise ValueError(f"X[{index}] is all NaN: an empty sequence.")
         if np.isnan(sequence[:length]).any():

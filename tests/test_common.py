@@ -6,7 +6,11 @@ from sklearn_wdist import WassersteinDistanceTransformer, WassersteinSequenceEmb
 
 # Small and fast: the checks fit dozens of times on tiny data.
 FAST_EMBEDDER = WassersteinSequenceEmbedder(
-    n_features=4, hidden_channels=8, n_layers=1, n_quantiles=4, max_epochs=2,
+    n_features=4,
+    hidden_channels=8,
+    n_layers=1,
+    n_quantiles=4,
+    max_epochs=2,
     random_state=0,
 )
 

@@ -8,8 +8,8 @@ import ot
 import pytest
 import torch
 from scipy.spatial.distance import cdist
-from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_wdist import WassersteinSequenceEmbedder
@@ -47,7 +47,7 @@ def fitted(data):
 
 
 def test_fitted_attributes(fitted, data):
-    X, y = data
+    X, _ = data
     assert fitted.n_features_in_ == 2
     assert list(fitted.classes_) == ["binary", "laplace", "normal"]
     np.testing.assert_allclose(fitted.quantile_levels_, (np.arange(6) + 0.5) / 6)
@@ -84,10 +84,12 @@ def test_transform_is_isometric_to_the_learned_distance(data, p):
     embeddings = model.transform(X)
     metric = {"euclidean": "euclidean", "manhattan": "cityblock"}[model.metric_]
     expected = _reference_distances(model, X, p)
-    np.testing.assert_allclose(cdist(embeddings, embeddings, metric), expected,
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.pairwise_distances(X), expected,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        cdist(embeddings, embeddings, metric), expected, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.pairwise_distances(X), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_embedding_does_not_depend_on_the_batch(fitted, data):
@@ -95,8 +97,9 @@ def test_embedding_does_not_depend_on_the_batch(fitted, data):
     together = fitted.transform(X)
     alone = np.vstack([fitted.transform([s]) for s in X])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(fitted.transform(X[::-1])[::-1], together,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        fitted.transform(X[::-1])[::-1], together, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_same_random_state_gives_identical_embedding(data):
@@ -111,7 +114,9 @@ def test_same_random_state_gives_identical_embedding(data):
 def test_fit_transform_equals_fit_then_transform(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, random_state=5)
-    np.testing.assert_array_equal(model.fit_transform(X, y), model.fit(X, y).transform(X))
+    np.testing.assert_array_equal(
+        model.fit_transform(X, y), model.fit(X, y).transform(X)
+    )
 
 
 def test_fit_leaves_global_torch_state_alone(data):
@@ -170,7 +175,8 @@ def test_exact_distance_is_the_limit_of_the_quantile_distance(data):
         # max_epochs=0: the same initial encoder whatever n_quantiles is.
         model = WassersteinSequenceEmbedder(
             **{**TINY, "max_epochs": 0, "n_quantiles": n_quantiles},
-            quantile_method="inverted_cdf", random_state=0,
+            quantile_method="inverted_cdf",
+            random_state=0,
         ).fit(X, y)
         exact = model.pairwise_distances(X[:8], exact=True)
         approx = model.pairwise_distances(X[:8])
@@ -188,8 +194,11 @@ def test_step_features_have_the_valid_lengths(fitted, data):
 def test_early_stopping_records_validation_score_and_stops():
     X, y = make_sequences(n_per_class=10, seed=3)
     model = WassersteinSequenceEmbedder(
-        **{**TINY, "max_epochs": 40}, early_stopping=True, validation_fraction=0.3,
-        n_iter_no_change=2, random_state=0,
+        **{**TINY, "max_epochs": 40},
+        early_stopping=True,
+        validation_fraction=0.3,
+        n_iter_no_change=2,
+        random_state=0,
     ).fit(X, y)
     scores = model.history_[:, "valid_map_at_r"]
     assert all(0 <= s <= 1 for s in scores)
@@ -230,8 +239,9 @@ def test_user_supplied_encoder(data):
     X, y = data
     encoder = ValidConv()
     before = [p.detach().clone() for p in encoder.parameters()]
-    model = WassersteinSequenceEmbedder(encoder=encoder, n_quantiles=5, max_epochs=2,
-                                        random_state=0).fit(X, y)
+    model = WassersteinSequenceEmbedder(
+        encoder=encoder, n_quantiles=5, max_epochs=2, random_state=0
+    ).fit(X, y)
     assert model.n_embedding_features_ == 3
     assert model.transform(X).shape == (len(X), 15)
     # The user's module is copied, not trained in place.
@@ -265,14 +275,14 @@ def test_bad_sequences_are_rejected(data):
 
 
 def test_channel_mismatch_in_transform(fitted):
-    with pytest.raises(ValueError, match="3 channel.*2 channel.*seen during fit"):
+    with pytest.raises(ValueError, match=r"3 channel.*2 channel.*seen during fit"):
         fitted.transform(np.zeros((2, 3, 10)))
 
 
 def test_sequence_too_short_for_the_encoder(data):
     X, y = data
     X = [*X[:-1], X[-1][:, :2]]
-    with pytest.raises(ValueError, match="length 2.*too short"):
+    with pytest.raises(ValueError, match=r"length 2.*too short"):
         WassersteinSequenceEmbedder(encoder=ValidConv(), max_epochs=1).fit(X, y)
 
 
@@ -286,7 +296,8 @@ def test_sequence_too_short_for_the_encoder(data):
         ({"samples_per_class": 1}, "'samples_per_class' parameter"),
         ({"encoder": "conv"}, "'encoder' parameter"),
         pytest.param(
-            {"device": "cuda"}, "CUDA is not available",
+            {"device": "cuda"},
+            "CUDA is not available",
             marks=pytest.mark.skipif(
                 torch.cuda.is_available(), reason="checks the error without CUDA"
             ),

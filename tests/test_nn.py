@@ -25,7 +25,9 @@ from sklearn_wdist.nn import (
 def _padded(sequences):
     lengths = torch.tensor([s.shape[-1] for s in sequences])
     dtype = torch.as_tensor(sequences[0]).dtype
-    x = torch.zeros(len(sequences), sequences[0].shape[0], int(lengths.max()), dtype=dtype)
+    x = torch.zeros(
+        len(sequences), sequences[0].shape[0], int(lengths.max()), dtype=dtype
+    )
     for i, s in enumerate(sequences):
         x[i, :, : s.shape[-1]] = torch.as_tensor(s)
     return x, lengths
@@ -131,7 +133,7 @@ def test_user_encoder_is_run_without_padding():
     model = QuantileEmbedding(ValidConv(), 5)
     batched, alone = _embedding_alone_and_padded(model, sequences)
     torch.testing.assert_close(batched, alone)
-    features, lengths = model.step_features(*_padded(sequences))
+    _, lengths = model.step_features(*_padded(sequences))
     assert lengths.tolist() == [10, 1, 5, 5]
 
 
@@ -190,7 +192,11 @@ def _brute_force(distances, labels, mining, margin):
             neg = [j for j in range(n) if y[j] != y[a]]
             if pos and neg:
                 triplets.append(
-                    (a, max(pos, key=lambda j: d[a, j]), min(neg, key=lambda j: d[a, j]))
+                    (
+                        a,
+                        max(pos, key=lambda j: d[a, j]),
+                        min(neg, key=lambda j: d[a, j]),
+                    )
                 )
     elif mining == "batch_all":
         for a, p, k in itertools.product(range(n), repeat=3):

@@ -80,5 +80,5 @@ def test_bad_input_errors_name_the_parameter(X, error, match):
 
 
 def test_channel_count_must_match_fit():
-    with pytest.raises(ValueError, match="2 channel.*expected.*seen during fit"):
+    with pytest.raises(ValueError, match=r"2 channel.*expected.*seen during fit"):
         check_sequences(np.zeros((3, 2, 5)), n_channels=4)

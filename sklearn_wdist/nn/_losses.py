@@ -53,18 +53,20 @@ class WassersteinTripletLoss(nn.Module):
                 "mining must be 'batch_hard', 'batch_all' or 'semi_hard', "
                 f"got {mining!r}."
             )
-        if margin != "soft" and not (
-            isinstance(margin, (int, float)) and margin >= 0
-        ):
-            raise ValueError(f"margin must be a non-negative float or 'soft', got {margin!r}.")
-        self.distance = distance if distance is not None else QuantileWassersteinDistance(p)
+        if margin != "soft" and not (isinstance(margin, (int, float)) and margin >= 0):
+            raise ValueError(
+                f"margin must be a non-negative float or 'soft', got {margin!r}."
+            )
+        self.distance = (
+            distance if distance is not None else QuantileWassersteinDistance(p)
+        )
         self.margin = margin
         self.mining = mining
 
     def mine(
         self, distances: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Indices ``(anchor, positive, negative)`` of the triplets to train on."""
+        """Return the indices ``(anchor, positive, negative)`` of the triplets."""
         if self.mining == "batch_hard":
             return batch_hard_triplets(distances, labels)
         if self.mining == "semi_hard":

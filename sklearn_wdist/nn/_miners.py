@@ -133,5 +133,3 @@ def semi_hard_triplets(
         farthest = torch.where(is_negative, to_negatives, neg_inf).argmax(dim=1)
         negative = torch.where(farther.any(dim=1), nearest_farther, farthest)
         return anchor, positive, negative
-
-

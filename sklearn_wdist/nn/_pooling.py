@@ -76,9 +76,7 @@ def quantile_pooling(
     tensor([[[1.5000, 2.5000]]])
     """
     if method not in QUANTILE_METHODS:
-        raise ValueError(
-            f"method must be one of {QUANTILE_METHODS}, got {method!r}."
-        )
+        raise ValueError(f"method must be one of {QUANTILE_METHODS}, got {method!r}.")
     batch, n_features, n_timepoints = features.shape
     mask = lengths_to_mask(lengths, n_timepoints)
     # Padded steps sort to the end and are never gathered.
