@@ -82,9 +82,7 @@ class WassersteinDistanceTransformer(
     >>> from sklearn.neighbors import KNeighborsClassifier
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import FunctionTransformer
-    >>> from sklearn_wdist._distance_transformer import (
-    ...     WassersteinDistanceTransformer,
-    ... )
+    >>> from sklearn_wdist import WassersteinDistanceTransformer
     >>> E = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
     >>> y = np.array([0, 0, 1, 1])
     >>> WassersteinDistanceTransformer().fit_transform(E[:2])
@@ -101,7 +99,7 @@ class WassersteinDistanceTransformer(
     Spectral clustering on Gaussian affinities:
 
     >>> from sklearn.cluster import SpectralClustering
-    >>> from sklearn_wdist._pairwise import distances_to_affinity
+    >>> from sklearn_wdist import distances_to_affinity
     >>> D = WassersteinDistanceTransformer().fit_transform(E)
     >>> affinity = distances_to_affinity(D)  # sigma = median distance
     >>> spectral = SpectralClustering(

@@ -199,7 +199,7 @@ def check_precomputed_distances(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_wdist._pairwise import check_precomputed_distances
+    >>> from sklearn_wdist import check_precomputed_distances
     >>> check_precomputed_distances([[0, 1], [1, 0]], square=True)
     array([[0., 1.],
            [1., 0.]])
@@ -303,7 +303,11 @@ def _euclidean_tile(
     d2 += scale
     # Near-duplicate rows (and any value the rounding pushed below zero) lose all
     # their significant digits to cancellation; recompute them from differences.
-    rows, cols = np.nonzero(d2 <= _CANCELLATION_RTOL * scale)
+    scale *= _CANCELLATION_RTOL
+    suspect = d2 <= scale
+    if not suspect.any():
+        return np.sqrt(d2, out=d2)
+    rows, cols = np.nonzero(suspect)
     for start in range(0, rows.size, _RECOMPUTE_BATCH):
         r = rows[start : start + _RECOMPUTE_BATCH]
         c = cols[start : start + _RECOMPUTE_BATCH]
@@ -347,28 +351,35 @@ def _row_block(ops: _Operands, start: int, stop: int) -> np.ndarray:
     return block
 
 
-def _tiles_for_rows(
-    ops: _Operands, start: int, stop: int
-) -> list[tuple[int, int, np.ndarray]]:
-    """Tiles of the tile-aligned rows ``start:stop``; upper triangle if symmetric."""
-    tiles = []
-    for r0 in range(start, stop, _TILE):
-        first_col = r0 if ops.b is None else 0
-        for c0 in range(first_col, ops.n_cols, _TILE):
-            tiles.append((r0, c0, _compute_tile(ops, r0, c0).astype(ops.out_dtype)))
-    return tiles
+def _tile_row_span(
+    ops: _Operands, r0: int, c_start: int, c_stop: int
+) -> tuple[int, int, np.ndarray]:
+    """Tiles of tile row ``r0`` over the tile-aligned columns ``c_start:c_stop``."""
+    r1 = min(r0 + _TILE, ops.n_rows)
+    block = np.empty((r1 - r0, c_stop - c_start), dtype=ops.out_dtype)
+    for c0 in range(c_start, c_stop, _TILE):
+        tile = _compute_tile(ops, r0, c0)
+        block[:, c0 - c_start : c0 - c_start + tile.shape[1]] = tile
+    return r0, c_start, block
+
+
+def _warn_working_memory(
+    working_memory: float, needed_bytes: int, stacklevel: int
+) -> None:
+    warnings.warn(
+        f"Could not adhere to working_memory={working_memory} MiB: the smallest "
+        f"unit of work needs {needed_bytes / 2**20:.3g} MiB.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _chunk_n_rows(n_rows: int, row_bytes: int, working_memory: float) -> int:
     """Rows per chunk under scikit-learn's ``working_memory`` convention (MiB)."""
     chunk = int(working_memory * 2**20 // row_bytes)
     if chunk < 1:
-        warnings.warn(
-            f"Could not adhere to working_memory={working_memory} MiB: one row of "
-            f"the distance matrix needs {row_bytes / 2**20:.3g} MiB.",
-            UserWarning,
-            stacklevel=3,
-        )
+        # Two frames up is the public function's caller.
+        _warn_working_memory(working_memory, row_bytes, stacklevel=3)
         chunk = 1
     return min(chunk, n_rows)
 
@@ -420,8 +431,10 @@ def pairwise_wasserstein(
         ``p=2`` the BLAS library already uses several cores, so ``n_jobs`` mostly
         helps ``p=1``.
     working_memory : float, default=None
-        Approximate memory in MiB for the rows of the distance matrix computed by
-        one task. Defaults to ``sklearn.get_config()["working_memory"]``.
+        Approximate memory in MiB of the block computed by one task (at most 256
+        rows; a few tasks per worker are in flight), on top of the output itself.
+        Defaults to ``sklearn.get_config()["working_memory"]``. A budget below
+        one 256 x 256 tile (0.5 MiB) is exceeded with a warning.
 
     Returns
     -------
@@ -440,13 +453,14 @@ def pairwise_wasserstein(
     too close for that formula to be accurate are recomputed from their
     differences, so the result matches :func:`scipy.spatial.distance.cdist` to
     about 1e-8 relative error while being several times faster. Each entry is
-    computed inside a fixed tile of the matrix, so the result does not depend on
-    ``n_jobs``, ``working_memory`` or the joblib backend.
+    computed inside a fixed 256 x 256 tile of the matrix, so with a deterministic
+    BLAS the result does not depend on ``n_jobs``, ``working_memory`` or the
+    joblib backend, and :func:`pairwise_wasserstein_chunked` gives the same bits.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_wdist._pairwise import pairwise_wasserstein
+    >>> from sklearn_wdist import pairwise_wasserstein
     >>> E = np.array([[0.0, 0.0], [3.0, 4.0]])
     >>> pairwise_wasserstein(E)
     array([[0., 5.],
@@ -459,27 +473,30 @@ def pairwise_wasserstein(
     n_jobs = _check_n_jobs(n_jobs)
     working_memory = _check_working_memory(working_memory)
 
-    row_bytes = 8 * ops.n_cols
-    rows = _chunk_n_rows(ops.n_rows, row_bytes, working_memory)
-    rows = min(rows, -(-ops.n_rows // effective_n_jobs(n_jobs)))
-    # Tasks cover whole tile rows: tiles are the unit of computation anyway.
-    rows = max(_TILE, rows - rows % _TILE)
-    starts = range(0, ops.n_rows, rows)
+    # A task is one tile row over a span of tile columns whose result fits in
+    # working_memory; small tasks keep the memory in flight (at most a few tasks
+    # per worker) far below the size of the output.
+    budget = working_memory * 2**20
+    span = max(_TILE, int(budget // (8 * _TILE)) // _TILE * _TILE)
+    tasks = (
+        delayed(_tile_row_span)(ops, r0, c_start, min(c_start + span, ops.n_cols))
+        for r0 in range(0, ops.n_rows, _TILE)
+        # Symmetric case: only tiles on or above the diagonal, mirrored below.
+        for c_start in range(r0 if ops.b is None else 0, ops.n_cols, span)
+    )
+    if span * _TILE * 8 > budget:
+        _warn_working_memory(working_memory, span * _TILE * 8, stacklevel=2)
 
     out = np.empty((ops.n_rows, ops.n_cols), dtype=ops.out_dtype)
     # Threads: the work is BLAS / C loops that release the GIL, and a thread
-    # returns its tiles without pickling. This is only a soft hint, so a joblib
+    # returns its result without pickling. This is only a soft hint, so a joblib
     # backend chosen by the user (loky, Dask, Ray, ...) takes precedence.
     parallel = _parallel(n_jobs, prefer="threads")
-    tasks = (
-        delayed(_tiles_for_rows)(ops, s, min(s + rows, ops.n_rows)) for s in starts
-    )
-    for tiles in parallel(tasks):
-        for r0, c0, tile in tiles:
-            r1, c1 = r0 + tile.shape[0], c0 + tile.shape[1]
-            out[r0:r1, c0:c1] = tile
-            if ops.b is None and c0 != r0:
-                out[c0:c1, r0:r1] = tile.T
+    for r0, c_start, block in parallel(tasks):
+        r1, c_stop = r0 + block.shape[0], c_start + block.shape[1]
+        out[r0:r1, c_start:c_stop] = block
+        if ops.b is None:
+            out[c_start:c_stop, r0:r1] = block.T
     return out
 
 
@@ -525,7 +542,7 @@ def pairwise_wasserstein_chunked(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_wdist._pairwise import pairwise_wasserstein_chunked
+    >>> from sklearn_wdist import pairwise_wasserstein_chunked
     >>> E = np.arange(8.0).reshape(4, 2)
     >>> blocks = pairwise_wasserstein_chunked(E, working_memory=64 / 2**20)
     >>> [block.shape for block in blocks]
@@ -533,11 +550,11 @@ def pairwise_wasserstein_chunked(
     """
     ops = _prepare(A, B, p)
     working_memory = _check_working_memory(working_memory)
-    return _iter_row_blocks(ops, working_memory)
-
-
-def _iter_row_blocks(ops: _Operands, working_memory: float) -> Iterator[np.ndarray]:
     rows = _chunk_n_rows(ops.n_rows, 8 * ops.n_cols, working_memory)
+    return _iter_row_blocks(ops, rows)
+
+
+def _iter_row_blocks(ops: _Operands, rows: int) -> Iterator[np.ndarray]:
     if rows >= _TILE:
         # Whole tile rows avoid computing a tile more than once.
         rows -= rows % _TILE
@@ -571,7 +588,7 @@ def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_wdist._pairwise import distances_to_affinity
+    >>> from sklearn_wdist import distances_to_affinity
     >>> distances_to_affinity(np.array([[0.0, 1.0], [1.0, 0.0]]))
     array([[1.        , 0.60653066],
            [0.60653066, 1.        ]])
@@ -724,7 +741,7 @@ def pairwise_wasserstein_exact(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_wdist._pairwise import pairwise_wasserstein_exact
+    >>> from sklearn_wdist import pairwise_wasserstein_exact
     >>> H = [np.array([[0.0, 1.0]]), np.array([[2.0, 3.0, 4.0]])]
     >>> pairwise_wasserstein_exact(H, p=1)
     array([[0. , 2.5],
