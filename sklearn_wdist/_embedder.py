@@ -88,6 +88,15 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Temporal width of the default encoder's convolutions.
     dropout : float, default=0.0
         Dropout probability in the default encoder.
+    include_input : bool, default=False
+        Append the (standardised) input channels to the learned per-step
+        features of the default encoder: the distribution of the raw signal then
+        is part of the embedding, a residual path that keeps what the
+        untrained raw-quantile distance already knows.
+    normalize_output : bool, default=False
+        Standardise every learned feature of the default encoder with batch
+        statistics, so that the triplet margin cannot be met by scaling the
+        output up.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -196,6 +205,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "n_layers": [Interval(numbers.Integral, 0, None, closed="left")],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "include_input": ["boolean"],
+        "normalize_output": ["boolean"],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
         "p": [Options(numbers.Integral, {1, 2})],
@@ -229,6 +240,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         n_layers=3,
         kernel_size=5,
         dropout=0.0,
+        include_input=False,
+        normalize_output=False,
         n_quantiles=16,
         quantile_method="linear",
         p=2,
@@ -255,6 +268,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.n_layers = n_layers
         self.kernel_size = kernel_size
         self.dropout = dropout
+        self.include_input = include_input
+        self.normalize_output = normalize_output
         self.n_quantiles = n_quantiles
         self.quantile_method = quantile_method
         self.p = p
@@ -294,6 +309,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             n_layers=self.n_layers,
             kernel_size=self.kernel_size,
             dropout=self.dropout,
+            include_input=self.include_input,
+            normalize_output=self.normalize_output,
         )
 
     @staticmethod

@@ -296,3 +296,32 @@ def test_sampler_batches_are_class_balanced_and_seeded():
 def test_sampler_caps_classes_per_batch():
     sampler = ClassBalancedBatchSampler([0, 0, 1, 1], 8, 2, seed=1)
     assert sorted(next(iter(sampler))) == [0, 1, 2, 3]
+
+
+def test_encoder_options_keep_padding_invariance_and_shapes():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(5)
+    sequences = [rng.normal(size=(3, n)).astype("float32") for n in (20, 4, 9)]
+    encoder = ConvEncoder(
+        3, n_features=5, n_layers=0, include_input=True, normalize_output=True
+    )
+    assert encoder.out_features == 8
+    model = QuantileEmbedding(encoder, 6)
+    _train_a_little(model, sequences)
+    batched, alone = _embedding_alone_and_padded(model, sequences)
+    assert batched.shape == (3, 8, 6)
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_normalized_output_has_unit_batch_statistics():
+    torch.manual_seed(0)
+    encoder = ConvEncoder(2, n_features=4, normalize_output=True).train()
+    x, lengths = _padded(
+        [np.random.default_rng(6).normal(size=(2, n)) for n in (30, 11)]
+    )
+    features = encoder(x.float(), lengths)
+    valid = torch.cat([features[0, :, :30], features[1, :, :11]], dim=1)
+    torch.testing.assert_close(valid.mean(dim=1), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        valid.var(dim=1, unbiased=False), torch.ones(4), atol=1e-3, rtol=0
+    )

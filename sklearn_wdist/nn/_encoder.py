@@ -59,12 +59,18 @@ class ConvEncoder(nn.Module):
     """A stack of 1-D convolutions giving learned features at every time step.
 
     Each block is a ``'same'``-padded convolution, a :class:`MaskedBatchNorm1d` and
-    a ReLU; a final 1x1 convolution projects to ``n_features``. Padded steps are
+    a ReLU; a final 1x1 convolution projects to ``n_features`` (with
+    ``n_layers=0`` the encoder is that linear projection of the normalised input
+    channels alone). Padded steps are
     zeroed before every convolution, so a valid step sees exactly what it would see
     if its sequence were processed alone: the output on valid steps does not depend
     on padding. When ``include_input`` is true the (normalised) raw channels are
     appended to the learned features, so the distribution of the raw signal is
-    always part of the embedding.
+    always part of the embedding. When ``normalize_output`` is true the learned
+    features pass through a :class:`MaskedBatchNorm1d` without affine parameters:
+    every feature has zero mean and unit variance over the valid steps of a
+    training batch, so the network cannot meet the triplet margin by inflating
+    the scale of its output, and learned and raw features weigh alike.
 
     Parameters
     ----------
@@ -83,6 +89,9 @@ class ConvEncoder(nn.Module):
     include_input : bool, default=False
         Append the normalised input channels to the output features, which then
         has ``n_features + in_channels`` rows.
+    normalize_output : bool, default=False
+        Standardise each learned feature with batch statistics (running
+        statistics at inference).
 
     Attributes
     ----------
@@ -111,6 +120,7 @@ class ConvEncoder(nn.Module):
         kernel_size: int = 5,
         dropout: float = 0.0,
         include_input: bool = False,
+        normalize_output: bool = False,
     ) -> None:
         super().__init__()
         self.include_input = include_input
@@ -126,6 +136,9 @@ class ConvEncoder(nn.Module):
             width = hidden_channels
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Conv1d(width, n_features, 1)
+        self.output_norm = (
+            MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
+        )
         self.out_features = n_features + (in_channels if include_input else 0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -149,6 +162,8 @@ class ConvEncoder(nn.Module):
         for conv, norm in zip(self.convs, self.norms, strict=True):
             hidden = self.dropout(torch.relu(norm(conv(hidden), mask)))
         features = self.head(hidden).masked_fill(~mask, 0.0)
+        if self.output_norm is not None:
+            features = self.output_norm(features, mask)
         if self.include_input:
             features = torch.cat([features, inputs], dim=1)
         return features
