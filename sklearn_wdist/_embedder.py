@@ -105,6 +105,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         quantile function itself, whose distance converges to the exact
         Wasserstein distance of :meth:`pairwise_distances` (``exact=True``) as
         ``n_quantiles`` grows.
+    pooling : {"quantile", "mean"}, default="quantile"
+        ``"mean"`` pools each feature to its mean over time instead of its
+        quantile function: the vector-embedding baseline trained the same way
+        (``transform`` then has ``K`` columns and ``n_quantiles`` is unused).
     p : {1, 2}, default=2
         Order of the Wasserstein distance.
     margin : float or "soft", default=1.0
@@ -155,7 +159,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     classes_ : ndarray
         Class labels seen in ``fit``.
     quantile_levels_ : ndarray of shape (n_quantiles,)
-        The levels ``tau_m``.
+        The levels ``tau_m`` (the single level 0.5 when ``pooling="mean"``).
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -209,6 +213,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "normalize_output": ["boolean"],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
+        "pooling": [StrOptions({"quantile", "mean"})],
         "p": [Options(numbers.Integral, {1, 2})],
         "margin": [
             Interval(numbers.Real, 0, None, closed="left"),
@@ -244,6 +249,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         normalize_output=False,
         n_quantiles=16,
         quantile_method="linear",
+        pooling="quantile",
         p=2,
         margin=1.0,
         mining="batch_hard",
@@ -272,6 +278,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.normalize_output = normalize_output
         self.n_quantiles = n_quantiles
         self.quantile_method = quantile_method
+        self.pooling = pooling
         self.p = p
         self.margin = margin
         self.mining = mining
@@ -384,7 +391,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             module = QuantileEmbedding(
-                self._build_encoder(n_channels), self.n_quantiles, self.quantile_method
+                self._build_encoder(n_channels),
+                self.n_quantiles,
+                self.quantile_method,
+                self.pooling,
             )
             n_embedding_features = self._probe(module, sequences, "X")
             net = self._build_net(module, codes[train_index], seed)
@@ -419,9 +429,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.classes_ = classes
         self.n_features_in_ = n_channels
         self.n_embedding_features_ = n_embedding_features
-        self.quantile_levels_ = quantile_levels(self.n_quantiles).numpy()
+        self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
         self.metric_ = "euclidean" if self.p == 2 else "manhattan"
         return self
+
+    def _n_levels(self) -> int:
+        return 1 if self.pooling == "mean" else self.n_quantiles
+
+    def _build_criterion(self) -> torch.nn.Module:
+        """Build the training loss; benchmarks override it to train other distances."""
+        return WassersteinTripletLoss(p=self.p, margin=self.margin, mining=self.mining)
 
     def _build_net(self, module, train_codes, seed) -> NeuralNet:
         sampler = ClassBalancedBatchSampler(
@@ -432,9 +449,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         )
         net = NeuralNet(
             module=module,
-            criterion=WassersteinTripletLoss(
-                p=self.p, margin=self.margin, mining=self.mining
-            ),
+            criterion=self._build_criterion(),
             optimizer=self.optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
@@ -476,7 +491,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             quantiles = net.forward(dataset, training=False).numpy()
         out = np.empty_like(quantiles)
         out[order] = quantiles
-        scale = np.float32(self.n_quantiles ** (-1.0 / self.p))
+        scale = np.float32(self._n_levels() ** (-1.0 / self.p))
         return out.reshape(len(sequences), -1) * scale
 
     def _check_input(self, X, name="X") -> list[np.ndarray]:
@@ -609,11 +624,12 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        return np.asarray(
-            [
+        if self.pooling == "mean":
+            names = [f"f{k}_mean" for k in range(self.n_embedding_features_)]
+        else:
+            names = [
                 f"f{k}_q{m}"
                 for k in range(self.n_embedding_features_)
                 for m in range(self.n_quantiles)
-            ],
-            dtype=object,
-        )
+            ]
+        return np.asarray(names, dtype=object)

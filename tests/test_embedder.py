@@ -326,3 +326,15 @@ def test_nan_loss_stops_with_error_and_keeps_the_previous_model(fitted, data):
     with pytest.raises(FloatingPointError, match="loss became nan"):
         model.set_params(encoder=NaNEncoder()).fit(X, y)
     np.testing.assert_array_equal(model.transform(X), before)
+
+
+def test_mean_pooling_baseline(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, pooling="mean", random_state=0)
+    embeddings = model.fit(X, y).transform(X)
+    assert embeddings.shape == (len(X), 4)
+    assert list(model.get_feature_names_out()[:2]) == ["f0_mean", "f1_mean"]
+    features = model.step_features(X)
+    np.testing.assert_allclose(
+        embeddings, np.stack([f.mean(axis=1) for f in features]), rtol=1e-5, atol=1e-6
+    )

@@ -325,3 +325,30 @@ def test_normalized_output_has_unit_batch_statistics():
     torch.testing.assert_close(
         valid.var(dim=1, unbiased=False), torch.ones(4), atol=1e-3, rtol=0
     )
+
+
+def test_energy_distance_agrees_with_scipy():
+    from scipy.stats import energy_distance
+
+    from sklearn_wdist.nn import QuantileEnergyDistance
+
+    rng = np.random.default_rng(8)
+    qa = np.sort(rng.normal(size=(4, 3, 7)), axis=-1)
+    qb = np.sort(rng.laplace(size=(5, 3, 7)), axis=-1)
+    got = QuantileEnergyDistance().matrix(torch.tensor(qa), torch.tensor(qb)).numpy()
+    expected = np.empty((4, 5))
+    for i, j in itertools.product(range(4), range(5)):
+        # scipy returns sqrt(2 * integral (F - G)^2), the root of E(k).
+        per_feature = [energy_distance(qa[i, k], qb[j, k]) ** 2 for k in range(3)]
+        expected[i, j] = np.sqrt(np.sum(per_feature))
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    pairwise = QuantileEnergyDistance().pairwise(torch.tensor(qa), torch.tensor(qb[:4]))
+    np.testing.assert_allclose(pairwise.numpy(), np.diag(expected[:, :4]), rtol=1e-10)
+
+
+def test_mean_pooling_embedding_is_the_mean_over_valid_steps():
+    sequences = [np.random.default_rng(9).normal(size=(2, n)) for n in (6, 2)]
+    model = QuantileEmbedding(nn.Identity(), 4, pooling="mean")
+    out = model(*_padded(sequences))
+    expected = np.stack([s.mean(axis=1, keepdims=True) for s in sequences])
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)

@@ -5,13 +5,13 @@ learning library: a loss takes a distance object and a mining strategy, a miner
 returns index triplets and runs without gradients.
 """
 
-from ._distances import QuantileWassersteinDistance
+from ._distances import QuantileEnergyDistance, QuantileWassersteinDistance
 from ._embedding import QuantileEmbedding
 from ._encoder import ConvEncoder, MaskedBatchNorm1d
 from ._losses import WassersteinTripletLoss
 from ._masking import lengths_to_mask
 from ._miners import batch_all_triplets, batch_hard_triplets, semi_hard_triplets
-from ._pooling import QuantilePooling, quantile_levels, quantile_pooling
+from ._pooling import QuantilePooling, mean_pooling, quantile_levels, quantile_pooling
 from ._samplers import ClassBalancedBatchSampler
 
 __all__ = [
@@ -19,12 +19,14 @@ __all__ = [
     "ConvEncoder",
     "MaskedBatchNorm1d",
     "QuantileEmbedding",
+    "QuantileEnergyDistance",
     "QuantilePooling",
     "QuantileWassersteinDistance",
     "WassersteinTripletLoss",
     "batch_all_triplets",
     "batch_hard_triplets",
     "lengths_to_mask",
+    "mean_pooling",
     "quantile_levels",
     "quantile_pooling",
     "semi_hard_triplets",

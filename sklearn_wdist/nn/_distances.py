@@ -74,3 +74,54 @@ class QuantileWassersteinDistance:
         if b is None:
             b = a
         return self._reduce(a[:, None] - b[None, :])
+
+
+class QuantileEnergyDistance:
+    """Energy distance between the distributions given by quantile embeddings.
+
+    Each row ``Q[k]`` is read as ``M`` equally weighted samples of feature ``k``;
+    per feature the (squared) energy distance is
+    ``E(k) = 2 E|X - Y| - E|X - X'| - E|Y - Y'|``, which in one dimension is
+    twice the Cramér distance ``integral (F - G)^2``. The returned distance is
+    ``sqrt(sum_k E(k))``, a metric. It exists as the alternative to the
+    Wasserstein distance for training the same quantile embeddings.
+
+    Parameters
+    ----------
+    eps : float, default=1e-12
+        Values at or below ``eps`` under the square root are treated as zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> distance = QuantileEnergyDistance()
+    >>> a = torch.tensor([[[0.0, 1.0]]])
+    >>> distance.matrix(a, a + 1.0)
+    tensor([[1.]])
+    """
+
+    def __init__(self, eps: float = 1e-12) -> None:
+        self.eps = eps
+
+    @staticmethod
+    def _mean_abs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a[..., :, None] - b[..., None, :]).abs().mean(dim=(-2, -1))
+
+    def _finish(self, squared: torch.Tensor) -> torch.Tensor:
+        vanishing = squared <= self.eps
+        safe = torch.where(vanishing, torch.ones_like(squared), squared)
+        return torch.where(vanishing, torch.zeros_like(squared), safe.sqrt())
+
+    def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Distances between corresponding rows of ``a`` and ``b`` (n, K, M)."""
+        energy = 2 * self._mean_abs(a, b) - self._mean_abs(a, a) - self._mean_abs(b, b)
+        return self._finish(energy.sum(dim=-1))
+
+    def matrix(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        """All distances between rows of ``a`` and ``b`` (default ``a``)."""
+        if b is None:
+            b = a
+        within_a = self._mean_abs(a, a).sum(dim=-1)
+        within_b = self._mean_abs(b, b).sum(dim=-1)
+        across = self._mean_abs(a[:, None], b[None, :]).sum(dim=-1)
+        return self._finish(2 * across - within_a[:, None] - within_b[None, :])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._pooling import quantile_pooling
+from ._pooling import mean_pooling, quantile_pooling
 
 
 class QuantileEmbedding(nn.Module):
@@ -26,6 +26,9 @@ class QuantileEmbedding(nn.Module):
         Number of quantile levels ``M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
         See :func:`~sklearn_wdist.nn.quantile_pooling`.
+    pooling : {"quantile", "mean"}, default="quantile"
+        ``"mean"`` replaces the quantile functions by the per-feature mean, shape
+        ``(batch, K, 1)``: the vector-embedding baseline.
 
     Examples
     --------
@@ -37,9 +40,16 @@ class QuantileEmbedding(nn.Module):
     """
 
     def __init__(
-        self, encoder: nn.Module, n_quantiles: int, quantile_method: str = "linear"
+        self,
+        encoder: nn.Module,
+        n_quantiles: int,
+        quantile_method: str = "linear",
+        pooling: str = "quantile",
     ) -> None:
         super().__init__()
+        if pooling not in ("quantile", "mean"):
+            raise ValueError(f"pooling must be 'quantile' or 'mean', got {pooling!r}.")
+        self.pooling = pooling
         self.encoder = encoder
         self.n_quantiles = n_quantiles
         self.quantile_method = quantile_method
@@ -91,8 +101,10 @@ class QuantileEmbedding(nn.Module):
         return out, out_lengths
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Quantile embeddings of shape ``(batch, K, n_quantiles)``."""
+        """Quantiles ``(batch, K, n_quantiles)``, or means ``(batch, K, 1)``."""
         features, out_lengths = self.step_features(x, lengths)
+        if self.pooling == "mean":
+            return mean_pooling(features, out_lengths)
         return quantile_pooling(
             features, out_lengths, self.n_quantiles, self.quantile_method
         )

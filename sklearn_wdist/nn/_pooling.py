@@ -31,6 +31,33 @@ def quantile_levels(n_quantiles: int) -> torch.Tensor:
 QUANTILE_METHODS = ("linear", "inverted_cdf")
 
 
+def mean_pooling(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean of each feature over the valid steps, shaped like one quantile.
+
+    The vector-embedding baseline: ``(batch, K, T)`` to ``(batch, K, 1)``, so the
+    same distances and losses apply (with one level, ``d_2`` is the Euclidean
+    distance between mean vectors).
+
+    Parameters
+    ----------
+    features : torch.Tensor of shape (batch, n_features, time)
+    lengths : torch.Tensor of shape (batch,)
+
+    Returns
+    -------
+    means : torch.Tensor of shape (batch, n_features, 1)
+
+    Examples
+    --------
+    >>> import torch
+    >>> mean_pooling(torch.tensor([[[1.0, 3.0, 100.0]]]), torch.tensor([2]))
+    tensor([[[2.]]])
+    """
+    mask = lengths_to_mask(lengths, features.shape[-1])
+    total = features.masked_fill(~mask, 0.0).sum(dim=-1, keepdim=True)
+    return total / lengths.to(features.dtype)[:, None, None]
+
+
 def quantile_pooling(
     features: torch.Tensor,
     lengths: torch.Tensor,
