@@ -56,6 +56,24 @@ def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Genera
     return np.sort(np.asarray(train, dtype=int)), np.sort(np.asarray(valid, dtype=int))
 
 
+def _split_validation_classes(
+    labels: np.ndarray, fraction: float, rng: np.random.Generator
+):
+    """Hold out whole classes: validation measures transfer to unseen classes.
+
+    At least two classes go to each side (a triplet needs two classes, and
+    MAP@R over a single class is trivially perfect); with fewer than four
+    classes nothing is held out.
+    """
+    classes = np.unique(labels)
+    n_valid = min(max(round(fraction * len(classes)), 2), len(classes) - 2)
+    if n_valid < 2:
+        return np.arange(len(labels)), np.empty(0, dtype=int)
+    held_out = rng.choice(classes, n_valid, replace=False)
+    in_valid = np.isin(labels, held_out)
+    return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
+
+
 class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     """Learned distributional embedding of sequences, trained with a Wasserstein loss.
 
@@ -129,11 +147,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each class, score it with MAP@R after
-        every epoch, stop after ``n_iter_no_change`` epochs without improvement
-        and keep the best weights.
+        Hold out part of the training data, score it with MAP@R after every
+        epoch, stop after ``n_iter_no_change`` epochs without improvement and
+        keep the best weights.
     validation_fraction : float, default=0.1
-        Fraction of each class held out when ``early_stopping`` is true.
+        Fraction held out when ``early_stopping`` is true: of each class's
+        sequences, or of the classes (see ``validation_split``).
+    validation_split : {"stratified", "classes"}, default="stratified"
+        ``"stratified"`` holds out sequences of every class; ``"classes"`` holds
+        out whole classes (at least two), so early stopping tracks how well the
+        distance transfers to classes never seen in training.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     device : str, default="cpu"
@@ -228,6 +251,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"stratified", "classes"})],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -261,6 +285,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         weight_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
+        validation_split="stratified",
         n_iter_no_change=10,
         device="cpu",
         n_threads=1,
@@ -290,6 +315,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.n_threads = n_threads
@@ -376,13 +402,23 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         train_index = np.arange(len(sequences))
         valid_index = np.empty(0, dtype=int)
         if self.early_stopping:
-            train_index, valid_index = _split_validation(
+            split = (
+                _split_validation_classes
+                if self.validation_split == "classes"
+                else _split_validation
+            )
+            train_index, valid_index = split(
                 codes, self.validation_fraction, np.random.default_rng(seed)
             )
             if len(valid_index) == 0:
+                needs = (
+                    "at least 4 classes (2 to train on, 2 to validate)"
+                    if self.validation_split == "classes"
+                    else "a class with at least 4 sequences (2 to train on, 2 to "
+                    "validate)"
+                )
                 raise ValueError(
-                    "early_stopping=True needs a class with at least 4 sequences "
-                    "(2 to train on, 2 to validate); y has none. Set "
+                    f"early_stopping=True needs {needs}; y has not. Set "
                     "early_stopping=False."
                 )
 

@@ -1,0 +1,129 @@
+"""Distance-matrix throughput: pairwise_wasserstein against cdist and a POT loop.
+
+For n x n collections of embeddings shaped like ``transform`` output (K=32
+features x M=16 quantiles = 512 columns, float64), times in one run:
+
+- ``pairwise_wasserstein(A, B)`` and ``pairwise_wasserstein(A)`` (symmetric);
+- ``scipy.spatial.distance.cdist(A, B, "euclidean")`` on the same vectors, the
+  practical limit the helper is measured against;
+- a Python loop over POT's ``ot.wasserstein_1d`` on the quantile samples, timed
+  on a subset of pairs and extrapolated to n x n (a full loop would take hours).
+
+Peak memory is the growth of the process's maximum resident set size during each
+call (``resource.getrusage``), run in a fresh subprocess per measurement so that
+earlier allocations do not hide it.
+
+Usage::
+
+    python benchmarks/pairwise_throughput.py --sizes 1000 10000 --repeats 3
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+K, M = 32, 16
+
+
+def _embeddings(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    quantiles = np.sort(rng.normal(size=(n, K, M)), axis=-1)
+    return (quantiles * M**-0.5).reshape(n, K * M)
+
+
+def _measure(method: str, n: int, repeats: int) -> dict:
+    """Run in a child process: median seconds and peak RSS growth (MiB)."""
+    import resource
+
+    from scipy.spatial.distance import cdist
+
+    from sklearn_wdist import pairwise_wasserstein
+
+    A, B = _embeddings(n, 0), _embeddings(n, 1)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        if method == "helper":
+            pairwise_wasserstein(A, B)
+        elif method == "helper_symmetric":
+            pairwise_wasserstein(A)
+        elif method == "cdist":
+            cdist(A, B, "euclidean")
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": statistics.median(times), "peak_mib": (peak - base) / 1024}
+
+
+def _pot_loop_seconds(n: int, n_pairs: int = 2000) -> float:
+    """Seconds for a Python loop over ot.wasserstein_1d, extrapolated to n x n."""
+    import ot
+
+    A, B = _embeddings(64, 0), _embeddings(64, 1)
+    qa, qb = A.reshape(-1, K, M) * M**0.5, B.reshape(-1, K, M) * M**0.5
+    pairs = [(i % 64, (i * 7) % 64) for i in range(n_pairs)]
+    start = time.perf_counter()
+    for i, j in pairs:
+        np.sqrt(ot.wasserstein_1d(qa[i].T, qb[j].T, p=2).sum())
+    return (time.perf_counter() - start) / n_pairs * n * n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        method, n, repeats = args.child
+        print(json.dumps(_measure(method, int(n), int(repeats))))
+        return
+
+    print("| n x n | method | median time (s) | peak memory (MiB) | cdist / method |")
+    print("| --- | --- | --- | --- | --- |")
+    for n in args.sizes:
+        results = {}
+        for method in ("cdist", "helper", "helper_symmetric"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    method,
+                    str(n),
+                    str(args.repeats),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            results[method] = json.loads(out.stdout.strip().splitlines()[-1])
+        results["pot_loop"] = {
+            "seconds": _pot_loop_seconds(n),
+            "peak_mib": float("nan"),
+        }
+        labels = {
+            "cdist": "scipy cdist (euclidean)",
+            "helper": "pairwise_wasserstein(A, B)",
+            "helper_symmetric": "pairwise_wasserstein(A)",
+            "pot_loop": "loop over ot.wasserstein_1d (extrapolated)",
+        }
+        for method, label in labels.items():
+            r = results[method]
+            ratio = results["cdist"]["seconds"] / r["seconds"]
+            print(
+                f"| {n} x {n} | {label} | {r['seconds']:.3g} | {r['peak_mib']:.0f} "
+                f"| {ratio:.2f} |",
+                flush=True,
+            )
+        speedup = results["pot_loop"]["seconds"] / results["helper"]["seconds"]
+        print(f"|  | helper speed-up over the POT loop | {speedup:.0f}x |  |  |")
+
+
+if __name__ == "__main__":
+    main()
