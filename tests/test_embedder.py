@@ -338,3 +338,24 @@ def test_mean_pooling_baseline(data):
     np.testing.assert_allclose(
         embeddings, np.stack([f.mean(axis=1) for f in features]), rtol=1e-5, atol=1e-6
     )
+
+
+def test_early_stopping_on_held_out_classes():
+    X, y = make_sequences(n_per_class=4, seed=4)
+    X2, y2 = make_sequences(n_per_class=4, seed=5)
+    X, y = X + X2, np.concatenate([y, np.char.add(y2, "_b")])  # 6 classes
+    model = WassersteinSequenceEmbedder(
+        **TINY,
+        early_stopping=True,
+        validation_split="classes",
+        validation_fraction=0.3,
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(X, y)
+    assert "valid_map_at_r" in model.history_[-1]
+    sampler = model.net_.iterator_train__batch_sampler
+    assert len(sampler._members) == 4  # 2 of 6 classes held out
+    with pytest.raises(ValueError, match="at least 4 classes"):
+        WassersteinSequenceEmbedder(
+            **TINY, early_stopping=True, validation_split="classes"
+        ).fit(*make_sequences())
