@@ -1,0 +1,409 @@
+"""Evidence harness: the learned Wasserstein distance against its baselines.
+
+Usage::
+
+    .venv/bin/python benchmarks/evidence.py [--seeds 0 1 2] [--datasets ...]
+        [--configs JSON-or-file] [--quick] [--out benchmarks/results]
+
+Protocols
+---------
+1. *Accuracy*: official train/test splits of JapaneseVowels, BasicMotions,
+   GunPoint and ArrowHead (shipped with aeon). Each method is fitted on the
+   training split; 1-NN test accuracy is reported (MiniRocket: its own ridge
+   classifier).
+2. *Unseen classes*: train and test splits pooled; the encoder is trained on some
+   classes and evaluated on the others, never seen in training.
+   JapaneseVowels: train on speakers 1-5, evaluate on all recordings of speakers
+   6-9. BasicMotions: train on badminton and standing, evaluate on running and
+   walking. Scores on the square distance matrix of the evaluation set:
+   EER, MAP@R and precision@1 (``sklearn_wdist.metrics``, leave-one-out).
+
+Methods
+-------
+- ``learned``: ``WassersteinSequenceEmbedder(random_state=seed)``, default
+  settings; 1-NN with ``metric=embedder.metric_`` on ``transform``.
+- ``learned (NAME)``: the same with the named configuration's parameters
+  (``--configs``; ``linear+input+norm`` always included).
+- ``mean-pooled``: the same encoder and training with ``pooling="mean"`` (a
+  vector embedding); Euclidean 1-NN.
+- ``energy-trained``: the quantile embedder trained with the triplet loss on
+  the energy distance between the quantile embeddings (a subclass overriding
+  ``_build_criterion``), evaluated with that energy distance.
+  ``energy-trained, W2 eval`` evaluates the same fitted model with W2.
+- ``raw-quantile W2``: no learning; channels standardised with the training
+  set's per-channel mean and std, then per-channel quantiles at
+  ``tau = (m - 0.5) / 16``, ``m = 1..16`` (``np.quantile``, linear), flattened,
+  scaled by ``16 ** -0.5``; Euclidean 1-NN. Deterministic: run once.
+- ``1-NN DTW``: aeon ``KNeighborsTimeSeriesClassifier(n_neighbors=1,
+  distance="dtw")``, full window; ``aeon.distances.dtw_pairwise_distance`` for
+  the unseen protocol (it accepts unequal-length lists). Deterministic.
+- ``MiniRocket``: aeon ``MiniRocketClassifier(random_state=seed)``; it needs
+  equal lengths, so JapaneseVowels is zero-padded at the end to the longest
+  recording of both splits (29 steps) with aeon's ``Padder``. Accuracy only.
+
+Seeds reach the methods only through ``random_state``. ``--quick`` runs one
+seed, ``max_epochs=2``, GunPoint accuracy and the JapaneseVowels unseen
+protocol only (a smoke test; its numbers mean nothing). Writes
+``evidence.md``, ``evidence.json`` and PNG plots to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aeon
+import numpy as np
+import torch
+from aeon.datasets import load_classification
+
+import sklearn_wdist
+from sklearn_wdist.metrics import (
+    equal_error_rate,
+    mean_average_precision_at_r,
+    precision_at_1,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _evidence_report as report
+from _evidence_methods import (
+    DTWMethod,
+    EnergyTrainedW2Eval,
+    Method,
+    MiniRocketMethod,
+    build_methods,
+)
+
+ACCURACY_DATASETS = ("JapaneseVowels", "BasicMotions", "GunPoint", "ArrowHead")
+UNSEEN_DATASETS = ("JapaneseVowels", "BasicMotions")
+UNSEEN_TRAIN_CLASSES = {
+    "JapaneseVowels": ("1", "2", "3", "4", "5"),
+    "BasicMotions": ("badminton", "standing"),
+}
+DEFAULT_CONFIGS = {
+    "linear+input+norm": {
+        "n_layers": 0,
+        "include_input": True,
+        "normalize_output": True,
+    }
+}
+
+
+@dataclass
+class Task:
+    """One protocol on one dataset: what to fit on and what to evaluate."""
+
+    protocol: str
+    dataset: str
+    X_train: Any
+    y_train: np.ndarray
+    X_eval: Any
+    y_eval: np.ndarray
+    pad_length: int
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _take(X: Any, mask: np.ndarray) -> Any:
+    if isinstance(X, list):
+        return [x for x, keep in zip(X, mask, strict=True) if keep]
+    return X[mask]
+
+
+def _concat(A: Any, B: Any) -> Any:
+    return [*A, *B] if isinstance(A, list) else np.concatenate([A, B])
+
+
+def _max_length(*collections: Any) -> int:
+    return max(x.shape[-1] for X in collections for x in X)
+
+
+def load_split(name: str, split: str) -> tuple[Any, np.ndarray]:
+    X, y = load_classification(name, split=split)
+    return X, np.asarray(y)
+
+
+def accuracy_task(name: str) -> Task:
+    X_train, y_train = load_split(name, "train")
+    X_test, y_test = load_split(name, "test")
+    pad = _max_length(X_train, X_test)
+    return Task("accuracy", name, X_train, y_train, X_test, y_test, pad)
+
+
+def unseen_task(name: str) -> Task:
+    X_train, y_train = load_split(name, "train")
+    X_test, y_test = load_split(name, "test")
+    X, y = _concat(X_train, X_test), np.concatenate([y_train, y_test])
+    seen = np.isin(y, UNSEEN_TRAIN_CLASSES[name])
+    pad = _max_length(X)
+    return Task("unseen", name, _take(X, seen), y[seen], _take(X, ~seen), y[~seen], pad)
+
+
+def _timed(function: Any, *args: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+def evaluate_accuracy(
+    method: Method, task: Task
+) -> tuple[dict[str, float], float, float]:
+    """Return the scores, the transform time and the evaluation time."""
+    (R_train, R_test), transform_s = _timed(
+        lambda: (method.represent(task.X_train), method.represent(task.X_eval))
+    )
+    accuracy, evaluate_s = _timed(
+        method.test_accuracy, R_train, task.y_train, R_test, task.y_eval
+    )
+    return {"accuracy": accuracy}, transform_s, evaluate_s
+
+
+def evaluate_unseen(
+    method: Method, task: Task
+) -> tuple[dict[str, float], float, float]:
+    """Return the scores, the transform time and the distance-matrix time."""
+    R, transform_s = _timed(method.represent, task.X_eval)
+    D, evaluate_s = _timed(method.square_distances, R)
+    scores = {
+        "eer": equal_error_rate(D, task.y_eval),
+        "map_at_r": mean_average_precision_at_r(D, task.y_eval),
+        "p_at_1": precision_at_1(D, task.y_eval),
+    }
+    return {k: float(v) for k, v in scores.items()}, transform_s, evaluate_s
+
+
+def run_one(method: Method, task: Task, seed: int | None) -> dict[str, Any]:
+    """Fit and evaluate one method on one task with one seed; return the record."""
+    if isinstance(method, MiniRocketMethod):
+        method.pad_length = task.pad_length
+    _, fit_s = _timed(method.fit, task.X_train, task.y_train, seed)
+    evaluate = evaluate_accuracy if task.protocol == "accuracy" else evaluate_unseen
+    scores, transform_s, evaluate_s = evaluate(method, task)
+    record = dict(
+        protocol=task.protocol,
+        dataset=task.dataset,
+        method=method.name,
+        seed=seed,
+        scores=scores,
+        fit_s=fit_s,
+        transform_s=transform_s,
+        evaluate_s=evaluate_s,
+        shares_fit=isinstance(method, EnergyTrainedW2Eval),
+    )
+    shown = " ".join(f"{k}={v:.4f}" for k, v in scores.items())
+    _log(
+        f"  [{task.protocol}] {task.dataset} | {method.name} | seed={seed} | "
+        f"fit={fit_s:.1f}s transform={transform_s:.2f}s "
+        f"evaluate={evaluate_s:.2f}s | {shown}"
+    )
+    return record
+
+
+def run_task(task: Task, methods: list[Method], seeds: list[int]) -> list[dict]:
+    """All methods on one task: random methods per seed, deterministic ones once."""
+    _log(
+        f"[{task.protocol}] {task.dataset}: fit on {len(task.y_train)} "
+        f"({len(np.unique(task.y_train))} classes), evaluate on "
+        f"{len(task.y_eval)} ({len(np.unique(task.y_eval))} classes)"
+    )
+    records = []
+    for seed in seeds:
+        for method in methods:
+            if method.deterministic or (
+                task.protocol == "unseen" and not method.supports_unseen
+            ):
+                continue
+            records.append(run_one(method, task, seed))
+    for method in methods:
+        if method.deterministic:
+            records.append(run_one(method, task, None))
+    return records
+
+
+def warm_up() -> float:
+    """Compile aeon's numba kernels on toy data so that timings exclude JIT."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for n_channels in (1, 3):
+        X = rng.normal(size=(6, n_channels, 20))
+        y = np.repeat(["a", "b"], 3)
+        for method in (DTWMethod(), MiniRocketMethod()):
+            method.fit(X, y, 0)
+            method.test_accuracy(X, y, X, y)
+    ragged = [rng.normal(size=(3, n)) for n in (9, 11, 12, 10)]
+    DTWMethod().square_distances(ragged)
+    labels = np.array([0, 0, 1, 1])
+    DTWMethod().test_accuracy(ragged, labels, ragged, labels)
+    return time.perf_counter() - start
+
+
+def load_configs(value: str | None) -> dict[str, dict[str, Any]]:
+    """Default configurations updated with ``--configs`` (JSON, .json or .py)."""
+    configs = dict(DEFAULT_CONFIGS)
+    if value is None:
+        return configs
+    path = Path(value)
+    if path.suffix == ".py" and path.is_file():
+        spec = importlib.util.spec_from_file_location("_evidence_configs", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        extra = module.CONFIGS
+    elif path.suffix == ".json" and path.is_file():
+        extra = json.loads(path.read_text())
+    else:
+        extra = json.loads(value)
+    if not isinstance(extra, dict) or not all(
+        isinstance(v, dict) for v in extra.values()
+    ):
+        raise ValueError("--configs must map names to dicts of parameters.")
+    configs.update(extra)
+    return configs
+
+
+def machine_facts() -> dict[str, Any]:
+    """Describe the machine, for the header of the report."""
+    return dict(
+        platform=platform.platform(),
+        machine=platform.machine(),
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        torch_default_threads=torch.get_num_threads(),
+        aeon=aeon.__version__,
+        sklearn_wdist=sklearn_wdist.__version__,
+        load_average_start=os.getloadavg(),
+    )
+
+
+def machine_line(facts: dict[str, Any]) -> str:
+    return (
+        f"{facts['cpu_count']} CPU cores ({facts['machine']}, shared with other "
+        f"work; load average at start {facts['load_average_start'][0]:.1f}, at end "
+        f"{facts['load_average_end'][0]:.1f}), no GPU; Python {facts['python']}, "
+        f"PyTorch {facts['torch']} (CPU build), aeon {facts['aeon']}. The embedders "
+        "run with their default n_threads=1; the harness also sets "
+        "torch.set_num_threads(1) for the energy-distance matrices."
+    )
+
+
+def protocol_notes(quick: bool, warm_up_s: float) -> list[str]:
+    notes = [
+        "Mean +/- std over seeds (ddof=0); `(det.)` marks deterministic methods, "
+        "run once (std 0). Raw-quantile W2 standardises each channel with the "
+        "training set's mean and std. MiniRocket: JapaneseVowels zero-padded at "
+        "the end to its longest recording (29 steps, both splits) with aeon's "
+        "`Padder`. Unseen classes: train and test splits pooled; JapaneseVowels "
+        "trains on speakers 1-5 and evaluates on all recordings of speakers 6-9; "
+        "BasicMotions trains on badminton and standing and evaluates on running "
+        "and walking. `energy-trained, W2 eval` is the energy-trained model "
+        "evaluated with the W2 distance instead of the energy distance.",
+        "",
+        f"aeon's numba kernels were compiled on toy data before timing "
+        f"({warm_up_s:.0f} s, not counted).",
+    ]
+    if quick:
+        notes += ["", "**Quick mode** (1 seed, max_epochs=2): a smoke test only."]
+    return notes
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(ACCURACY_DATASETS), metavar="NAME"
+    )
+    parser.add_argument("--configs", default=None, help="JSON, .json or .py (CONFIGS)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--replot",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="rewrite evidence.md and the plots from an evidence.json; run nothing",
+    )
+    return parser.parse_args(argv)
+
+
+def build_tasks(datasets: list[str], quick: bool) -> list[Task]:
+    accuracy = ["GunPoint"] if quick else datasets
+    unseen = ["JapaneseVowels"] if quick else datasets
+    tasks = [accuracy_task(d) for d in accuracy if d in ACCURACY_DATASETS]
+    return tasks + [unseen_task(d) for d in unseen if d in UNSEEN_DATASETS]
+
+
+def write_outputs(out: Path, meta: dict[str, Any], records: list[dict]) -> None:
+    """Write evidence.json, evidence.md and the plots."""
+    comparisons = [
+        (m, "mean-pooled")
+        for m in report._ordered(r["method"] for r in records)
+        if m.startswith("learned")
+    ] + [("learned", "energy-trained")]
+    claims = report.claim_rows(records, comparisons)
+    report.write_json(
+        out / "evidence.json", {**meta, "records": records, "claims": claims}
+    )
+    (out / "evidence.md").write_text(report.markdown(meta, records, claims))
+    report.plot_accuracy(records, out / "evidence_accuracy.png")
+    report.plot_unseen(records, out / "evidence_unseen.png")
+    report.plot_timings(records, out / "evidence_timings.png")
+    report.plot_claims(claims, out / "evidence_claims.png")
+
+
+def replot(path: Path, out: Path) -> None:
+    """Rewrite the report and plots from a saved ``evidence.json``."""
+    payload = json.loads(path.read_text())
+    records = payload.pop("records")
+    payload.pop("claims", None)
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(out, payload, records)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.replot is not None:
+        replot(args.replot, args.out)
+        return
+    warnings.filterwarnings("ignore", message=".*unsafe cast.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="aeon")
+    start = time.perf_counter()
+    facts = machine_facts()
+    torch.set_num_threads(1)
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    overrides = {"max_epochs": 2} if args.quick else {}
+    configs = load_configs(args.configs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _log(f"warming up aeon's numba kernels ... ({facts['cpu_count']} cores)")
+    warm_up_s = warm_up()
+    records: list[dict] = []
+    for task in build_tasks(args.datasets, args.quick):
+        records += run_task(task, build_methods(configs, overrides), seeds)
+    facts["load_average_end"] = os.getloadavg()
+    meta = dict(
+        command=".venv/bin/python " + shlex.join(sys.argv),
+        machine=facts,
+        machine_line=machine_line(facts),
+        seeds=seeds,
+        configs=configs,
+        overrides=overrides,
+        notes=protocol_notes(args.quick, warm_up_s),
+        total_runtime_s=time.perf_counter() - start,
+    )
+    write_outputs(args.out, meta, records)
+    _log(f"done in {meta['total_runtime_s']:.0f} s; wrote {args.out}/evidence.md")
+
+
+if __name__ == "__main__":
+    main()
