@@ -359,3 +359,33 @@ def test_early_stopping_on_held_out_classes():
         WassersteinSequenceEmbedder(
             **TINY, early_stopping=True, validation_split="classes"
         ).fit(*make_sequences())
+
+
+def test_precomputed_pipeline_with_the_real_embedder(data):
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_wdist import WassersteinDistanceTransformer
+
+    X, y = data
+    pipe = make_pipeline(
+        WassersteinSequenceEmbedder(**TINY, random_state=0),
+        WassersteinDistanceTransformer(),
+        KNeighborsClassifier(metric="precomputed"),
+    )
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(
+        pipe,
+        {
+            "wassersteinsequenceembedder__n_quantiles": [2, 6],
+            "kneighborsclassifier__n_neighbors": [1, 3],
+        },
+        cv=cv,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.predict(X).shape == (len(X),)
+    scores = cross_val_score(pipe, X, y, cv=cv, n_jobs=2)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    # The same pipeline, serially, gives the same scores: seeds flow through.
+    np.testing.assert_array_equal(scores, cross_val_score(pipe, X, y, cv=cv))
