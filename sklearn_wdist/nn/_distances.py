@@ -5,6 +5,16 @@ from __future__ import annotations
 import torch
 
 
+def _safe_sqrt(squared: torch.Tensor, eps: float) -> torch.Tensor:
+    """Square root whose gradient is zero, not NaN, at (near) zero.
+
+    NaN propagates, so that a diverged model is reported rather than hidden.
+    """
+    vanishing = squared <= eps
+    safe = torch.where(vanishing, torch.ones_like(squared), squared)
+    return torch.where(vanishing, torch.zeros_like(squared), safe.sqrt())
+
+
 class QuantileWassersteinDistance:
     """``d_p`` between quantile embeddings: ``(sum_k W_p^p(k)) ** (1/p)``.
 
@@ -40,11 +50,7 @@ class QuantileWassersteinDistance:
     def _reduce(self, difference: torch.Tensor) -> torch.Tensor:
         if self.p == 1:
             return difference.abs().mean(dim=-1).sum(dim=-1)
-        squared = difference.pow(2).mean(dim=-1).sum(dim=-1)
-        # NaN must propagate (a diverged model is reported, not hidden as 0).
-        vanishing = squared <= self.eps
-        safe = torch.where(vanishing, torch.ones_like(squared), squared)
-        return torch.where(vanishing, torch.zeros_like(squared), safe.sqrt())
+        return _safe_sqrt(difference.pow(2).mean(dim=-1).sum(dim=-1), self.eps)
 
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distances between corresponding rows: ``d(a[i], b[i])``.
@@ -107,15 +113,10 @@ class QuantileEnergyDistance:
     def _mean_abs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return (a[..., :, None] - b[..., None, :]).abs().mean(dim=(-2, -1))
 
-    def _finish(self, squared: torch.Tensor) -> torch.Tensor:
-        vanishing = squared <= self.eps
-        safe = torch.where(vanishing, torch.ones_like(squared), squared)
-        return torch.where(vanishing, torch.zeros_like(squared), safe.sqrt())
-
     def pairwise(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distances between corresponding rows of ``a`` and ``b`` (n, K, M)."""
         energy = 2 * self._mean_abs(a, b) - self._mean_abs(a, a) - self._mean_abs(b, b)
-        return self._finish(energy.sum(dim=-1))
+        return _safe_sqrt(energy.sum(dim=-1), self.eps)
 
     def matrix(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
         """All distances between rows of ``a`` and ``b`` (default ``a``)."""
@@ -124,4 +125,4 @@ class QuantileEnergyDistance:
         within_a = self._mean_abs(a, a).sum(dim=-1)
         within_b = self._mean_abs(b, b).sum(dim=-1)
         across = self._mean_abs(a[:, None], b[None, :]).sum(dim=-1)
-        return self._finish(2 * across - within_a[:, None] - within_b[None, :])
+        return _safe_sqrt(2 * across - within_a[:, None] - within_b[None, :], self.eps)
