@@ -94,7 +94,7 @@ centres = starts + (counts - 1) / 2
 fig, (ax_matrix, ax_bars) = plt.subplots(
     1, 2, figsize=(8, 3.6), width_ratios=[1.3, 1], layout="constrained"
 )
-image = ax_matrix.imshow(D, cmap="viridis_r", interpolation="nearest")
+image = ax_matrix.imshow(D, cmap="viridis_r")
 ax_matrix.set_xticks(centres, speakers, fontsize="small")
 ax_matrix.set_yticks(centres, speakers, fontsize="small")
 ax_matrix.set(
@@ -110,5 +110,5 @@ ax_bars.bar_label(bars, fmt="%.3f", padding=-40, color="white")
 ax_bars.set(xlim=(0, 1), xlabel="1-NN test accuracy", title="JapaneseVowels")
 FIGURE_DIR.mkdir(parents=True, exist_ok=True)
 figure_path = FIGURE_DIR / "plot_quickstart.png"
-fig.savefig(figure_path, dpi=90)
+fig.savefig(figure_path, dpi=90, pil_kwargs={"optimize": True})
 print(f"figure: {figure_path}")

@@ -94,8 +94,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     ----------
     encoder : torch.nn.Module, default=None
         Per-step encoder mapping ``(batch, C, T)`` to ``(batch, K, T')``. It is
-        deep-copied at every ``fit``. ``None`` builds a
-        :class:`~sklearn_wdist.nn.ConvEncoder` from the next five parameters.
+        deep-copied at every ``fit`` and training starts from its current
+        weights (so a pretrained encoder is fine-tuned, and the user's module is
+        never modified). ``None`` builds a :class:`~sklearn_wdist.nn.ConvEncoder`
+        from the encoder parameters below.
     n_features : int, default=32
         Number of learned per-step features ``K`` of the default encoder.
     hidden_channels : int, default=64
@@ -172,8 +174,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     verbose : int, default=0
         ``1`` prints skorch's per-epoch table.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, batch sampling and the validation
-        split. An int gives identical embeddings on the same machine.
+        Seeds the default encoder's weight initialisation, dropout, batch
+        sampling and the validation split. An int gives identical embeddings on
+        the same machine (for a user ``encoder``: given the same initial
+        weights).
 
     Attributes
     ----------

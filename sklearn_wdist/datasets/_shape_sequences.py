@@ -89,14 +89,14 @@ def _check_length(length) -> tuple[int, int]:
     prefer_skip_nested_validation=True,
 )
 def make_shape_sequences(
-    n_sequences_per_class=30,
-    n_classes=4,
-    n_channels=2,
-    length=(40, 120),
+    n_sequences_per_class: int = 30,
+    n_classes: int = 4,
+    n_channels: int = 2,
+    length: int | tuple[int, int] = (40, 120),
     *,
-    autocorrelation=0.5,
-    random_state=None,
-):
+    autocorrelation: float = 0.5,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Sequences whose classes differ only in the shape of their value distribution.
 
     Every channel of every sequence is a stationary process whose values at each
