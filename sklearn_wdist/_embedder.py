@@ -17,9 +17,10 @@ from skorch.callbacks import EarlyStopping
 from ._pairwise import pairwise_wasserstein, pairwise_wasserstein_exact
 from ._sequences import check_sequence_labels, check_sequences
 from ._training import (
+    RetrievalValidation,
     SequenceDataset,
     StopOnNonFiniteLoss,
-    ValidationScoring,
+    embed_sequences,
     pad_batch,
     torch_threads,
 )
@@ -53,6 +54,9 @@ def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Genera
             continue
         valid.extend(members[:n_valid])
         train.extend(members[n_valid:])
+    if len(np.unique(labels[valid])) < 2:
+        # MAP@R over a single class is always 1: no signal to stop on.
+        return np.arange(len(labels)), np.empty(0, dtype=int)
     return np.sort(np.asarray(train, dtype=int)), np.sort(np.asarray(valid, dtype=int))
 
 
@@ -354,8 +358,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     def _probe(module: QuantileEmbedding, sequences: list[np.ndarray], name: str):
         """Run the shortest sequence through the module to catch bad encoders early."""
         shortest = min(sequences, key=lambda s: s.shape[-1])
-        x = torch.from_numpy(shortest[None])
-        lengths = torch.tensor([shortest.shape[-1]])
+        parameter = next(module.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        x = torch.from_numpy(shortest[None]).to(device)
+        lengths = torch.tensor([shortest.shape[-1]], device=device)
         was_training = module.training
         module.eval()
         try:
@@ -418,8 +424,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 needs = (
                     "at least 4 classes (2 to train on, 2 to validate)"
                     if self.validation_split == "classes"
-                    else "a class with at least 4 sequences (2 to train on, 2 to "
-                    "validate)"
+                    else "at least 2 classes with 4 or more sequences each (2 to "
+                    "train on, 2 to validate)"
                 )
                 raise ValueError(
                     f"early_stopping=True needs {needs}; y has not. Set "
@@ -428,7 +434,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
 
         # fork_rng keeps the caller's global torch RNG untouched while making
         # initialisation and dropout reproducible from random_state.
-        with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
+        cuda_devices = (
+            list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        )
+        with (
+            torch.random.fork_rng(devices=cuda_devices),
+            torch_threads(self.n_threads),
+        ):
             torch.manual_seed(seed)
             module = QuantileEmbedding(
                 self._build_encoder(n_channels),
@@ -437,27 +449,18 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 self.pooling,
             )
             n_embedding_features = self._probe(module, sequences, "X")
-            net = self._build_net(module, codes[train_index], seed)
+            scale = self._n_levels() ** (-1.0 / self.p)
+            validation = None
             if self.early_stopping:
-                net.callbacks = [
-                    *net.callbacks,
-                    (
-                        "valid_scoring",
-                        self._validation_callback(
-                            [sequences[i] for i in valid_index], codes[valid_index]
-                        ),
-                    ),
-                    (
-                        "early_stopping",
-                        EarlyStopping(
-                            monitor=_VALIDATION_KEY,
-                            lower_is_better=False,
-                            patience=self.n_iter_no_change,
-                            threshold=0.0,
-                            load_best=True,
-                        ),
-                    ),
-                ]
+                validation = RetrievalValidation(
+                    [sequences[i] for i in valid_index],
+                    codes[valid_index],
+                    self.p,
+                    scale,
+                    self.n_threads,
+                    _VALIDATION_KEY,
+                )
+            net = self._build_net(module, codes[train_index], seed, validation)
             train = SequenceDataset(
                 [sequences[i] for i in train_index], codes[train_index]
             )
@@ -471,6 +474,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.n_embedding_features_ = n_embedding_features
         self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
         self.metric_ = "euclidean" if self.p == 2 else "manhattan"
+        # Fixed at fit: set_params after fit must not rescale transform output.
+        self._embedding_scale = scale
         return self
 
     def _n_levels(self) -> int:
@@ -480,13 +485,30 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         """Build the training loss; benchmarks override it to train other distances."""
         return WassersteinTripletLoss(p=self.p, margin=self.margin, mining=self.mining)
 
-    def _build_net(self, module, train_codes, seed) -> NeuralNet:
+    def _build_net(self, module, train_codes, seed, validation) -> NeuralNet:
         sampler = ClassBalancedBatchSampler(
             train_codes,
             classes_per_batch=self.classes_per_batch,
             samples_per_class=self.samples_per_class,
             seed=seed,
         )
+        callbacks = [("stop_on_nonfinite", StopOnNonFiniteLoss())]
+        if validation is not None:
+            # Before user callbacks, so that they see this epoch's score.
+            callbacks += [
+                ("valid_scoring", validation),
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor=_VALIDATION_KEY,
+                        lower_is_better=False,
+                        patience=self.n_iter_no_change,
+                        threshold=0.0,
+                        load_best=True,
+                    ),
+                ),
+            ]
+        callbacks += list(self.callbacks or [])
         net = NeuralNet(
             module=module,
             criterion=self._build_criterion(),
@@ -500,39 +522,22 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             iterator_train__collate_fn=pad_batch,
             iterator_valid__collate_fn=pad_batch,
             train_split=None,
-            callbacks=[
-                ("stop_on_nonfinite", StopOnNonFiniteLoss()),
-                *(self.callbacks or []),
-            ],
+            callbacks=callbacks,
             verbose=self.verbose,
             device=self.device,
             # The module holds this package's classes, so the full unpickler is
             # needed when the net is loaded again.
             torch_load_kwargs={"weights_only": False},
         )
-        net.initialize()
         return net
-
-    def _validation_callback(self, sequences, codes) -> ValidationScoring:
-        def embed(net):
-            return self._embed(net, sequences)
-
-        def score(embeddings):
-            distances = pairwise_wasserstein(embeddings, p=self.p)
-            return mean_average_precision_at_r(distances, codes)
-
-        return ValidationScoring(embed, score, _VALIDATION_KEY)
 
     # ---------------------------------------------------------------- embedding
     def _embed(self, net: NeuralNet, sequences: list[np.ndarray]) -> np.ndarray:
-        order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
-        dataset = SequenceDataset([sequences[i] for i in order])
-        with torch_threads(self.n_threads):
-            quantiles = net.forward(dataset, training=False).numpy()
-        out = np.empty_like(quantiles)
-        out[order] = quantiles
-        scale = np.float32(self._n_levels() ** (-1.0 / self.p))
-        return out.reshape(len(sequences), -1) * scale
+        return embed_sequences(net, sequences, self._embedding_scale, self.n_threads)
+
+    def _fitted_p(self) -> int:
+        # The order the model was trained with, whatever set_params did since.
+        return 2 if self.metric_ == "euclidean" else 1
 
     def _check_input(self, X, name="X") -> list[np.ndarray]:
         check_is_fitted(self)
@@ -618,11 +623,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             features_x = self.step_features(X)
             features_y = None if Y is None else self.step_features(Y)
             return pairwise_wasserstein_exact(
-                features_x, features_y, p=self.p, n_jobs=n_jobs
+                features_x, features_y, p=self._fitted_p(), n_jobs=n_jobs
             )
         embeddings_x = self.transform(X)
         embeddings_y = None if Y is None else self.transform(Y)
-        return pairwise_wasserstein(embeddings_x, embeddings_y, p=self.p, n_jobs=n_jobs)
+        return pairwise_wasserstein(
+            embeddings_x, embeddings_y, p=self._fitted_p(), n_jobs=n_jobs
+        )
 
     def score(self, X, y):
         """Leave-one-out retrieval score: MAP@R of the learned distance.
@@ -644,11 +651,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         score : float
             MAP@R in [0, 1].
         """
-        distances = self.pairwise_distances(X)
-        if y is None or len(np.asarray(y)) != len(distances):
+        sequences = self._check_input(X)
+        labels = None if y is None else np.asarray(y, dtype=object)
+        if labels is None or labels.ndim != 1 or len(labels) != len(sequences):
             raise ValueError(
-                "y must have one label per sequence of X to compute the score."
+                "y must be a 1-D array with one label per sequence of X to compute "
+                f"the score; got {type(y).__name__} of shape "
+                f"{getattr(labels, 'shape', None)} for {len(sequences)} sequences."
             )
+        embeddings = self._embed(self.net_, sequences)
+        distances = pairwise_wasserstein(embeddings, p=self._fitted_p())
         return mean_average_precision_at_r(distances, y)
 
     def get_feature_names_out(self, input_features=None):
@@ -664,12 +676,12 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        if self.pooling == "mean":
+        if self.module_.pooling == "mean":
             names = [f"f{k}_mean" for k in range(self.n_embedding_features_)]
         else:
             names = [
                 f"f{k}_q{m}"
                 for k in range(self.n_embedding_features_)
-                for m in range(self.n_quantiles)
+                for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)

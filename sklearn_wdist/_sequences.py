@@ -155,8 +155,17 @@ def check_sequences(
                 f"{item_name} has {channels} channel(s), but {expected} "
                 f"channel(s) were expected (the number {origin})."
             )
-        sequence = np.ascontiguousarray(sequence, dtype=dtype)
         _check_finite(sequence, item_name)
+        if (
+            sequence.dtype.kind == "f"
+            and sequence.dtype.itemsize > np.dtype(dtype).itemsize
+            and np.abs(sequence).max() > np.finfo(dtype).max
+        ):
+            raise ValueError(
+                f"{item_name} has values beyond the {np.dtype(dtype).name} range "
+                f"(|x| > {np.finfo(dtype).max:.3g}); rescale the data."
+            )
+        sequence = np.ascontiguousarray(sequence, dtype=dtype)
         result.append(sequence)
     return result
 
@@ -187,6 +196,15 @@ def check_sequence_labels(y, n_sequences: int, *, min_per_class: int = 2) -> np.
             "This estimator requires y to be passed, but the target y is None: "
             "triplet training needs class labels."
         )
+    labels = np.asarray(y, dtype=object)
+    if labels.ndim == 1:
+        # np.asarray would turn [1, "1"] into ["1", "1"]: one class, silently.
+        is_text = {isinstance(v, str | bytes) for v in labels}
+        if len(is_text) == 2:
+            raise ValueError(
+                "y mixes string and non-string labels, which would be merged when "
+                "converted to one array (1 and '1' would become one class)."
+            )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         raise ValueError(

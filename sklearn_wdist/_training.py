@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback
 from torch.utils.data import Dataset
+
+from ._pairwise import pairwise_wasserstein
+from .metrics import mean_average_precision_at_r
 
 
 @contextmanager
@@ -73,30 +76,54 @@ class StopOnNonFiniteLoss(Callback):
             )
 
 
-class ValidationScoring(Callback):
-    """Score a held-out set at the end of every epoch and record it in history.
+def embed_sequences(
+    net, sequences: list[np.ndarray], scale: float, n_threads: int | None
+) -> np.ndarray:
+    """Flattened, scaled embeddings of ``sequences`` with the net's current weights.
+
+    Sequences are batched in order of length, so batches carry little padding;
+    the result is returned in the input order.
+    """
+    order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
+    dataset = SequenceDataset([sequences[i] for i in order])
+    with torch_threads(n_threads):
+        quantiles = net.forward(dataset, training=False).numpy()
+    out = np.empty_like(quantiles)
+    out[order] = quantiles
+    return out.reshape(len(sequences), -1) * np.float32(scale)
+
+
+class RetrievalValidation(Callback):
+    """Score held-out sequences with MAP@R after every epoch, recorded in history.
 
     Parameters
     ----------
-    embed : callable
-        ``embed(net) -> ndarray (n_valid, n_outputs)``: embeddings of the
-        validation sequences with the current weights.
-    score : callable
-        ``score(embeddings) -> float``, higher is better.
+    sequences : list of ndarray
+        Validation sequences.
+    codes : ndarray
+        Their integer class labels.
+    p : {1, 2}
+        Order of the distance.
+    scale : float
+        Embedding scale ``M ** (-1/p)``.
+    n_threads : int or None
+        PyTorch intra-op threads while embedding.
     name : str
-        History key under which the score is recorded.
+        History key.
     """
 
-    def __init__(
-        self,
-        embed: Callable[[object], np.ndarray],
-        score: Callable[[np.ndarray], float],
-        name: str,
-    ) -> None:
-        self.embed = embed
-        self.score = score
+    def __init__(self, sequences, codes, p, scale, n_threads, name):
+        self.sequences = sequences
+        self.codes = codes
+        self.p = p
+        self.scale = scale
+        self.n_threads = n_threads
         self.name = name
 
     def on_epoch_end(self, net, **kwargs):
-        """Record the validation score of this epoch."""
-        net.history.record(self.name, float(self.score(self.embed(net))))
+        """Record the validation MAP@R of this epoch."""
+        embeddings = embed_sequences(net, self.sequences, self.scale, self.n_threads)
+        distances = pairwise_wasserstein(embeddings, p=self.p)
+        net.history.record(
+            self.name, float(mean_average_precision_at_r(distances, self.codes))
+        )

@@ -389,3 +389,43 @@ def test_precomputed_pipeline_with_the_real_embedder(data):
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
     # The same pipeline, serially, gives the same scores: seeds flow through.
     np.testing.assert_array_equal(scores, cross_val_score(pipe, X, y, cv=cv))
+
+
+def test_early_stopping_model_pickles_and_set_params_after_fit_is_inert():
+    X, y = make_sequences(n_per_class=10, seed=6)
+    model = WassersteinSequenceEmbedder(
+        **TINY, early_stopping=True, validation_fraction=0.3, random_state=0
+    ).fit(X, y)
+    before = model.transform(X)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.transform(X), before)
+    distances = model.pairwise_distances(X)
+    model.set_params(p=1, n_quantiles=3, pooling="mean")
+    np.testing.assert_array_equal(model.transform(X), before)
+    np.testing.assert_array_equal(model.pairwise_distances(X), distances)
+    assert len(model.get_feature_names_out()) == before.shape[1]
+
+
+def test_stratified_validation_needs_two_validated_classes():
+    X, y = make_sequences(n_per_class=3, seed=7)
+    X, y = X + make_sequences(n_per_class=5, seed=8)[0][:5], np.append(y, ["big"] * 5)
+    with pytest.raises(ValueError, match="at least 2 classes with 4 or more"):
+        WassersteinSequenceEmbedder(**TINY, early_stopping=True).fit(X, y)
+
+
+def test_mixed_label_types_and_bad_score_labels_are_rejected(fitted, data):
+    X, y = data
+    mixed = np.asarray(y, dtype=object)
+    mixed[:6] = 1
+    with pytest.raises(ValueError, match="mixes string and non-string"):
+        WassersteinSequenceEmbedder(**TINY).fit(X, list(mixed))
+    with pytest.raises(ValueError, match="one label per sequence"):
+        fitted.score(X, 3)
+
+
+def test_values_beyond_float32_are_rejected_clearly(data):
+    X, y = data
+    big = [s.astype(np.float64) for s in X]
+    big[2][0, 0] = 1e300
+    with pytest.raises(ValueError, match=r"X\[2\] has values beyond the float32"):
+        WassersteinSequenceEmbedder(**TINY).fit(big, y)
