@@ -396,7 +396,18 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self : WassersteinSequenceEmbedder
             The fitted estimator.
         """
-        device = torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
+            raise ValueError(
+                f"device={self.device!r} is not a torch device (e.g. 'cpu', 'cuda', "
+                f"'cuda:1'): {error}"
+            ) from error
+        if not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                "optimizer must be a torch.optim.Optimizer subclass such as "
+                f"torch.optim.Adam, got {self.optimizer!r}."
+            )
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} was requested but CUDA is not available; "
@@ -581,17 +592,21 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         module = self.module_
         device = self.net_.device
         module.eval()
-        features = []
+        # Length-sorted batches keep padding small; results go back in input order.
+        order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
+        features: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
         with torch.no_grad(), torch_threads(self.n_threads):
             for start in range(0, len(sequences), _INFERENCE_BATCH_SIZE):
-                batch, _ = pad_batch(
-                    [(s, 0) for s in sequences[start : start + _INFERENCE_BATCH_SIZE]]
-                )
+                chunk = order[start : start + _INFERENCE_BATCH_SIZE]
+                batch, _ = pad_batch([(sequences[i], 0) for i in chunk])
                 h, lengths = module.step_features(
                     batch["x"].to(device), batch["lengths"].to(device)
                 )
                 h = h.cpu().numpy()
-                features.extend(h[i, :, :n] for i, n in enumerate(lengths.tolist()))
+                for row, (index, n) in enumerate(
+                    zip(chunk, lengths.tolist(), strict=True)
+                ):
+                    features[index] = h[row, :, :n]
         return features
 
     def pairwise_distances(self, X, Y=None, *, exact=False, n_jobs=None):
@@ -608,7 +623,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             ``False``: distance between the quantile embeddings (what the model
             was trained on). ``True``: exact ``W_p`` between the empirical
             per-step feature distributions, per feature, with POT's
-            ``ot.wasserstein_1d``. With ``quantile_method="inverted_cdf"`` the
+            ``ot.wasserstein_1d`` (for ``pooling="mean"`` this is not the
+            distance the model was trained on). With
+            ``quantile_method="inverted_cdf"`` the
             quantile distance converges to it as ``n_quantiles`` grows; the
             linear form differs by ``O(1/n_timepoints)``.
         n_jobs : int, optional

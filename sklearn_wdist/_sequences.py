@@ -10,6 +10,8 @@ __all__ = ["check_sequences", "from_tslearn"]
 
 
 def _as_numeric_array(value, name: str) -> np.ndarray:
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu()
     if hasattr(value, "toarray") or type(value).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{name} is a sparse matrix; sequences must be dense arrays.")
     try:
@@ -96,6 +98,14 @@ def check_sequences(
         raise ValueError(f"{name} is None; expected a collection of sequences.")
     if isinstance(X, str | bytes):
         raise TypeError(f"{name} must be a collection of sequences, got a string.")
+    input_dtype = getattr(X, "dtype", None)
+    if (
+        isinstance(input_dtype, np.dtype)
+        and input_dtype.kind == "O"
+        and np.ndim(X) == 1
+    ):
+        # A 1-D object array or pandas Series of arrays (aeon/sktime nested form).
+        X = list(X)
     if isinstance(X, Sequence) and not isinstance(X, np.ndarray):
         if len(X) == 0:
             raise ValueError(f"{name} is empty: found 0 sequences.")

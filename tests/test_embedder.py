@@ -429,3 +429,24 @@ def test_values_beyond_float32_are_rejected_clearly(data):
     big[2][0, 0] = 1e300
     with pytest.raises(ValueError, match=r"X\[2\] has values beyond the float32"):
         WassersteinSequenceEmbedder(**TINY).fit(big, y)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"device": "gpu"}, ValueError, "device='gpu' is not a torch device"),
+        ({"optimizer": int}, TypeError, "optimizer must be a torch.optim.Optimizer"),
+    ],
+)
+def test_bad_device_and_optimizer(data, params, error, match):
+    X, y = data
+    with pytest.raises(error, match=match):
+        WassersteinSequenceEmbedder(**{**TINY, **params}).fit(X, y)
+
+
+def test_step_features_keep_input_order_with_one_long_sequence(fitted, data):
+    X, _ = data
+    long = np.random.default_rng(0).normal(size=(2, 500)).astype("float32")
+    features = fitted.step_features([X[0], long, X[1]])
+    assert [f.shape[1] for f in features] == [X[0].shape[1], 500, X[1].shape[1]]
+    np.testing.assert_allclose(features[0], fitted.step_features([X[0]])[0], atol=1e-6)

@@ -82,3 +82,13 @@ def test_bad_input_errors_name_the_parameter(X, error, match):
 def test_channel_count_must_match_fit():
     with pytest.raises(ValueError, match=r"2 channel.*expected.*seen during fit"):
         check_sequences(np.zeros((3, 2, 5)), n_channels=4)
+
+
+def test_object_array_of_sequences_and_torch_tensors():
+    import torch
+
+    items = np.empty(2, dtype=object)
+    items[0], items[1] = np.ones((2, 4)), np.zeros((2, 2))
+    assert [s.shape for s in check_sequences(items)] == [(2, 4), (2, 2)]
+    tensor = torch.ones(3, 2, 5, requires_grad=True)
+    assert [s.shape for s in check_sequences(tensor)] == [(2, 5)] * 3

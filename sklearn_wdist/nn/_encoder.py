@@ -21,7 +21,9 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     num_features : int
         Number of channels.
     **kwargs
-        Passed to :class:`torch.nn.BatchNorm1d` (``eps``, ``momentum``, ``affine``).
+        Passed to :class:`torch.nn.BatchNorm1d`: ``eps``, ``momentum`` (a float)
+        and ``affine``. Without running statistics
+        (``track_running_stats=False``) batch statistics are used in both modes.
 
     Examples
     --------
@@ -35,7 +37,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
-        if self.training:
+        if self.training or self.running_mean is None:
             weight = mask.to(x.dtype)
             count = weight.sum().clamp(min=1.0)
             mean = (x * weight).sum(dim=(0, 2)) / count
