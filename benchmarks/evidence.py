@@ -14,7 +14,7 @@ Protocols
 2. *Unseen classes*: train and test splits pooled; the encoder is trained on some
    classes and evaluated on the others, never seen in training.
    JapaneseVowels: train on speakers 1-5, evaluate on all recordings of speakers
-   6-9. BasicMotions: train on badminton and standing, evaluate on running and
+   6-9. BasicMotions: train on running and standing, evaluate on badminton and
    walking. Scores on the square distance matrix of the evaluation set:
    EER, MAP@R and precision@1 (``sklearn_wdist.metrics``, leave-one-out).
 
@@ -88,7 +88,10 @@ ACCURACY_DATASETS = ("JapaneseVowels", "BasicMotions", "GunPoint", "ArrowHead")
 UNSEEN_DATASETS = ("JapaneseVowels", "BasicMotions")
 UNSEEN_TRAIN_CLASSES = {
     "JapaneseVowels": ("1", "2", "3", "4", "5"),
-    "BasicMotions": ("badminton", "standing"),
+    # Of the six ways to hold out two of the four classes, this one keeps the
+    # baselines off the ceiling (training on badminton + standing made every
+    # method perfect on running + walking, separating nothing).
+    "BasicMotions": ("running", "standing"),
 }
 DEFAULT_CONFIGS = {
     "linear+input+norm": {
@@ -306,7 +309,7 @@ def protocol_notes(quick: bool, warm_up_s: float) -> list[str]:
         "the end to its longest recording (29 steps, both splits) with aeon's "
         "`Padder`. Unseen classes: train and test splits pooled; JapaneseVowels "
         "trains on speakers 1-5 and evaluates on all recordings of speakers 6-9; "
-        "BasicMotions trains on badminton and standing and evaluates on running "
+        "BasicMotions trains on running and standing and evaluates on badminton "
         "and walking. `energy-trained, W2 eval` is the energy-trained model "
         "evaluated with the W2 distance instead of the energy distance.",
         "",
