@@ -23,7 +23,8 @@ Methods
 - ``learned``: ``WassersteinSequenceEmbedder(random_state=seed)``, default
   settings; 1-NN with ``metric=embedder.metric_`` on ``transform``.
 - ``learned (NAME)``: the same with the named configuration's parameters
-  (``--configs``; ``linear+input+norm`` always included).
+  (``--configs``; ``linear+input+norm`` and ``previous defaults`` always
+  included).
 - ``mean-pooled``: the same encoder and training with ``pooling="mean"`` (a
   vector embedding); Euclidean 1-NN.
 - ``energy-trained``: the quantile embedder trained with the triplet loss on
@@ -34,6 +35,9 @@ Methods
   set's per-channel mean and std, then per-channel quantiles at
   ``tau = (m - 0.5) / 16``, ``m = 1..16`` (``np.quantile``, linear), flattened,
   scaled by ``16 ** -0.5``; Euclidean 1-NN. Deterministic: run once.
+- ``whitened raw-quantile W2``: the same after the embedder's within-class
+  whitening of the channels (fitted on the training data), without any
+  training of an encoder: the ablation of the whitening step.
 - ``1-NN DTW``: aeon ``KNeighborsTimeSeriesClassifier(n_neighbors=1,
   distance="dtw")``, full window; ``aeon.distances.dtw_pairwise_distance`` for
   the unseen protocol (it accepts unequal-length lists). Deterministic.
@@ -94,11 +98,19 @@ UNSEEN_TRAIN_CLASSES = {
     "BasicMotions": ("running", "standing"),
 }
 DEFAULT_CONFIGS = {
+    # The low-capacity configuration: a linear map of the whitened channels,
+    # joined by the channels themselves.
     "linear+input+norm": {
         "n_layers": 0,
         "include_input": True,
         "normalize_output": True,
-    }
+    },
+    # The defaults before they were chosen with benchmarks/select_defaults.py.
+    "previous defaults": {
+        "include_input": False,
+        "normalize_output": False,
+        "input_whitening": None,
+    },
 }
 
 

@@ -24,6 +24,7 @@ from ._training import (
     pad_batch,
     torch_threads,
 )
+from ._whitening import apply_whitening, fit_whitening
 from .metrics import mean_average_precision_at_r
 from .nn import (
     ClassBalancedBatchSampler,
@@ -103,7 +104,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         never modified). ``None`` builds a :class:`~sklearn_wdist.nn.ConvEncoder`
         from the encoder parameters below.
     n_features : int, default=32
-        Number of learned per-step features ``K`` of the default encoder.
+        Number of learned per-step features of the default encoder (the
+        encoder's output has ``K = n_features + n_channels`` features when
+        ``include_input`` is true).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
     n_layers : int, default=3
@@ -112,15 +115,29 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Temporal width of the default encoder's convolutions.
     dropout : float, default=0.0
         Dropout probability in the default encoder.
-    include_input : bool, default=False
-        Append the (standardised) input channels to the learned per-step
-        features of the default encoder: the distribution of the raw signal then
-        is part of the embedding, a residual path that keeps what the
-        untrained raw-quantile distance already knows.
-    normalize_output : bool, default=False
+    include_input : bool, default=True
+        Append the (whitened, standardised) input channels to the learned
+        per-step features of the default encoder: the distribution of the raw
+        signal is then part of the embedding, a residual path that keeps what the
+        untrained raw-quantile distance already knows. It matters most for
+        classes never seen in training (see ``BENCHMARKS.md``).
+    normalize_output : bool, default=True
         Standardise every learned feature of the default encoder with batch
         statistics, so that the triplet margin cannot be met by scaling the
-        output up.
+        output up, and learned and raw features weigh alike.
+    input_whitening : {"auto", "within_class", "total"} or None, default="auto"
+        Linear whitening of the input channels, fitted in ``fit`` and applied to
+        every sequence before the encoder. ``"within_class"`` multiplies the
+        centred channels by ``Sigma_w ** (-1/2)``, where ``Sigma_w`` is the
+        (Ledoit-Wolf shrunk) covariance of the time steps around the mean of
+        their class: directions along which sequences of one class vary get
+        less weight, as in within-class covariance normalisation for speaker
+        verification. ``"total"`` uses the covariance around the overall mean.
+        ``None`` passes the channels unchanged. ``"auto"`` means
+        ``"within_class"`` for the built-in encoder and ``None`` for a user
+        ``encoder`` (which may expect its own input scale). With one channel
+        whitening only rescales it, which the built-in encoder's input
+        normalisation undoes.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -191,6 +208,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Class labels seen in ``fit``.
     quantile_levels_ : ndarray of shape (n_quantiles,)
         The levels ``tau_m`` (the single level 0.5 when ``pooling="mean"``).
+    whitening_mean_ : ndarray of shape (n_features_in_,) or None
+        Channel means subtracted before whitening (``None`` without whitening).
+    whitening_matrix_ : ndarray of shape (n_features_in_, n_features_in_) or None
+        The whitening matrix applied to every sequence before the encoder.
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -228,7 +249,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     ...     n_features=4, n_quantiles=8, max_epochs=3, random_state=0)
     >>> embeddings = embedder.fit(X, y).transform(X)
     >>> embeddings.shape
-    (40, 32)
+    (40, 48)
     >>> embedder.metric_
     'euclidean'
     """
@@ -242,6 +263,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "normalize_output": ["boolean"],
+        "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
         "pooling": [StrOptions({"quantile", "mean"})],
@@ -277,8 +299,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         n_layers=3,
         kernel_size=5,
         dropout=0.0,
-        include_input=False,
-        normalize_output=False,
+        include_input=True,
+        normalize_output=True,
+        input_whitening="auto",
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
@@ -309,6 +332,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.dropout = dropout
         self.include_input = include_input
         self.normalize_output = normalize_output
+        self.input_whitening = input_whitening
         self.n_quantiles = n_quantiles
         self.quantile_method = quantile_method
         self.pooling = pooling
@@ -420,6 +444,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
+        whitening_mean = whitening_matrix = None
+        if self._whitening_kind() is not None:
+            whitening_mean, whitening_matrix = fit_whitening(
+                sequences, codes, self._whitening_kind(), np.random.default_rng(seed)
+            )
+            sequences = apply_whitening(sequences, whitening_mean, whitening_matrix)
+
         train_index = np.arange(len(sequences))
         valid_index = np.empty(0, dtype=int)
         if self.early_stopping:
@@ -482,12 +513,19 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.history_ = net.history
         self.classes_ = classes
         self.n_features_in_ = n_channels
+        self.whitening_mean_ = whitening_mean
+        self.whitening_matrix_ = whitening_matrix
         self.n_embedding_features_ = n_embedding_features
         self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
         self.metric_ = "euclidean" if self.p == 2 else "manhattan"
         # Fixed at fit: set_params after fit must not rescale transform output.
         self._embedding_scale = scale
         return self
+
+    def _whitening_kind(self) -> str | None:
+        if self.input_whitening == "auto":
+            return "within_class" if self.encoder is None else None
+        return self.input_whitening
 
     def _n_levels(self) -> int:
         return 1 if self.pooling == "mean" else self.n_quantiles
@@ -553,6 +591,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     def _check_input(self, X, name="X") -> list[np.ndarray]:
         check_is_fitted(self)
         sequences = check_sequences(X, name=name, n_channels=self.n_features_in_)
+        if self.whitening_matrix_ is not None:
+            sequences = apply_whitening(
+                sequences, self.whitening_mean_, self.whitening_matrix_
+            )
         if self.encoder is not None:
             self._probe(self.module_, sequences, name)
         return sequences

@@ -52,11 +52,13 @@ def test_fitted_attributes(fitted, data):
     assert list(fitted.classes_) == ["binary", "laplace", "normal"]
     np.testing.assert_allclose(fitted.quantile_levels_, (np.arange(6) + 0.5) / 6)
     assert fitted.metric_ == "euclidean"
-    assert fitted.n_embedding_features_ == 4
+    # 4 learned features and, by default, the 2 (whitened) input channels.
+    assert fitted.n_embedding_features_ == 4 + 2
+    assert fitted.whitening_matrix_.shape == (2, 2)
     assert len(fitted.history_) == 3
     assert fitted.module_ is fitted.net_.module_
     embeddings = fitted.transform(X)
-    assert embeddings.shape == (len(X), 4 * 6) and embeddings.dtype == np.float32
+    assert embeddings.shape == (len(X), 6 * 6) and embeddings.dtype == np.float32
     names = fitted.get_feature_names_out()
     assert len(names) == embeddings.shape[1] and names[0] == "f0_q0"
 
@@ -67,6 +69,9 @@ def _reference_distances(model, sequences, p):
     quantiles = []
     with torch.no_grad():
         for s in sequences:
+            if model.whitening_matrix_ is not None:
+                s = model.whitening_matrix_ @ (s - model.whitening_mean_[:, None])
+                s = s.astype("float32")
             x = torch.from_numpy(s[None])
             quantiles.append(model.module_(x, torch.tensor([s.shape[-1]]))[0].double())
     n = len(quantiles)
@@ -143,7 +148,7 @@ def test_univariate_and_equal_length_inputs():
     assert model.n_features_in_ == 1
     np.testing.assert_allclose(model.transform(X2d), model.transform(X), rtol=1e-6)
     # A univariate model accepts sequences of another length.
-    assert model.transform(X2d[:, :7]).shape == (len(X), 24)
+    assert model.transform(X2d[:, :7]).shape == (len(X), (4 + 1) * 6)
 
 
 def test_gridsearch_uses_score_to_choose(data):
@@ -188,7 +193,7 @@ def test_exact_distance_is_the_limit_of_the_quantile_distance(data):
 def test_step_features_have_the_valid_lengths(fitted, data):
     X, _ = data
     features = fitted.step_features(X)
-    assert [f.shape for f in features] == [(4, s.shape[-1]) for s in X]
+    assert [f.shape for f in features] == [(4 + 2, s.shape[-1]) for s in X]
 
 
 def test_early_stopping_records_validation_score_and_stops():
@@ -244,6 +249,8 @@ def test_user_supplied_encoder(data):
     ).fit(X, y)
     assert model.n_embedding_features_ == 3
     assert model.transform(X).shape == (len(X), 15)
+    # "auto" leaves a user encoder's input as it is.
+    assert model.whitening_matrix_ is None and model.whitening_mean_ is None
     # The user's module is copied, not trained in place.
     for old, new in zip(before, encoder.parameters(), strict=True):
         torch.testing.assert_close(old, new)
@@ -295,6 +302,7 @@ def test_sequence_too_short_for_the_encoder(data):
         ({"n_quantiles": 0}, "'n_quantiles' parameter"),
         ({"samples_per_class": 1}, "'samples_per_class' parameter"),
         ({"encoder": "conv"}, "'encoder' parameter"),
+        ({"input_whitening": "pca"}, "'input_whitening' parameter"),
         pytest.param(
             {"device": "cuda"},
             "CUDA is not available",
@@ -332,7 +340,7 @@ def test_mean_pooling_baseline(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, pooling="mean", random_state=0)
     embeddings = model.fit(X, y).transform(X)
-    assert embeddings.shape == (len(X), 4)
+    assert embeddings.shape == (len(X), 4 + 2)
     assert list(model.get_feature_names_out()[:2]) == ["f0_mean", "f1_mean"]
     features = model.step_features(X)
     np.testing.assert_allclose(
@@ -450,3 +458,33 @@ def test_step_features_keep_input_order_with_one_long_sequence(fitted, data):
     features = fitted.step_features([X[0], long, X[1]])
     assert [f.shape[1] for f in features] == [X[0].shape[1], 500, X[1].shape[1]]
     np.testing.assert_allclose(features[0], fitted.step_features([X[0]])[0], atol=1e-6)
+
+
+def test_whitening_is_applied_before_the_encoder(data):
+    """Fitting on raw channels with whitening equals fitting on whitened channels.
+
+    The reference whitening is computed here with NumPy from the fitted mean and
+    matrix; the fitted matrix itself is checked against the within-class
+    covariance in ``tests/test_whitening.py``.
+    """
+    X, y = data
+    X = [x * np.array([[1.0], [5.0]], dtype="float32") + 2.0 for x in X]
+    whitened = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    assert whitened.whitening_matrix_.shape == (2, 2)
+    manual = [
+        (whitened.whitening_matrix_ @ (x - whitened.whitening_mean_[:, None])).astype(
+            "float32"
+        )
+        for x in X
+    ]
+    plain = WassersteinSequenceEmbedder(
+        **TINY, input_whitening=None, random_state=0
+    ).fit(manual, y)
+    assert plain.whitening_matrix_ is None
+    np.testing.assert_allclose(
+        whitened.transform(X), plain.transform(manual), rtol=1e-5, atol=1e-6
+    )
+    features = whitened.step_features(X[:2])
+    expected = plain.step_features(manual[:2])
+    for a, b in zip(features, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

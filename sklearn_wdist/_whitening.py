@@ -1,0 +1,76 @@
+"""Channel whitening fitted on the training sequences, applied before the encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.covariance import ledoit_wolf
+
+# Time steps used to estimate the covariance; beyond this a random subset is used
+# (the C x C estimate has long converged, and memory stays bounded).
+_MAX_STEPS = 200_000
+
+
+def fit_whitening(
+    sequences: list[np.ndarray],
+    codes: np.ndarray,
+    kind: str,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and symmetric whitening matrix of the channels of ``sequences``.
+
+    Parameters
+    ----------
+    sequences : list of ndarray of shape (n_channels, n_timepoints_i)
+        Training sequences.
+    codes : ndarray of shape (n_sequences,)
+        Integer class codes.
+    kind : {"within_class", "total"}
+        ``"within_class"`` estimates the covariance of the time steps after
+        subtracting the mean of their class (the variation that does not tell
+        classes apart); ``"total"`` after subtracting the overall mean.
+    rng : numpy.random.Generator
+        Draws the subset of time steps when there are more than 200,000.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_channels,)
+        Mean of all time steps.
+    matrix : ndarray of shape (n_channels, n_channels)
+        ``Sigma ** (-1/2)`` of the Ledoit-Wolf shrunk covariance ``Sigma``
+        (symmetric, so channels keep their identity as far as possible); the
+        identity if every channel is constant.
+    """
+    steps = np.concatenate(sequences, axis=1).astype(np.float64)
+    step_codes = np.repeat(codes, [s.shape[1] for s in sequences])
+    mean = steps.mean(axis=1)
+    if kind == "within_class":
+        centred = steps.copy()
+        for code in np.unique(step_codes):
+            members = step_codes == code
+            centred[:, members] -= steps[:, members].mean(axis=1, keepdims=True)
+    else:
+        centred = steps - mean[:, None]
+    if centred.shape[1] > _MAX_STEPS:
+        keep = rng.choice(centred.shape[1], _MAX_STEPS, replace=False)
+        centred = centred[:, keep]
+    n_channels = len(mean)
+    covariance, _ = ledoit_wolf(centred.T, assume_centered=True)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    floor = 1e-12 * max(eigenvalues.max(), 0.0)
+    if floor == 0.0:
+        return mean, np.eye(n_channels)
+    inverse_root = np.maximum(eigenvalues, floor) ** -0.5
+    return mean, (eigenvectors * inverse_root) @ eigenvectors.T
+
+
+def apply_whitening(
+    sequences: list[np.ndarray], mean: np.ndarray, matrix: np.ndarray
+) -> list[np.ndarray]:
+    """Return ``matrix @ (x - mean)`` for every sequence, in the input dtype.
+
+    The product is computed in float64 and rounded once.
+    """
+    return [
+        (matrix @ (s.astype(np.float64) - mean[:, None])).astype(s.dtype)
+        for s in sequences
+    ]
