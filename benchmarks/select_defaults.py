@@ -59,13 +59,17 @@ UNSEEN_DATASETS = ("JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ", "ACSF1"
 # Of JapaneseVowels' training split only speakers 1-5 may be used: 6-9 are the
 # unseen classes of the evidence harness.
 ALLOWED_CLASSES = {"JapaneseVowels": ("1", "2", "3", "4", "5")}
-_PLAIN = {"include_input": False, "normalize_output": False}
+_PLAIN = {"n_features": 32, "include_input": False, "normalize_output": False}
 CONFIGS = {
     # Every candidate is spelled out in full, so the table does not change
-    # meaning when the defaults do. "deep+input+norm" is the chosen default.
+    # meaning when the defaults do. The chosen default is the candidate with the
+    # largest sum of its mean differences to the raw baseline over the three
+    # criteria (seen accuracy, unseen -EER, unseen MAP@R):
+    # "deep+input+norm, 8 features".
     "deep, no whitening": {**_PLAIN, "input_whitening": None},
     "deep, whitened": {**_PLAIN, "input_whitening": "within_class"},
     "deep+input+norm": {
+        "n_features": 32,
         "include_input": True,
         "normalize_output": True,
         "input_whitening": "within_class",
@@ -77,6 +81,7 @@ CONFIGS = {
         "n_features": 8,
     },
     "linear+input+norm": {
+        "n_features": 32,
         "n_layers": 0,
         "include_input": True,
         "normalize_output": True,

@@ -103,7 +103,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         weights (so a pretrained encoder is fine-tuned, and the user's module is
         never modified). ``None`` builds a :class:`~sklearn_wdist.nn.ConvEncoder`
         from the encoder parameters below.
-    n_features : int, default=32
+    n_features : int, default=8
         Number of learned per-step features of the default encoder (the
         encoder's output has ``K = n_features + n_channels`` features when
         ``include_input`` is true).
@@ -294,7 +294,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self,
         *,
         encoder=None,
-        n_features=32,
+        n_features=8,
         hidden_channels=64,
         n_layers=3,
         kernel_size=5,
