@@ -108,6 +108,7 @@ DEFAULT_CONFIGS = {
     # The defaults before they were chosen with benchmarks/select_defaults.py.
     "previous defaults": {
         "n_features": 32,
+        "n_layers": 3,
         "include_input": False,
         "normalize_output": False,
         "input_whitening": None,

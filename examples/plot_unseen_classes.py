@@ -65,7 +65,7 @@ print(
 # Two embedders. The default settings: the channels are first whitened with
 # their within-speaker covariance (``input_whitening``, fitted on the training
 # speakers: directions along which one speaker's frames vary count less), a
-# three-layer convolutional encoder learns 8 standardised features
+# two-layer convolutional encoder learns 8 standardised features
 # (``normalize_output=True``), and the whitened channels themselves are kept
 # in the embedding (``include_input=True``, a residual path that keeps what
 # the untrained raw-quantile distance knows). The second is a low-capacity

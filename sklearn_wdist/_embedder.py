@@ -109,7 +109,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ``include_input`` is true).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
-    n_layers : int, default=3
+    n_layers : int, default=2
         Number of convolution blocks of the default encoder.
     kernel_size : int, default=5
         Temporal width of the default encoder's convolutions.
@@ -296,7 +296,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         encoder=None,
         n_features=8,
         hidden_channels=64,
-        n_layers=3,
+        n_layers=2,
         kernel_size=5,
         dropout=0.0,
         include_input=True,
