@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.extra:
         configs.update(json.loads(args.extra))
     chosen = args.configs + (list(json.loads(args.extra)) if args.extra else [])
+    unknown = [name for name in chosen if name not in configs]
+    if unknown:
+        parser.error(f"unknown configurations {unknown}; known: {list(configs)}")
     warnings.filterwarnings("ignore", category=UserWarning)
     tasks = build_tasks(args.seen, args.unseen)
     records = []

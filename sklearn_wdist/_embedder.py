@@ -126,18 +126,21 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         statistics, so that the triplet margin cannot be met by scaling the
         output up, and learned and raw features weigh alike.
     input_whitening : {"auto", "within_class", "total"} or None, default="auto"
-        Linear whitening of the input channels, fitted in ``fit`` and applied to
-        every sequence before the encoder. ``"within_class"`` multiplies the
+        Linear whitening of the input channels, fitted in ``fit`` (on the
+        training part only when ``early_stopping`` holds data out) and applied
+        to every sequence before the encoder. ``"within_class"`` multiplies the
         centred channels by ``Sigma_w ** (-1/2)``, where ``Sigma_w`` is the
         (Ledoit-Wolf shrunk) covariance of the time steps around the mean of
-        their class: directions along which sequences of one class vary get
-        less weight, as in within-class covariance normalisation for speaker
-        verification. ``"total"`` uses the covariance around the overall mean.
-        ``None`` passes the channels unchanged. ``"auto"`` means
-        ``"within_class"`` for the built-in encoder and ``None`` for a user
-        ``encoder`` (which may expect its own input scale). With one channel
-        whitening only rescales it, which the built-in encoder's input
-        normalisation undoes.
+        their class, as in within-class covariance normalisation for speaker
+        verification: the channels are decorrelated along the directions in
+        which sequences of one class vary. ``"total"`` uses the covariance
+        around the overall mean. ``None`` passes the channels unchanged.
+        ``"auto"`` means ``"within_class"`` for the built-in encoder and
+        ``None`` for a user ``encoder`` (which may expect its own input scale).
+        The built-in encoder standardises each (whitened) channel again, so
+        what it keeps is the decorrelation, not the per-direction weights; with
+        one channel whitening only rescales it, which that standardisation
+        undoes.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -444,13 +447,6 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        whitening_mean = whitening_matrix = None
-        if self._whitening_kind() is not None:
-            whitening_mean, whitening_matrix = fit_whitening(
-                sequences, codes, self._whitening_kind(), np.random.default_rng(seed)
-            )
-            sequences = apply_whitening(sequences, whitening_mean, whitening_matrix)
-
         train_index = np.arange(len(sequences))
         valid_index = np.empty(0, dtype=int)
         if self.early_stopping:
@@ -473,6 +469,18 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                     f"early_stopping=True needs {needs}; y has not. Set "
                     "early_stopping=False."
                 )
+
+        whitening_mean = whitening_matrix = None
+        if self._whitening_kind() is not None:
+            # Fitted on the training part only: held-out sequences must not
+            # shape what early stopping is scored with.
+            whitening_mean, whitening_matrix = fit_whitening(
+                [sequences[i] for i in train_index],
+                codes[train_index],
+                self._whitening_kind(),
+                np.random.default_rng(seed),
+            )
+            sequences = apply_whitening(sequences, whitening_mean, whitening_matrix)
 
         # fork_rng keeps the caller's global torch RNG untouched while making
         # initialisation and dropout reproducible from random_state.
@@ -617,7 +625,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         return self._embed(self.net_, self._check_input(X))
 
     def step_features(self, X) -> list[np.ndarray]:
-        """Learned per-step features ``h_t`` of each sequence.
+        """Per-step features ``h_t`` of each sequence, as the encoder outputs them.
 
         Parameters
         ----------
@@ -628,7 +636,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         -------
         features : list of ndarray of shape (K, n_timepoints_i')
             The valid steps of the encoder output, whose per-feature distributions
-            the embedding summarises.
+            the embedding summarises. With the built-in encoder and
+            ``include_input=True`` the first ``n_features`` rows are the learned
+            features and the last ``n_features_in_`` rows the whitened,
+            standardised input channels.
         """
         sequences = self._check_input(X)
         module = self.module_

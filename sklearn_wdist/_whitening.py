@@ -40,20 +40,37 @@ def fit_whitening(
         (symmetric, so channels keep their identity as far as possible); the
         identity if every channel is constant.
     """
-    steps = np.concatenate(sequences, axis=1).astype(np.float64)
-    step_codes = np.repeat(codes, [s.shape[1] for s in sequences])
-    mean = steps.mean(axis=1)
+    n_channels = sequences[0].shape[0]
+    lengths = np.array([s.shape[1] for s in sequences])
+    # Means from per-sequence sums: no copy of all the steps is made.
+    sums = np.stack([s.sum(axis=1, dtype=np.float64) for s in sequences])
+    mean = sums.sum(axis=0) / lengths.sum()
     if kind == "within_class":
-        centred = steps.copy()
-        for code in np.unique(step_codes):
-            members = step_codes == code
-            centred[:, members] -= steps[:, members].mean(axis=1, keepdims=True)
+        centres = np.empty((len(codes), n_channels))
+        for code in np.unique(codes):
+            members = codes == code
+            centres[members] = sums[members].sum(axis=0) / lengths[members].sum()
     else:
-        centred = steps - mean[:, None]
-    if centred.shape[1] > _MAX_STEPS:
-        keep = rng.choice(centred.shape[1], _MAX_STEPS, replace=False)
-        centred = centred[:, keep]
-    n_channels = len(mean)
+        centres = np.broadcast_to(mean, (len(codes), n_channels))
+    # The covariance is estimated on at most _MAX_STEPS steps, drawn before
+    # anything is copied, so memory stays bounded whatever the input size.
+    total = int(lengths.sum())
+    if total > _MAX_STEPS:
+        chosen = np.sort(rng.choice(total, _MAX_STEPS, replace=False))
+        ends = np.cumsum(lengths)
+        parts = np.split(chosen, np.searchsorted(chosen, ends[:-1]))
+        picks = [
+            part - (end - n) for part, end, n in zip(parts, ends, lengths, strict=True)
+        ]
+    else:
+        picks = [slice(None)] * len(sequences)
+    centred = np.concatenate(
+        [
+            s[:, pick].astype(np.float64) - centre[:, None]
+            for s, pick, centre in zip(sequences, picks, centres, strict=True)
+        ],
+        axis=1,
+    )
     covariance, _ = ledoit_wolf(centred.T, assume_centered=True)
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     floor = 1e-12 * max(eigenvalues.max(), 0.0)

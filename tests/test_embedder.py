@@ -13,6 +13,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist._embedder import _split_validation
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
 
@@ -488,3 +489,45 @@ def test_whitening_is_applied_before_the_encoder(data):
     expected = plain.step_features(manual[:2])
     for a, b in zip(features, expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        whitened.pairwise_distances(X[:4], exact=True),
+        plain.pairwise_distances(manual[:4], exact=True),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert whitened.score(X, y) == pytest.approx(plain.score(manual, y), abs=1e-9)
+
+
+def test_whitening_of_a_user_encoder_on_request(data):
+    X, y = data
+    encoder = ValidConv()  # deep-copied by fit: both models start from its weights
+    params = dict(encoder=encoder, n_quantiles=5, max_epochs=2, random_state=0)
+    model = WassersteinSequenceEmbedder(input_whitening="within_class", **params)
+    model.fit(X, y)
+    manual = [
+        (model.whitening_matrix_ @ (x - model.whitening_mean_[:, None])).astype(
+            "float32"
+        )
+        for x in X
+    ]
+    plain = WassersteinSequenceEmbedder(**params).fit(manual, y)
+    assert plain.whitening_matrix_ is None
+    np.testing.assert_allclose(
+        model.transform(X), plain.transform(manual), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_whitening_is_fitted_on_the_training_part_only():
+    X, y = make_sequences(n_per_class=8)
+    model = WassersteinSequenceEmbedder(
+        **TINY, early_stopping=True, n_iter_no_change=2, random_state=0
+    ).fit(X, y)
+    # The split fit draws: the same seed, derived from random_state=0.
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    codes = np.unique(y, return_inverse=True)[1]
+    train, valid = _split_validation(codes, 0.1, np.random.default_rng(seed))
+    assert len(valid) > 0
+    train_steps = np.concatenate([X[i] for i in train], axis=1).astype(np.float64)
+    all_steps = np.concatenate(X, axis=1).astype(np.float64)
+    np.testing.assert_allclose(model.whitening_mean_, train_steps.mean(axis=1))
+    assert not np.allclose(model.whitening_mean_, all_steps.mean(axis=1))

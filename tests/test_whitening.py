@@ -74,12 +74,27 @@ def test_constant_channels_give_finite_matrices():
     assert np.all(np.isfinite(matrix))
 
 
-def test_subsampling_of_long_inputs_stays_close(monkeypatch):
+@pytest.mark.parametrize("kind", ["within_class", "total"])
+def test_long_inputs_use_a_random_subset_of_steps(monkeypatch, kind):
     import sklearn_wdist._whitening as whitening
 
     sequences, codes = _correlated_classes(length=200)
-    _, full = fit_whitening(sequences, codes, "total", np.random.default_rng(0))
     monkeypatch.setattr(whitening, "_MAX_STEPS", 3000)
-    _, subset = fit_whitening(sequences, codes, "total", np.random.default_rng(0))
-    assert not np.array_equal(full, subset)
-    np.testing.assert_allclose(subset, full, rtol=0.15, atol=0.02)
+    mean, matrix = fit_whitening(sequences, codes, kind, np.random.default_rng(0))
+    # Reference: centre every step by the mean of its class (or of all steps),
+    # over *all* steps, then keep the same random subset of step positions.
+    steps = np.concatenate(sequences, axis=1).astype(np.float64)
+    step_codes = np.repeat(codes, 200)
+    centred = steps - steps.mean(axis=1, keepdims=True)
+    if kind == "within_class":
+        for code in np.unique(codes):
+            members = step_codes == code
+            centred[:, members] = steps[:, members] - steps[:, members].mean(
+                axis=1, keepdims=True
+            )
+    chosen = np.sort(np.random.default_rng(0).choice(steps.shape[1], 3000, False))
+    reference = LedoitWolf(assume_centered=True).fit(centred[:, chosen].T)
+    np.testing.assert_allclose(mean, steps.mean(axis=1))
+    np.testing.assert_allclose(
+        matrix @ reference.covariance_ @ matrix, np.eye(3), atol=1e-8
+    )
