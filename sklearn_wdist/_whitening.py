@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.covariance import ledoit_wolf
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 # Time steps used to estimate the covariance; beyond this a random subset is used
 # (the C x C estimate has long converged, and memory stays bounded).
 _MAX_STEPS = 200_000
+# Relative eigenvalue below which a direction counts as without variation.
+_DEGENERATE = 1e-10
 
 
 def fit_whitening(
@@ -37,8 +39,10 @@ def fit_whitening(
         Mean of all time steps.
     matrix : ndarray of shape (n_channels, n_channels)
         ``Sigma ** (-1/2)`` of the Ledoit-Wolf shrunk covariance ``Sigma``
-        (symmetric, so channels keep their identity as far as possible); the
-        identity if every channel is constant.
+        (symmetric, so channels keep their identity as far as possible).
+        Directions without any variation in the centred steps get the average
+        variance instead of their shrunk one; every channel constant gives the
+        identity.
     """
     n_channels = sequences[0].shape[0]
     lengths = np.array([s.shape[1] for s in sequences])
@@ -71,13 +75,21 @@ def fit_whitening(
         ],
         axis=1,
     )
-    covariance, _ = ledoit_wolf(centred.T, assume_centered=True)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    floor = 1e-12 * max(eigenvalues.max(), 0.0)
-    if floor == 0.0:
+    empirical = centred @ centred.T / centred.shape[1]
+    average = np.trace(empirical) / n_channels
+    if average <= 0.0:
         return mean, np.eye(n_channels)
-    inverse_root = np.maximum(eigenvalues, floor) ** -0.5
-    return mean, (eigenvectors * inverse_root) @ eigenvectors.T
+    # Ledoit-Wolf: (1 - a) * empirical + a * average * I, which has the
+    # eigenvectors of the empirical covariance.
+    shrinkage = ledoit_wolf_shrinkage(centred.T, assume_centered=True)
+    eigenvalues, eigenvectors = np.linalg.eigh(empirical)
+    shrunk = (1.0 - shrinkage) * eigenvalues + shrinkage * average
+    # A direction with no variation around the class means in training has no
+    # estimate of its spread; the small shrunk variance would give it a huge
+    # gain and amplify any offset seen later. It gets the average variance.
+    degenerate = eigenvalues <= _DEGENERATE * eigenvalues.max()
+    shrunk[degenerate] = average
+    return mean, (eigenvectors * shrunk**-0.5) @ eigenvectors.T
 
 
 def apply_whitening(

@@ -74,6 +74,35 @@ def test_constant_channels_give_finite_matrices():
     assert np.all(np.isfinite(matrix))
 
 
+def test_directions_without_variation_are_not_amplified():
+    """A channel constant within each class gets the average variance.
+
+    Ledoit-Wolf alone would give it ``shrinkage * average``, tiny on long
+    inputs, and so a gain of hundreds on whatever offset it shows later.
+    """
+    rng = np.random.default_rng(0)
+    sequences = [
+        np.vstack([rng.normal(size=500), np.full(500, 5.0 * code)]).astype("float32")
+        for code in (0, 1, 0, 1)
+    ]
+    codes = np.array([0, 1, 0, 1])
+    _, matrix = fit_whitening(sequences, codes, "within_class", rng)
+    varying = np.concatenate([s[0] for s in sequences]).astype(np.float64)
+    within_variance = np.mean(
+        [
+            np.concatenate(
+                [s[0] for s, c in zip(sequences, codes, strict=True) if c == k]
+            ).var()
+            for k in (0, 1)
+        ]
+    )
+    average = within_variance / 2  # the trace over two channels, one of them 0
+    np.testing.assert_allclose(matrix[1, 1], average**-0.5, rtol=1e-6)
+    np.testing.assert_allclose(matrix[0, 1], 0.0, atol=1e-8)
+    # The varying channel keeps its (slightly shrunk) within-class variance.
+    assert 0.9 * varying.var() ** -0.5 < matrix[0, 0] < 1.5 * average**-0.5
+
+
 @pytest.mark.parametrize("kind", ["within_class", "total"])
 def test_long_inputs_use_a_random_subset_of_steps(monkeypatch, kind):
     import sklearn_wdist._whitening as whitening
