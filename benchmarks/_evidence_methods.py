@@ -77,6 +77,18 @@ def one_nn_precomputed(
     return float(knn.fit(square, y_train).score(D_test_train, y_test))
 
 
+def one_nn_accuracy(
+    R_train: np.ndarray,
+    y_train: np.ndarray,
+    R_test: np.ndarray,
+    y_test: np.ndarray,
+    metric: str,
+) -> float:
+    """Accuracy of 1-NN with ``metric`` between representation rows."""
+    knn = KNeighborsClassifier(n_neighbors=1, metric=metric)
+    return float(knn.fit(R_train, y_train).score(R_test, y_test))
+
+
 def channel_statistics(X: Sequences) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation over all time steps of ``X``."""
     steps = np.concatenate([np.asarray(x, dtype=np.float64) for x in X], axis=1)
@@ -173,8 +185,7 @@ class EmbedderMethod(Method):
                 R_test, R_train, self.embedder_.n_embedding_features_
             )
             return one_nn_precomputed(D, y_train, y_test)
-        knn = KNeighborsClassifier(n_neighbors=1, metric=self.embedder_.metric_)
-        return float(knn.fit(R_train, y_train).score(R_test, y_test))
+        return one_nn_accuracy(R_train, y_train, R_test, y_test, self.embedder_.metric_)
 
     def square_distances(self, R: np.ndarray) -> np.ndarray:
         if self.distance == "energy":
@@ -212,8 +223,7 @@ class RawQuantileMethod(Method):
         R_test: np.ndarray,
         y_test: np.ndarray,
     ) -> float:
-        knn = KNeighborsClassifier(n_neighbors=1, metric="euclidean")
-        return float(knn.fit(R_train, y_train).score(R_test, y_test))
+        return one_nn_accuracy(R_train, y_train, R_test, y_test, "euclidean")
 
     def square_distances(self, R: np.ndarray) -> np.ndarray:
         return pairwise_wasserstein(R, p=2)

@@ -471,13 +471,14 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 )
 
         whitening_mean = whitening_matrix = None
-        if self._whitening_kind() is not None:
+        whitening = self._whitening_kind()
+        if whitening is not None:
             # Fitted on the training part only: held-out sequences must not
             # shape what early stopping is scored with.
             whitening_mean, whitening_matrix = fit_whitening(
                 [sequences[i] for i in train_index],
                 codes[train_index],
-                self._whitening_kind(),
+                whitening,
                 np.random.default_rng(seed),
             )
             sequences = apply_whitening(sequences, whitening_mean, whitening_matrix)
