@@ -21,23 +21,27 @@ Protocols
 Methods
 -------
 - ``learned``: ``WassersteinSequenceEmbedder(random_state=seed)``, default
-  settings; 1-NN with ``metric=embedder.metric_`` on ``transform``.
+  settings; 1-NN on ``pairwise_wasserstein`` of ``transform`` (the embedder's
+  ``metric_``; ties go to the lowest training index).
 - ``learned (NAME)``: the same with the named configuration's parameters
   (``--configs``; ``linear+input+norm`` and ``previous defaults`` always
   included).
 - ``mean-pooled``: the same encoder and training with ``pooling="mean"`` (a
   vector embedding); Euclidean 1-NN.
 - ``energy-trained``: the quantile embedder trained with the triplet loss on
-  the energy distance between the quantile embeddings (a subclass overriding
-  ``_build_criterion``), evaluated with that energy distance.
+  the energy distance between the quantile embeddings (its public ``loss``
+  parameter: ``WassersteinTripletLoss(margin, mining,
+  distance=QuantileEnergyDistance())``), evaluated with that energy distance.
   ``energy-trained, W2 eval`` evaluates the same fitted model with W2.
 - ``raw-quantile W2``: no learning; channels standardised with the training
   set's per-channel mean and std, then per-channel quantiles at
   ``tau = (m - 0.5) / 16``, ``m = 1..16`` (``np.quantile``, linear), flattened,
-  scaled by ``16 ** -0.5``; Euclidean 1-NN. Deterministic: run once.
+  scaled by ``16 ** -0.5``; 1-NN on their W2 (Euclidean) distance.
+  Deterministic: run once.
 - ``whitened raw-quantile W2``: the same after the embedder's within-class
-  whitening of the channels (fitted on the training data), without any
-  training of an encoder: the ablation of the whitening step.
+  whitening of the channels (fitted on the training data; the features are
+  computed from exactly the encoder's float32 input), without any training of
+  an encoder: the ablation of the whitening step.
 - ``1-NN DTW``: aeon ``KNeighborsTimeSeriesClassifier(n_neighbors=1,
   distance="dtw")``, full window; ``aeon.distances.dtw_pairwise_distance`` for
   the unseen protocol (it accepts unequal-length lists). Deterministic.
@@ -48,7 +52,8 @@ Methods
 Seeds reach the methods only through ``random_state``. ``--quick`` runs one
 seed, ``max_epochs=2``, GunPoint accuracy and the JapaneseVowels unseen
 protocol only (a smoke test; its numbers mean nothing). Writes
-``evidence.md``, ``evidence.json`` and PNG plots to ``--out``.
+``evidence.md``, ``evidence.json`` and PNG plots to ``--out``. The methods, the
+harness, the tables and the plots live in ``benchmarks/_common.py``.
 """
 
 from __future__ import annotations
@@ -61,32 +66,15 @@ import platform
 import shlex
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _common as common
 import aeon
 import numpy as np
 import torch
-from aeon.datasets import load_classification
 
 import sklearn_wdist
-from sklearn_wdist.metrics import (
-    equal_error_rate,
-    mean_average_precision_at_r,
-    precision_at_1,
-)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _evidence_report as report
-from _evidence_methods import (
-    DTWMethod,
-    EnergyTrainedW2Eval,
-    Method,
-    MiniRocketMethod,
-    build_methods,
-)
 
 ACCURACY_DATASETS = ("JapaneseVowels", "BasicMotions", "GunPoint", "ArrowHead")
 UNSEEN_DATASETS = ("JapaneseVowels", "BasicMotions")
@@ -116,137 +104,53 @@ DEFAULT_CONFIGS = {
 }
 
 
-@dataclass
-class Task:
-    """One protocol on one dataset: what to fit on and what to evaluate."""
-
-    protocol: str
-    dataset: str
-    X_train: Any
-    y_train: np.ndarray
-    X_eval: Any
-    y_eval: np.ndarray
-    pad_length: int
-
-
 def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _take(X: Any, mask: np.ndarray) -> Any:
-    if isinstance(X, list):
-        return [x for x, keep in zip(X, mask, strict=True) if keep]
-    return X[mask]
+def build_methods(
+    configs: dict[str, dict[str, Any]], overrides: dict[str, Any], pad_length: int
+) -> list[common.Method]:
+    """All compared methods; ``overrides`` go to every embedder."""
+    learned = [
+        common.EmbedderMethod("learned", dict(overrides)),
+        *(
+            common.EmbedderMethod(f"learned ({name})", {**params, **overrides})
+            for name, params in configs.items()
+        ),
+    ]
+    return [
+        *learned,
+        common.EmbedderMethod("mean-pooled", {"pooling": "mean", **overrides}),
+        # One fit, reported under two names with two evaluation distances.
+        common.EmbedderMethod(
+            "energy-trained",
+            common.energy_trained_params(dict(overrides)),
+            distances={"energy-trained": "energy", "energy-trained, W2 eval": "metric"},
+        ),
+        common.RawQuantileMethod(),
+        common.WhitenedRawQuantileMethod(),
+        common.DTWMethod(),
+        common.MiniRocketMethod(pad_length),
+    ]
 
 
-def _concat(A: Any, B: Any) -> Any:
-    return [*A, *B] if isinstance(A, list) else np.concatenate([A, B])
-
-
-def _max_length(*collections: Any) -> int:
-    return max(x.shape[-1] for X in collections for x in X)
-
-
-def load_split(name: str, split: str) -> tuple[Any, np.ndarray]:
-    X, y = load_classification(name, split=split)
-    return X, np.asarray(y)
-
-
-def accuracy_task(name: str) -> Task:
-    X_train, y_train = load_split(name, "train")
-    X_test, y_test = load_split(name, "test")
-    pad = _max_length(X_train, X_test)
-    return Task("accuracy", name, X_train, y_train, X_test, y_test, pad)
-
-
-def unseen_task(name: str) -> Task:
-    X_train, y_train = load_split(name, "train")
-    X_test, y_test = load_split(name, "test")
-    X, y = _concat(X_train, X_test), np.concatenate([y_train, y_test])
+def unseen_task(name: str) -> common.Task:
+    """Train and test splits pooled; fit on some classes, verify on the others."""
+    X_train, y_train = common.load_split(name, "train")
+    X_test, y_test = common.load_split(name, "test")
+    X, y = common.concat(X_train, X_test), np.concatenate([y_train, y_test])
     seen = np.isin(y, UNSEEN_TRAIN_CLASSES[name])
-    pad = _max_length(X)
-    return Task("unseen", name, _take(X, seen), y[seen], _take(X, ~seen), y[~seen], pad)
-
-
-def _timed(function: Any, *args: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
-def evaluate_accuracy(
-    method: Method, task: Task
-) -> tuple[dict[str, float], float, float]:
-    """Return the scores, the transform time and the evaluation time."""
-    (R_train, R_test), transform_s = _timed(
-        lambda: (method.represent(task.X_train), method.represent(task.X_eval))
+    return common.Task(
+        "unseen",
+        name,
+        common.take(X, seen),
+        y[seen],
+        common.take(X, ~seen),
+        y[~seen],
+        "verification",
+        common.max_length(X),
     )
-    accuracy, evaluate_s = _timed(
-        method.test_accuracy, R_train, task.y_train, R_test, task.y_eval
-    )
-    return {"accuracy": accuracy}, transform_s, evaluate_s
-
-
-def evaluate_unseen(
-    method: Method, task: Task
-) -> tuple[dict[str, float], float, float]:
-    """Return the scores, the transform time and the distance-matrix time."""
-    R, transform_s = _timed(method.represent, task.X_eval)
-    D, evaluate_s = _timed(method.square_distances, R)
-    scores = {
-        "eer": equal_error_rate(D, task.y_eval),
-        "map_at_r": mean_average_precision_at_r(D, task.y_eval),
-        "p_at_1": precision_at_1(D, task.y_eval),
-    }
-    return {k: float(v) for k, v in scores.items()}, transform_s, evaluate_s
-
-
-def run_one(method: Method, task: Task, seed: int | None) -> dict[str, Any]:
-    """Fit and evaluate one method on one task with one seed; return the record."""
-    if isinstance(method, MiniRocketMethod):
-        method.pad_length = task.pad_length
-    _, fit_s = _timed(method.fit, task.X_train, task.y_train, seed)
-    evaluate = evaluate_accuracy if task.protocol == "accuracy" else evaluate_unseen
-    scores, transform_s, evaluate_s = evaluate(method, task)
-    record = dict(
-        protocol=task.protocol,
-        dataset=task.dataset,
-        method=method.name,
-        seed=seed,
-        scores=scores,
-        fit_s=fit_s,
-        transform_s=transform_s,
-        evaluate_s=evaluate_s,
-        shares_fit=isinstance(method, EnergyTrainedW2Eval),
-    )
-    shown = " ".join(f"{k}={v:.4f}" for k, v in scores.items())
-    _log(
-        f"  [{task.protocol}] {task.dataset} | {method.name} | seed={seed} | "
-        f"fit={fit_s:.1f}s transform={transform_s:.2f}s "
-        f"evaluate={evaluate_s:.2f}s | {shown}"
-    )
-    return record
-
-
-def run_task(task: Task, methods: list[Method], seeds: list[int]) -> list[dict]:
-    """All methods on one task: random methods per seed, deterministic ones once."""
-    _log(
-        f"[{task.protocol}] {task.dataset}: fit on {len(task.y_train)} "
-        f"({len(np.unique(task.y_train))} classes), evaluate on "
-        f"{len(task.y_eval)} ({len(np.unique(task.y_eval))} classes)"
-    )
-    records = []
-    for seed in seeds:
-        for method in methods:
-            if method.deterministic or (
-                task.protocol == "unseen" and not method.supports_unseen
-            ):
-                continue
-            records.append(run_one(method, task, seed))
-    for method in methods:
-        if method.deterministic:
-            records.append(run_one(method, task, None))
-    return records
 
 
 def warm_up() -> float:
@@ -256,13 +160,13 @@ def warm_up() -> float:
     for n_channels in (1, 3):
         X = rng.normal(size=(6, n_channels, 20))
         y = np.repeat(["a", "b"], 3)
-        for method in (DTWMethod(), MiniRocketMethod()):
+        for method in (common.DTWMethod(), common.MiniRocketMethod()):
             method.fit(X, y, 0)
             method.test_accuracy(X, y, X, y)
     ragged = [rng.normal(size=(3, n)) for n in (9, 11, 12, 10)]
-    DTWMethod().square_distances(ragged)
+    common.DTWMethod().square_distances(ragged)
     labels = np.array([0, 0, 1, 1])
-    DTWMethod().test_accuracy(ragged, labels, ragged, labels)
+    common.DTWMethod().test_accuracy(ragged, labels, ragged, labels)
     return time.perf_counter() - start
 
 
@@ -337,13 +241,13 @@ def protocol_notes(quick: bool, warm_up_s: float) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    common.add_seeds_argument(parser, default=[0, 1, 2])
     parser.add_argument(
         "--datasets", nargs="+", default=list(ACCURACY_DATASETS), metavar="NAME"
     )
     parser.add_argument("--configs", default=None, help="JSON, .json or .py (CONFIGS)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     parser.add_argument(
         "--replot",
         type=Path,
@@ -354,29 +258,86 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_tasks(datasets: list[str], quick: bool) -> list[Task]:
+def build_tasks(datasets: list[str], quick: bool) -> list[common.Task]:
     accuracy = ["GunPoint"] if quick else datasets
     unseen = ["JapaneseVowels"] if quick else datasets
-    tasks = [accuracy_task(d) for d in accuracy if d in ACCURACY_DATASETS]
+    tasks = [common.official_split_task(d) for d in accuracy if d in ACCURACY_DATASETS]
     return tasks + [unseen_task(d) for d in unseen if d in UNSEEN_DATASETS]
 
 
-def write_outputs(out: Path, meta: dict[str, Any], records: list[dict]) -> None:
+def comparisons(methods: set[str]) -> list[tuple[str, str]]:
+    """Return the (method, baseline) pairs of the claims, chosen by name."""
+    learned = sorted(m for m in methods if m.startswith("learned"))
+    return [(m, "mean-pooled") for m in learned] + [("learned", "energy-trained")]
+
+
+def markdown(
+    meta: dict[str, Any],
+    records: list[common.Record],
+    claims: list[dict[str, Any]],
+) -> str:
+    """Return ``evidence.md``: command, machine, protocol notes and tables."""
+    lines = [
+        "# Evidence: learned Wasserstein distance against baselines",
+        "",
+        "Produced by",
+        "",
+        "```bash",
+        meta["command"],
+        "```",
+        "",
+        "Machine: " + meta["machine_line"],
+        "",
+        f"Total runtime: {meta['total_runtime_s']:.0f} s. Seeds: {meta['seeds']}.",
+        "",
+        *meta["notes"],
+        "",
+        "## 1-NN test accuracy, official train/test splits",
+        "",
+        *common.accuracy_table(records),
+        "",
+        "## Verification on classes never seen in training",
+        "",
+        *common.unseen_table(records),
+        "",
+        "## The paper's two claims, paired by seed",
+        "",
+        "Difference of the first method minus the second (mean +/- std over seeds)",
+        "and the number of seeds where the first is better, tied or worse.",
+        "",
+        *common.claim_table(claims),
+        "",
+        "## Time (median over runs)",
+        "",
+        "`fit`: training (standardisation statistics for raw-quantile W2; nothing",
+        "for DTW). `transform`: representing the sequences (both splits, or the",
+        "evaluation set; for MiniRocket only the padding). `evaluate`: 1-NN",
+        "prediction on the test split (DTW: aeon's classifier, fit + score;",
+        "MiniRocket: its score, i.e. the test transform and ridge prediction) or",
+        "the square distance matrix of the evaluation set (unseen classes). The",
+        "energy-trained model evaluated with W2 shares the fit of `energy-trained`",
+        "and is left out.",
+        "",
+        *common.timing_table(records),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(
+    out: Path, meta: dict[str, Any], records: list[common.Record]
+) -> None:
     """Write evidence.json, evidence.md and the plots."""
-    comparisons = [
-        (m, "mean-pooled")
-        for m in report._ordered(r["method"] for r in records)
-        if m.startswith("learned")
-    ] + [("learned", "energy-trained")]
-    claims = report.claim_rows(records, comparisons)
-    report.write_json(
+    pairs = comparisons({r["method"] for r in records})
+    claims = common.claim_rows(records, pairs)
+    common.write_json(
         out / "evidence.json", {**meta, "records": records, "claims": claims}
     )
-    (out / "evidence.md").write_text(report.markdown(meta, records, claims))
-    report.plot_accuracy(records, out / "evidence_accuracy.png")
-    report.plot_unseen(records, out / "evidence_unseen.png")
-    report.plot_timings(records, out / "evidence_timings.png")
-    report.plot_claims(claims, out / "evidence_claims.png")
+    (out / "evidence.md").write_text(markdown(meta, records, claims))
+    common.plot_accuracy(records, out / "evidence_accuracy.png")
+    common.plot_unseen(records, out / "evidence_unseen.png")
+    common.plot_timings(records, out / "evidence_timings.png")
+    common.plot_claims(claims, out / "evidence_claims.png")
 
 
 def replot(path: Path, out: Path) -> None:
@@ -393,8 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.replot is not None:
         replot(args.replot, args.out)
         return
-    warnings.filterwarnings("ignore", message=".*unsafe cast.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="aeon")
+    common.quiet_warnings()
     start = time.perf_counter()
     facts = machine_facts()
     torch.set_num_threads(1)
@@ -404,9 +364,10 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     _log(f"warming up aeon's numba kernels ... ({facts['cpu_count']} cores)")
     warm_up_s = warm_up()
-    records: list[dict] = []
+    records: list[common.Record] = []
     for task in build_tasks(args.datasets, args.quick):
-        records += run_task(task, build_methods(configs, overrides), seeds)
+        methods = build_methods(configs, overrides, task.pad_length)
+        records += common.run_task(task, methods, seeds, log=_log)
     facts["load_average_end"] = os.getloadavg()
     meta = dict(
         command=".venv/bin/python " + shlex.join(sys.argv),

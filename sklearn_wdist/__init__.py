@@ -15,16 +15,12 @@ The public surface:
 """
 
 from . import metrics, nn
+from ._affinity import distances_to_affinity
 from ._distance_transformer import WassersteinDistanceTransformer
 from ._embedder import WassersteinSequenceEmbedder
-from ._pairwise import (
-    check_precomputed_distances,
-    distances_to_affinity,
-    pairwise_wasserstein,
-    pairwise_wasserstein_chunked,
-    pairwise_wasserstein_exact,
-)
-from ._sequences import check_sequences, from_tslearn
+from ._exact import pairwise_wasserstein_exact
+from ._pairwise import pairwise_wasserstein, pairwise_wasserstein_chunked
+from ._validation import check_precomputed_distances, check_sequences, from_tslearn
 
 __version__ = "0.1.0.dev0"
 

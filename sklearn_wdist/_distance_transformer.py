@@ -16,7 +16,8 @@ from sklearn.utils import Tags
 from sklearn.utils._param_validation import Options
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._pairwise import _check_n_jobs, _check_p, pairwise_wasserstein
+from ._pairwise import pairwise_wasserstein
+from ._validation import check_embedding_order, check_n_jobs, check_p
 
 __all__ = ["WassersteinDistanceTransformer"]
 
@@ -137,8 +138,8 @@ class WassersteinDistanceTransformer(
         """
         # The constraints above let booleans and n_jobs=0 through; reject them now
         # rather than at the first transform.
-        _check_p(self.p)
-        _check_n_jobs(self.n_jobs)
+        check_embedding_order(X, check_p(self.p))
+        check_n_jobs(self.n_jobs)
         # A copy: later changes to the caller's array must not move the references.
         self.reference_embeddings_ = validate_data(
             self, X, dtype=[np.float64, np.float32], copy=True
@@ -160,6 +161,7 @@ class WassersteinDistanceTransformer(
             references are float32, else float64.
         """
         check_is_fitted(self)
+        check_embedding_order(X, self.p)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return pairwise_wasserstein(
             X, self.reference_embeddings_, p=self.p, n_jobs=self.n_jobs

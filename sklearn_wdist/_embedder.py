@@ -1,9 +1,18 @@
-"""WassersteinSequenceEmbedder: the scikit-learn estimator around the skorch net."""
+"""WassersteinSequenceEmbedder: the scikit-learn estimator around the skorch net.
+
+``fit`` reads as its steps: check the settings, validate the data, split off
+validation data, fit the input preprocessing, build the module, train, check the
+trained model, record the fitted state. Torch code lives in ``nn/`` and
+``_training.py``; every input check in ``_validation.py``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 import numbers
+import threading
 
 import numpy as np
 import torch
@@ -11,21 +20,35 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 
-from ._pairwise import pairwise_wasserstein, pairwise_wasserstein_exact
-from ._sequences import check_sequence_labels, check_sequences
+from ._exact import pairwise_wasserstein_exact
+from ._pairwise import pairwise_wasserstein
 from ._training import (
     RetrievalValidation,
     SequenceDataset,
+    SequenceNet,
     StopOnNonFiniteLoss,
+    TrainingInterrupted,
+    check_finite_embeddings,
+    check_finite_module,
+    counting_sigint,
     embed_sequences,
+    module_device,
     pad_batch,
+    retrieval_score,
+    seeded_dropout,
+    sequence_step_features,
     torch_threads,
 )
-from ._whitening import apply_whitening, fit_whitening
-from .metrics import mean_average_precision_at_r
+from ._validation import (
+    check_int,
+    check_labels,
+    check_sequences,
+    check_training_labels,
+    record_embedding_order,
+)
+from ._whitening import channel_means, fit_whitening, to_network_input
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
@@ -34,10 +57,25 @@ from .nn import (
     quantile_levels,
 )
 
-# Embeddings are independent per sequence, so inference batches are sorted by
-# length (little padding) and only bounded for memory.
-_INFERENCE_BATCH_SIZE = 256
 _VALIDATION_KEY = "valid_map_at_r"
+# Training sequences whose embeddings are checked for NaN/inf after training.
+_CHECKED_OUTPUTS = 256
+# Integer parameters: True/False are rejected there (p=True is not p=1).
+_INTEGER_PARAMETERS = (
+    "n_features",
+    "hidden_channels",
+    "n_layers",
+    "kernel_size",
+    "n_quantiles",
+    "p",
+    "classes_per_batch",
+    "samples_per_class",
+    "max_epochs",
+    "n_iter_no_change",
+)
+# A user encoder may draw from torch's global generator (its own dropout); such
+# fits are serialised so that threads cannot interleave their draws.
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator):
@@ -160,6 +198,17 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ``log(1 + exp(d(a, p) - d(a, n)))``.
     mining : {"batch_hard", "batch_all", "semi_hard"}, default="batch_hard"
         Triplet mining inside each batch.
+    loss : torch.nn.Module, default=None
+        Training loss, called as ``loss(quantiles, labels)`` on a batch of
+        quantile embeddings ``(B, K, M)`` (means ``(B, K, 1)`` with
+        ``pooling="mean"``) and integer class codes ``(B,)``, returning a
+        scalar. ``None`` builds
+        ``WassersteinTripletLoss(p=p, margin=margin, mining=mining)``. A loss
+        on another distance, e.g. ``WassersteinTripletLoss(
+        distance=QuantileEnergyDistance())``, trains the encoder for that
+        distance; ``transform`` still returns the scaled quantiles, whose
+        ``metric_`` distance is then the ``p``-Wasserstein distance, not the
+        trained one. Deep-copied at every ``fit``.
     classes_per_batch : int, default=8
         Number of classes ``P`` per batch (capped at the number of classes).
     samples_per_class : int, default=4
@@ -199,9 +248,12 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ``1`` prints skorch's per-epoch table.
     random_state : int, RandomState instance or None, default=None
         Seeds the default encoder's weight initialisation, dropout, batch
-        sampling and the validation split. An int gives identical embeddings on
-        the same machine (for a user ``encoder``: given the same initial
-        weights).
+        sampling and the validation split, through private generators: the
+        caller's global torch generator is never used or changed. An int gives
+        identical embeddings on the same machine, also for fits running in
+        parallel threads or processes (for a user ``encoder``: given the same
+        initial weights; its own random draws use torch's global generator,
+        seeded and restored around the fit, and such fits run one at a time).
 
     Attributes
     ----------
@@ -212,9 +264,23 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     quantile_levels_ : ndarray of shape (n_quantiles,)
         The levels ``tau_m`` (the single level 0.5 when ``pooling="mean"``).
     whitening_mean_ : ndarray of shape (n_features_in_,) or None
-        Channel means subtracted before whitening (``None`` without whitening).
+        Channel means of the training steps, subtracted in float64 from every
+        sequence before whitening and before the cast to the network's float32,
+        so a small signal on a large offset keeps its precision. ``None`` when
+        the channels are passed unchanged (a user ``encoder`` without
+        whitening).
     whitening_matrix_ : ndarray of shape (n_features_in_, n_features_in_) or None
-        The whitening matrix applied to every sequence before the encoder.
+        The whitening matrix applied to every centred sequence (``None``
+        without whitening).
+    p_ : int
+        The order ``p`` the model was trained with; later ``set_params`` calls
+        do not change what ``transform`` and the distances mean.
+    pooling_ : str
+        The pooling the model was trained with.
+    embedding_scale_ : float
+        The factor ``M ** (-1/p_)`` applied to the quantiles by ``transform``.
+    user_encoder_ : bool
+        Whether the encoder was the user's ``encoder`` (deep-copied).
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -223,7 +289,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         The trained net; ``net_.module_`` is the
         :class:`~sklearn_wdist.nn.QuantileEmbedding`.
     module_ : torch.nn.Module
-        The trained :class:`~sklearn_wdist.nn.QuantileEmbedding`.
+        The trained :class:`~sklearn_wdist.nn.QuantileEmbedding`, the same
+        object as ``net_.module_``.
     history_ : skorch.History
         Per-epoch and per-batch training record.
 
@@ -276,6 +343,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             StrOptions({"soft"}),
         ],
         "mining": [StrOptions({"batch_hard", "batch_all", "semi_hard"})],
+        "loss": [torch.nn.Module, None],
         "classes_per_batch": [Interval(numbers.Integral, 2, None, closed="left")],
         "samples_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -311,6 +379,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         p=2,
         margin=1.0,
         mining="batch_hard",
+        loss=None,
         classes_per_batch=8,
         samples_per_class=4,
         max_epochs=30,
@@ -342,6 +411,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.p = p
         self.margin = margin
         self.mining = mining
+        self.loss = loss
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
         self.max_epochs = max_epochs
@@ -367,169 +437,134 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
-    def _build_encoder(self, n_channels: int) -> torch.nn.Module:
-        if self.encoder is not None:
-            return copy.deepcopy(self.encoder)
-        return ConvEncoder(
-            n_channels,
-            n_features=self.n_features,
-            hidden_channels=self.hidden_channels,
-            n_layers=self.n_layers,
-            kernel_size=self.kernel_size,
-            dropout=self.dropout,
-            include_input=self.include_input,
-            normalize_output=self.normalize_output,
-        )
-
-    @staticmethod
-    def _probe(module: QuantileEmbedding, sequences: list[np.ndarray], name: str):
-        """Run the shortest sequence through the module to catch bad encoders early."""
-        shortest = min(sequences, key=lambda s: s.shape[-1])
-        parameter = next(module.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
-        x = torch.from_numpy(shortest[None]).to(device)
-        lengths = torch.tensor([shortest.shape[-1]], device=device)
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                features, _ = module.step_features(x, lengths)
-        except ValueError as error:
-            raise ValueError(f"{name}: {error}") from error
-        except RuntimeError as error:
-            raise ValueError(
-                f"{name} contains a sequence of length {shortest.shape[-1]} that "
-                f"the encoder cannot process (too short?): {error}"
-            ) from error
-        finally:
-            module.train(was_training)
-        return features.shape[1]
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoder with the Wasserstein triplet loss.
 
+        A ``KeyboardInterrupt`` (Ctrl-C) during training propagates, and the
+        estimator keeps the state it had before this call: a fitted model stays
+        as it was, an unfitted one stays unfitted. So does a training run whose
+        loss, weights or outputs turn NaN or infinite (``FloatingPointError``).
+        skorch's ``EarlyStopping`` callback, which stops training by raising
+        ``KeyboardInterrupt`` at the end of an epoch, still ends it normally.
+
         Parameters
         ----------
         X : array-like of shape (n_sequences, n_channels, n_timepoints), \
-                (n_sequences, n_timepoints), or list of (n_channels, n_timepoints_i)
+                (n_sequences, n_timepoints), list of (n_channels, n_timepoints_i) \
+                or sktime DataFrame
             Training sequences.
         y : array-like of shape (n_sequences,)
-            Class labels (any hashable values); every class needs at least two
-            sequences, and there must be at least two classes.
+            Class labels (any hashable values, compared as Python values);
+            every class needs at least two sequences, and there must be at least
+            two classes.
 
         Returns
         -------
         self : WassersteinSequenceEmbedder
             The fitted estimator.
         """
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as error:
+        device = self._check_settings()
+        sequences = check_sequences(X, name="X")
+        classes, codes = check_training_labels(y, len(sequences))
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        train_index, valid_index = self._split(codes, seed)
+        mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
+        inputs = to_network_input(sequences, mean, matrix, "X")
+        module = self._build_module(inputs[0].shape[0], seed)
+        n_embedding_features = self._probe(module, inputs, "X")
+        net = self._train(module, inputs, codes, train_index, valid_index, seed, device)
+        self._check_trained(net, [inputs[i] for i in train_index])
+        self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
+        self.n_embedding_features_ = n_embedding_features
+        return self
+
+    def _check_settings(self) -> torch.device:
+        """Check what the parameter constraints cannot express; return the device."""
+        for name in _INTEGER_PARAMETERS:
+            check_int(getattr(self, name), name)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", minimum=1)
+        if not (math.isfinite(self.lr) and self.lr <= np.finfo(np.float32).max):
             raise ValueError(
-                f"device={self.device!r} is not a torch device (e.g. 'cpu', 'cuda', "
-                f"'cuda:1'): {error}"
-            ) from error
+                f"lr={self.lr!r} cannot be used: the weights are float32, whose "
+                f"largest value is {np.finfo(np.float32).max:.3g}."
+            )
+        if not math.isfinite(self.weight_decay):
+            raise ValueError(f"weight_decay must be finite, got {self.weight_decay!r}.")
         if not issubclass(self.optimizer, torch.optim.Optimizer):
             raise TypeError(
                 "optimizer must be a torch.optim.Optimizer subclass such as "
                 f"torch.optim.Adam, got {self.optimizer!r}."
             )
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available; "
-                "use device='cpu'."
+        for index, entry in enumerate(self.callbacks or []):
+            callback = (
+                entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
             )
-        sequences = check_sequences(X, name="X")
-        y = check_sequence_labels(y, len(sequences))
-        classes, codes = np.unique(y, return_inverse=True)
-        n_channels = sequences[0].shape[0]
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        train_index = np.arange(len(sequences))
-        valid_index = np.empty(0, dtype=int)
-        if self.early_stopping:
-            split = (
-                _split_validation_classes
-                if self.validation_split == "classes"
-                else _split_validation
+            is_callback = isinstance(callback, Callback) or (
+                isinstance(callback, type) and issubclass(callback, Callback)
             )
-            train_index, valid_index = split(
-                codes, self.validation_fraction, np.random.default_rng(seed)
-            )
-            if len(valid_index) == 0:
-                needs = (
-                    "at least 4 classes (2 to train on, 2 to validate)"
-                    if self.validation_split == "classes"
-                    else "at least 2 classes with 4 or more sequences each (2 to "
-                    "train on, 2 to validate)"
+            if not is_callback or (
+                isinstance(entry, tuple) and not isinstance(entry[0], str)
+            ):
+                raise TypeError(
+                    f"callbacks[{index}] must be a skorch callback (an instance of "
+                    "skorch.callbacks.Callback) or a (name, callback) tuple, got "
+                    f"{entry!r}."
                 )
+        if self.encoder is not None:
+            parameters = list(self.encoder.parameters())
+            if not any(parameter.requires_grad for parameter in parameters):
                 raise ValueError(
-                    f"early_stopping=True needs {needs}; y has not. Set "
-                    "early_stopping=False."
+                    "encoder has no trainable parameters (none, or all with "
+                    "requires_grad=False): there is nothing to train."
                 )
+        return _check_device(self.device)
 
-        whitening_mean = whitening_matrix = None
-        whitening = self._whitening_kind()
-        if whitening is not None:
-            # Fitted on the training part only: held-out sequences must not
-            # shape what early stopping is scored with.
-            whitening_mean, whitening_matrix = fit_whitening(
-                [sequences[i] for i in train_index],
-                codes[train_index],
-                whitening,
-                np.random.default_rng(seed),
-            )
-            sequences = apply_whitening(sequences, whitening_mean, whitening_matrix)
-
-        # fork_rng keeps the caller's global torch RNG untouched while making
-        # initialisation and dropout reproducible from random_state.
-        cuda_devices = (
-            list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    def _split(self, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the indices of the training and early-stopping sequences."""
+        if not self.early_stopping:
+            return np.arange(len(codes)), np.empty(0, dtype=int)
+        split = (
+            _split_validation_classes
+            if self.validation_split == "classes"
+            else _split_validation
         )
-        with (
-            torch.random.fork_rng(devices=cuda_devices),
-            torch_threads(self.n_threads),
-        ):
-            torch.manual_seed(seed)
-            module = QuantileEmbedding(
-                self._build_encoder(n_channels),
-                self.n_quantiles,
-                self.quantile_method,
-                self.pooling,
+        train_index, valid_index = split(
+            codes, self.validation_fraction, np.random.default_rng(seed)
+        )
+        if len(valid_index) == 0:
+            needs = (
+                "at least 4 classes (2 to train on, 2 to validate)"
+                if self.validation_split == "classes"
+                else "at least 2 classes with 4 or more sequences each (2 to "
+                "train on, 2 to validate)"
             )
-            n_embedding_features = self._probe(module, sequences, "X")
-            scale = self._n_levels() ** (-1.0 / self.p)
-            validation = None
-            if self.early_stopping:
-                validation = RetrievalValidation(
-                    [sequences[i] for i in valid_index],
-                    codes[valid_index],
-                    self.p,
-                    scale,
-                    self.n_threads,
-                    _VALIDATION_KEY,
-                )
-            net = self._build_net(module, codes[train_index], seed, validation)
-            train = SequenceDataset(
-                [sequences[i] for i in train_index], codes[train_index]
+            raise ValueError(
+                f"early_stopping=True needs {needs}; y has not. Set "
+                "early_stopping=False."
             )
-            net.fit(train, None)
+        return train_index, valid_index
 
-        self.net_ = net
-        self.module_ = net.module_
-        self.history_ = net.history
-        self.classes_ = classes
-        self.n_features_in_ = n_channels
-        self.whitening_mean_ = whitening_mean
-        self.whitening_matrix_ = whitening_matrix
-        self.n_embedding_features_ = n_embedding_features
-        self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
-        self.metric_ = "euclidean" if self.p == 2 else "manhattan"
-        # Fixed at fit: set_params after fit must not rescale transform output.
-        self._embedding_scale = scale
-        return self
+    def _fit_preprocessing(self, sequences, codes, train_index, seed):
+        """Channel mean and whitening matrix, fitted on the training part only.
+
+        Held-out sequences must not shape what early stopping is scored with.
+        The built-in encoder always gets centred input (its own normalisation
+        would otherwise work on float32 values that may have lost the signal);
+        a user encoder without whitening gets the values unchanged.
+        """
+        train = [sequences[i] for i in train_index]
+        kind = self._whitening_kind()
+        if kind is not None:
+            return fit_whitening(
+                train, codes[train_index], kind, np.random.default_rng(seed)
+            )
+        if self.encoder is None:
+            return channel_means(train), None
+        return None, None
 
     def _whitening_kind(self) -> str | None:
         if self.input_whitening == "auto":
@@ -539,11 +574,50 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     def _n_levels(self) -> int:
         return 1 if self.pooling == "mean" else self.n_quantiles
 
+    def _build_module(self, n_channels: int, seed: int) -> QuantileEmbedding:
+        """Build the encoder and pooling; built-in weights from a private generator.
+
+        The built-in encoder is created on the ``"meta"`` device (no memory, no
+        random numbers) and initialised on the CPU from a generator seeded by
+        ``random_state``, so the caller's global torch generator is never used
+        and the initial weights are the same on every device.
+        """
+        if self.encoder is None:
+            with torch.device("meta"):
+                encoder = ConvEncoder(
+                    n_channels,
+                    n_features=self.n_features,
+                    hidden_channels=self.hidden_channels,
+                    n_layers=self.n_layers,
+                    kernel_size=self.kernel_size,
+                    dropout=self.dropout,
+                    include_input=self.include_input,
+                    normalize_output=self.normalize_output,
+                )
+            encoder = encoder.to_empty(device="cpu")
+            encoder.reset_parameters(torch.Generator().manual_seed(seed))
+        else:
+            encoder = copy.deepcopy(self.encoder)
+        return QuantileEmbedding(
+            encoder, self.n_quantiles, self.quantile_method, self.pooling
+        )
+
+    @staticmethod
+    def _probe(module: QuantileEmbedding, sequences: list[np.ndarray], name: str):
+        """Run the shortest sequence through the module to catch bad encoders early."""
+        shortest = min(sequences, key=lambda s: s.shape[-1])
+        x = torch.from_numpy(shortest[None]).to(module_device(module))
+        try:
+            return module.probe(x)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from error
+
     def _build_criterion(self) -> torch.nn.Module:
-        """Build the training loss; benchmarks override it to train other distances."""
+        if self.loss is not None:
+            return copy.deepcopy(self.loss)
         return WassersteinTripletLoss(p=self.p, margin=self.margin, mining=self.mining)
 
-    def _build_net(self, module, train_codes, seed, validation) -> NeuralNet:
+    def _build_net(self, module, train_codes, seed, validation) -> SequenceNet:
         sampler = ClassBalancedBatchSampler(
             train_codes,
             classes_per_batch=self.classes_per_batch,
@@ -567,18 +641,20 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 ),
             ]
         callbacks += list(self.callbacks or [])
-        net = NeuralNet(
+        return SequenceNet(
             module=module,
             criterion=self._build_criterion(),
             optimizer=self.optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             max_epochs=self.max_epochs,
-            batch_size=_INFERENCE_BATCH_SIZE,
+            batch_size=1,
             iterator_train__batch_sampler=sampler,
             iterator_train__batch_size=1,
             iterator_train__collate_fn=pad_batch,
-            iterator_valid__collate_fn=pad_batch,
+            # DataLoader draws a base seed per epoch; from its own generator,
+            # not the caller's global one.
+            iterator_train__generator=torch.Generator().manual_seed(seed),
             train_split=None,
             callbacks=callbacks,
             verbose=self.verbose,
@@ -587,26 +663,107 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             # needed when the net is loaded again.
             torch_load_kwargs={"weights_only": False},
         )
+
+    def _train(self, module, inputs, codes, train_index, valid_index, seed, device):
+        """Run skorch's training loop under the interrupt and RNG contracts."""
+        scale = self._n_levels() ** (-1.0 / self.p)
+        validation = None
+        if len(valid_index):
+            validation = RetrievalValidation(
+                [inputs[i] for i in valid_index],
+                codes[valid_index],
+                self.p,
+                scale,
+                self.n_threads,
+                _VALIDATION_KEY,
+            )
+        net = self._build_net(module, codes[train_index], seed, validation)
+        train = SequenceDataset([inputs[i] for i in train_index], codes[train_index])
+        dropout_generator = torch.Generator(device=device).manual_seed(seed + 1)
+        with (
+            counting_sigint(),
+            torch_threads(self.n_threads),
+            seeded_dropout(module, dropout_generator),
+            self._user_encoder_rng(seed),
+        ):
+            try:
+                net.fit(train, None)
+            except TrainingInterrupted as wrapped:
+                interrupt = wrapped.__cause__
+                raise interrupt.with_traceback(interrupt.__traceback__) from None
         return net
 
+    @contextlib.contextmanager
+    def _user_encoder_rng(self, seed: int):
+        """Seed torch's global generator for a user encoder, then restore it.
+
+        A user encoder may draw random numbers (dropout) from the global
+        generator. Such fits hold a lock, so fits in threads cannot interleave
+        their draws, and fork_rng gives the caller its generator state back.
+        """
+        if self.encoder is None:
+            yield
+            return
+        devices = (
+            list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        )
+        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _check_trained(self, net, train_inputs: list[np.ndarray]) -> None:
+        """NaN/inf in the weights, buffers or outputs: FloatingPointError."""
+        check_finite_module(net.module_)
+        picks = np.unique(
+            np.linspace(0, len(train_inputs) - 1, _CHECKED_OUTPUTS).astype(int)
+        )
+        embeddings = embed_sequences(
+            net.module_, [train_inputs[i] for i in picks], 1.0, self.n_threads
+        )
+        check_finite_embeddings(embeddings, "the training sequences")
+
+    def _record_fit(self, net, classes, n_channels, mean, matrix) -> None:
+        """Everything later methods read: decided here, never re-derived."""
+        self.net_ = net
+        self.history_ = net.history
+        self.classes_ = classes
+        self.n_features_in_ = n_channels
+        self.whitening_mean_ = mean
+        self.whitening_matrix_ = matrix
+        self.p_ = int(self.p)
+        self.pooling_ = self.pooling
+        self.embedding_scale_ = self._n_levels() ** (-1.0 / self.p_)
+        self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
+        self.metric_ = "euclidean" if self.p_ == 2 else "manhattan"
+        self.user_encoder_ = self.encoder is not None
+
+    @property
+    def module_(self) -> QuantileEmbedding:
+        """The trained :class:`~sklearn_wdist.nn.QuantileEmbedding`."""
+        check_is_fitted(self)
+        return self.net_.module_
+
     # ---------------------------------------------------------------- embedding
-    def _embed(self, net: NeuralNet, sequences: list[np.ndarray]) -> np.ndarray:
-        return embed_sequences(net, sequences, self._embedding_scale, self.n_threads)
-
-    def _fitted_p(self) -> int:
-        # The order the model was trained with, whatever set_params did since.
-        return 2 if self.metric_ == "euclidean" else 1
-
-    def _check_input(self, X, name="X") -> list[np.ndarray]:
+    def _network_input(self, X, name: str = "X") -> list[np.ndarray]:
+        """Return the sequences validated and preprocessed, as the encoder sees them."""
         check_is_fitted(self)
         sequences = check_sequences(X, name=name, n_channels=self.n_features_in_)
-        if self.whitening_matrix_ is not None:
-            sequences = apply_whitening(
-                sequences, self.whitening_mean_, self.whitening_matrix_
-            )
-        if self.encoder is not None:
-            self._probe(self.module_, sequences, name)
-        return sequences
+        return self._preprocess(sequences, name)
+
+    def _preprocess(self, sequences, name: str) -> list[np.ndarray]:
+        inputs = to_network_input(
+            sequences, self.whitening_mean_, self.whitening_matrix_, name
+        )
+        if self.user_encoder_:
+            self._probe(self.module_, inputs, name)
+        return inputs
+
+    def _embed(self, inputs: list[np.ndarray], name: str) -> np.ndarray:
+        embeddings = embed_sequences(
+            self.net_.module_, inputs, self.embedding_scale_, self.n_threads
+        )
+        check_finite_embeddings(embeddings, name)
+        return embeddings
 
     def transform(self, X):
         """Embed sequences: flattened quantile functions scaled by ``M ** (-1/p)``.
@@ -614,7 +771,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_sequences, n_channels, n_timepoints), \
-                (n_sequences, n_timepoints), or list of (n_channels, n_timepoints_i)
+                (n_sequences, n_timepoints), list of (n_channels, n_timepoints_i) \
+                or sktime DataFrame
             Sequences with the channel count seen in ``fit``.
 
         Returns
@@ -622,8 +780,15 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         embeddings : ndarray of shape (n_sequences, K * n_quantiles), float32
             Row ``i`` holds ``Q_i[k, m] * M ** (-1/p)`` in row-major ``(k, m)``
             order; the ``metric_`` distance between rows is the learned ``d_p``.
+
+        Raises
+        ------
+        FloatingPointError
+            If the model's output overflows for some sequence.
         """
-        return self._embed(self.net_, self._check_input(X))
+        embeddings = self._embed(self._network_input(X), "X")
+        record_embedding_order(embeddings, self.p_)
+        return embeddings
 
     def step_features(self, X) -> list[np.ndarray]:
         """Per-step features ``h_t`` of each sequence, as the encoder outputs them.
@@ -642,25 +807,11 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             features and the last ``n_features_in_`` rows the whitened,
             standardised input channels.
         """
-        sequences = self._check_input(X)
-        module = self.module_
-        device = self.net_.device
-        module.eval()
-        # Length-sorted batches keep padding small; results go back in input order.
-        order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
-        features: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
-        with torch.no_grad(), torch_threads(self.n_threads):
-            for start in range(0, len(sequences), _INFERENCE_BATCH_SIZE):
-                chunk = order[start : start + _INFERENCE_BATCH_SIZE]
-                batch, _ = pad_batch([(sequences[i], 0) for i in chunk])
-                h, lengths = module.step_features(
-                    batch["x"].to(device), batch["lengths"].to(device)
-                )
-                h = h.cpu().numpy()
-                for row, (index, n) in enumerate(
-                    zip(chunk, lengths.tolist(), strict=True)
-                ):
-                    features[index] = h[row, :, :n]
+        features = sequence_step_features(
+            self.module_, self._network_input(X), self.n_threads
+        )
+        for index, h in enumerate(features):
+            check_finite_embeddings(h[None], f"X[{index}]")
         return features
 
     def pairwise_distances(self, X, Y=None, *, exact=False, n_jobs=None):
@@ -690,16 +841,17 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         distances : ndarray of shape (n_X, n_Y)
             ``d_p`` (a ``W_p``-type distance, not ``W_p^p``).
         """
+        check_is_fitted(self)
         if exact:
             features_x = self.step_features(X)
             features_y = None if Y is None else self.step_features(Y)
             return pairwise_wasserstein_exact(
-                features_x, features_y, p=self._fitted_p(), n_jobs=n_jobs
+                features_x, features_y, p=self.p_, n_jobs=n_jobs
             )
         embeddings_x = self.transform(X)
         embeddings_y = None if Y is None else self.transform(Y)
         return pairwise_wasserstein(
-            embeddings_x, embeddings_y, p=self._fitted_p(), n_jobs=n_jobs
+            embeddings_x, embeddings_y, p=self.p_, n_jobs=n_jobs
         )
 
     def score(self, X, y):
@@ -714,25 +866,19 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         X : array-like or list of arrays
             Sequences.
         y : array-like of shape (n_sequences,)
-            Their class labels; classes with a single sequence act only as
-            distractors.
+            Their class labels (compared as Python values, as in ``fit``);
+            classes with a single sequence act only as distractors.
 
         Returns
         -------
         score : float
             MAP@R in [0, 1].
         """
-        sequences = self._check_input(X)
-        labels = None if y is None else np.asarray(y, dtype=object)
-        if labels is None or labels.ndim != 1 or len(labels) != len(sequences):
-            raise ValueError(
-                "y must be a 1-D array with one label per sequence of X to compute "
-                f"the score; got {type(y).__name__} of shape "
-                f"{getattr(labels, 'shape', None)} for {len(sequences)} sequences."
-            )
-        embeddings = self._embed(self.net_, sequences)
-        distances = pairwise_wasserstein(embeddings, p=self._fitted_p())
-        return mean_average_precision_at_r(distances, y)
+        check_is_fitted(self)
+        sequences = check_sequences(X, name="X", n_channels=self.n_features_in_)
+        _, codes = check_labels(y, len(sequences), name="y")
+        embeddings = self._embed(self._preprocess(sequences, "X"), "X")
+        return retrieval_score(embeddings, codes, self.p_)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``"f{k}_q{m}"`` for feature ``k``, level ``m``.
@@ -747,7 +893,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        if self.module_.pooling == "mean":
+        if self.pooling_ == "mean":
             names = [f"f{k}_mean" for k in range(self.n_embedding_features_)]
         else:
             names = [
@@ -756,3 +902,36 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _check_device(device) -> torch.device:
+    """Resolve ``device`` to a torch device that exists on this machine."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda', "
+            f"'cuda:1'): {error}"
+        ) from error
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available; "
+                "use device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} does not exist: this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+        return resolved
+    if resolved.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but Apple's MPS backend is not "
+                "available on this machine; use device='cpu'."
+            )
+        return resolved
+    raise ValueError(f"device={device!r} is not supported: use 'cpu', 'cuda' or 'mps'.")

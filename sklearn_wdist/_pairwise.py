@@ -1,41 +1,33 @@
-"""Pairwise Wasserstein distances between sequence embeddings.
+"""The tiled engine: Wasserstein distances between rows of embedding matrices.
 
-Two families of functions live here:
-
-- :func:`pairwise_wasserstein` and :func:`pairwise_wasserstein_chunked` work on the
-  output of the embedder's ``transform``: flattened per-feature quantile functions
-  scaled by ``M ** (-1 / p)``, on which the Wasserstein distance ``d_p`` is the plain
-  Euclidean (``p=2``) or Manhattan (``p=1``) distance between rows.
-- :func:`pairwise_wasserstein_exact` is the reference: the exact distance between the
-  empirical per-time-step feature distributions, computed with POT's 1-D solver.
-
-All of them return ``d_p = (sum_k W_p^p(k)) ** (1 / p)``, i.e. ``W_p``, never
-``W_p^p``.
+:func:`pairwise_wasserstein` and :func:`pairwise_wasserstein_chunked` work on the
+output of the embedder's ``transform``: flattened per-feature quantile functions
+scaled by ``M ** (-1 / p)``, on which the Wasserstein distance ``d_p`` is the plain
+Euclidean (``p=2``) or Manhattan (``p=1``) distance between rows. Both return
+``d_p = (sum_k W_p^p(k)) ** (1 / p)``, i.e. ``W_p``, never ``W_p^p``. The exact
+reference lives in ``_exact.py``, affinities in ``_affinity.py``.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-import ot
-from joblib import Parallel, delayed, effective_n_jobs
-from scipy import sparse
+from joblib import Parallel, delayed
 from scipy.spatial.distance import cdist
-from sklearn import get_config
 
-__all__ = [
-    "check_precomputed_distances",
-    "distances_to_affinity",
-    "pairwise_wasserstein",
-    "pairwise_wasserstein_chunked",
-    "pairwise_wasserstein_exact",
-]
+from ._validation import (
+    check_embeddings,
+    check_n_jobs,
+    check_p,
+    check_working_memory,
+)
+
+__all__ = ["pairwise_wasserstein", "pairwise_wasserstein_chunked"]
 
 # Every distance is computed inside a tile of a fixed grid anchored at (0, 0). BLAS
 # results depend on the shape of the product (a row of ``A[s:e] @ B.T`` need not
@@ -55,187 +47,6 @@ _CANCELLATION_RTOL = 1e-6
 # Number of pairs whose difference vectors are materialised at once when squared
 # distances are recomputed directly (bounds the temporary to a few MiB).
 _RECOMPUTE_BATCH = 2048
-
-# Element budget of one call to ``ot.wasserstein_1d`` in the exact mode; POT builds
-# several temporaries of this size.
-_EXACT_BATCH_ELEMENTS = 1 << 20
-
-_VALID_P = (1, 2)
-
-
-# --------------------------------------------------------------------------- #
-# Validation
-# --------------------------------------------------------------------------- #
-def _check_p(p: Any) -> int:
-    """Return ``p`` as an int after checking that it is 1 or 2."""
-    if isinstance(p, bool) or not isinstance(p, Integral):
-        raise TypeError(
-            f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
-        )
-    if int(p) not in _VALID_P:
-        raise ValueError(f"p must be 1 or 2, got {p!r}.")
-    return int(p)
-
-
-def _check_n_jobs(n_jobs: Any) -> int | None:
-    """Return ``n_jobs`` after checking that it is None or a non-zero int."""
-    if n_jobs is None:
-        return None
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
-        raise TypeError(
-            f"n_jobs must be None or an int, got {n_jobs!r} of type "
-            f"{type(n_jobs).__name__}."
-        )
-    if n_jobs == 0:
-        raise ValueError("n_jobs must be None or a non-zero int, got 0.")
-    return int(n_jobs)
-
-
-def _check_working_memory(working_memory: Any) -> float:
-    """Return the working memory in MiB, from scikit-learn's config when None."""
-    if working_memory is None:
-        return float(get_config()["working_memory"])
-    if isinstance(working_memory, bool) or not isinstance(working_memory, Real):
-        raise TypeError(
-            "working_memory must be None or a positive number of MiB, got "
-            f"{working_memory!r} of type {type(working_memory).__name__}."
-        )
-    if not (math.isfinite(working_memory) and working_memory > 0):
-        raise ValueError(
-            "working_memory must be None or a positive number of MiB, got "
-            f"{working_memory!r}."
-        )
-    return float(working_memory)
-
-
-def _as_numeric_array(X: Any, name: str) -> np.ndarray:
-    """Convert ``X`` to a real-valued ndarray, raising errors that name ``name``."""
-    if sparse.issparse(X):
-        raise TypeError(
-            f"{name} must be a dense array; sparse matrices are not supported."
-        )
-    try:
-        arr = np.asarray(X)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{name} could not be converted to a numeric array: {exc}"
-        ) from exc
-    if arr.dtype.kind in "biu" or arr.dtype.kind == "f":
-        return arr
-    if arr.dtype.kind == "O":
-        try:
-            return arr.astype(np.float64)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"{name} must contain real numbers; conversion of its object "
-                f"array failed: {exc}"
-            ) from exc
-    raise TypeError(f"{name} must contain real numbers, got dtype {arr.dtype}.")
-
-
-def _float_dtype(arr: np.ndarray) -> type[np.floating]:
-    """Keep float32 (and promote float16) to float32; everything else to float64."""
-    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4:
-        return np.float32
-    return np.float64
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
-
-
-def _check_embeddings(X: Any, name: str) -> np.ndarray:
-    """Validate a 2-D array of embeddings; return it as float32 or float64."""
-    arr = _as_numeric_array(X, name)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_features), got an "
-            f"array with {arr.ndim} dimension(s) and shape {arr.shape}."
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(
-            f"{name} must have at least one sample and one feature, got shape "
-            f"{arr.shape}."
-        )
-    arr = arr.astype(_float_dtype(arr), copy=False)
-    _check_finite(arr, name)
-    return arr
-
-
-def check_precomputed_distances(
-    D: Any,
-    *,
-    name: str = "D",
-    square: bool | None = None,
-    n_reference: int | None = None,
-) -> np.ndarray:
-    """Validate a precomputed distance matrix.
-
-    Parameters
-    ----------
-    D : array-like of shape (n_query, n_reference)
-        Distances, for example the output of :func:`pairwise_wasserstein`.
-    name : str, default="D"
-        Name of the parameter used in error messages.
-    square : bool or None, default=None
-        If True, ``D`` must be square. None or False do not check the shape.
-    n_reference : int or None, default=None
-        If given, the number of columns ``D`` must have.
-
-    Returns
-    -------
-    D : ndarray of shape (n_query, n_reference)
-        The validated matrix, float32 if it was given in float32 and float64
-        otherwise. Not a copy when no conversion was needed.
-
-    Raises
-    ------
-    TypeError
-        If ``D`` is sparse or not numeric.
-    ValueError
-        If ``D`` is not 2-D, empty, contains NaN, infinity or negative values, or
-        has the wrong shape.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_wdist import check_precomputed_distances
-    >>> check_precomputed_distances([[0, 1], [1, 0]], square=True)
-    array([[0., 1.],
-           [1., 0.]])
-    >>> check_precomputed_distances([[0.0, -1.0]], name="D_test")
-    Traceback (most recent call last):
-    ...
-    ValueError: D_test must be non-negative, got a minimum of -1.0.
-    """
-    if n_reference is not None and (
-        isinstance(n_reference, bool) or not isinstance(n_reference, Integral)
-    ):
-        raise TypeError(f"n_reference must be None or an int, got {n_reference!r}.")
-    arr = _as_numeric_array(D, name)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D distance matrix of shape (n_query, n_reference), "
-            f"got an array with {arr.ndim} dimension(s) and shape {arr.shape}."
-        )
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}.")
-    arr = arr.astype(_float_dtype(arr), copy=False)
-    _check_finite(arr, name)
-    minimum = arr.min()
-    if minimum < 0:
-        raise ValueError(
-            f"{name} must be non-negative, got a minimum of {float(minimum)!r}."
-        )
-    if square and arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}.")
-    if n_reference is not None and arr.shape[1] != n_reference:
-        raise ValueError(
-            f"{name} must have {n_reference} columns (one per reference sample), "
-            f"got shape {arr.shape}."
-        )
-    return arr
 
 
 # --------------------------------------------------------------------------- #
@@ -268,10 +79,10 @@ class _Operands:
 
 def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     """Validate inputs and build the float64 operands."""
-    p = _check_p(p)
-    A = _check_embeddings(A, "A")
+    p = check_p(p)
+    A = check_embeddings(A, "A")
     if B is not None:
-        B = _check_embeddings(B, "B")
+        B = check_embeddings(B, "B")
         if B.shape[1] != A.shape[1]:
             raise ValueError(
                 f"A and B must have the same number of columns, got A with "
@@ -401,7 +212,7 @@ def _chunk_n_rows(n_rows: int, row_bytes: int, working_memory: float) -> int:
     return min(chunk, n_rows)
 
 
-def _parallel(n_jobs: int | None, **kwargs: Any) -> Parallel:
+def parallel_generator(n_jobs: int | None, **kwargs: Any) -> Parallel:
     """Build a joblib ``Parallel`` yielding results as they complete, if possible.
 
     Streaming results bounds the memory in flight to a few chunks. Backends that
@@ -487,8 +298,8 @@ def pairwise_wasserstein(
            [7.]])
     """
     ops = _prepare(A, B, p)
-    n_jobs = _check_n_jobs(n_jobs)
-    working_memory = _check_working_memory(working_memory)
+    n_jobs = check_n_jobs(n_jobs)
+    working_memory = check_working_memory(working_memory)
 
     # A task is one tile row over a span of tile columns whose result fits in
     # working_memory; small tasks keep the memory in flight (at most a few tasks
@@ -508,7 +319,7 @@ def pairwise_wasserstein(
     # Threads: the work is BLAS / C loops that release the GIL, and a thread
     # returns its result without pickling. This is only a soft hint, so a joblib
     # backend chosen by the user (loky, Dask, Ray, ...) takes precedence.
-    parallel = _parallel(n_jobs, prefer="threads")
+    parallel = parallel_generator(n_jobs, prefer="threads")
     for r0, c_start, block in parallel(tasks):
         r1, c_stop = r0 + block.shape[0], c_start + block.shape[1]
         out[r0:r1, c_start:c_stop] = block
@@ -573,7 +384,7 @@ def pairwise_wasserstein_chunked(
     [(2, 4), (2, 4)]
     """
     ops = _prepare(A, B, p)
-    working_memory = _check_working_memory(working_memory)
+    working_memory = check_working_memory(working_memory)
     rows = _chunk_n_rows(ops.n_rows, 8 * ops.n_cols, working_memory)
     return _iter_row_blocks(ops, rows)
 
@@ -584,230 +395,3 @@ def _iter_row_blocks(ops: _Operands, rows: int) -> Iterator[np.ndarray]:
         rows -= rows % _TILE
     for start in range(0, ops.n_rows, rows):
         yield _row_block(ops, start, min(start + rows, ops.n_rows))
-
-
-# --------------------------------------------------------------------------- #
-# Affinities
-# --------------------------------------------------------------------------- #
-def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
-    """Gaussian affinities ``exp(-D**2 / (2 * sigma**2))`` from distances.
-
-    Turns a distance matrix (for example from :func:`pairwise_wasserstein` or
-    ``WassersteinDistanceTransformer``) into the similarity matrix expected by
-    ``SpectralClustering(affinity="precomputed")``.
-
-    Parameters
-    ----------
-    D : array-like of shape (n_query, n_reference)
-        Non-negative distances.
-    sigma : float, default=None
-        Bandwidth of the Gaussian kernel, in the units of ``D``. If None, the
-        median distance is used (off-diagonal entries only when ``D`` is square).
-
-    Returns
-    -------
-    affinity : ndarray of shape (n_query, n_reference)
-        Values in ``[0, 1]``; 1 for zero distance.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_wdist import distances_to_affinity
-    >>> distances_to_affinity(np.array([[0.0, 1.0], [1.0, 0.0]]))
-    array([[1.        , 0.60653066],
-           [0.60653066, 1.        ]])
-    """
-    D = check_precomputed_distances(D, name="D")
-    if sigma is None:
-        values = D
-        if D.shape[0] == D.shape[1] and D.shape[0] > 1:
-            values = D[~np.eye(D.shape[0], dtype=bool)]
-        sigma = float(np.median(values))
-        if sigma == 0.0:
-            # All distances are zero: every bandwidth gives affinity 1.
-            sigma = 1.0
-    elif isinstance(sigma, bool) or not isinstance(sigma, Real):
-        raise TypeError(f"sigma must be None or a positive number, got {sigma!r}.")
-    elif not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be None or a positive number, got {sigma!r}.")
-    with np.errstate(under="ignore"):
-        return np.exp(-np.square(D / sigma) / 2.0)
-
-
-# --------------------------------------------------------------------------- #
-# Exact distances between empirical feature distributions
-# --------------------------------------------------------------------------- #
-def _check_feature_sequences(
-    features: Any, name: str, n_features: int | None = None
-) -> list[np.ndarray]:
-    """Validate a collection of (K, T_i) arrays; return them sorted along time.
-
-    The returned arrays are transposed to (T_i, K), the layout POT expects.
-    """
-    if sparse.issparse(features) or isinstance(features, (str, bytes)):
-        raise TypeError(
-            f"{name} must be a list of 2-D arrays of shape (n_features, "
-            f"n_timepoints), got {type(features).__name__}."
-        )
-    if isinstance(features, np.ndarray):
-        if features.ndim != 3:
-            raise ValueError(
-                f"{name} given as an array must be 3-D (n_sequences, n_features, "
-                f"n_timepoints), got shape {features.shape}."
-            )
-    elif not isinstance(features, Sequence):
-        raise TypeError(
-            f"{name} must be a list of 2-D arrays of shape (n_features, "
-            f"n_timepoints), got {type(features).__name__}."
-        )
-    if len(features) == 0:
-        raise ValueError(f"{name} must contain at least one sequence.")
-    out = []
-    for i, h in enumerate(features):
-        item = f"{name}[{i}]"
-        arr = _as_numeric_array(h, item)
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{item} must be a 2-D array of shape (n_features, n_timepoints), "
-                f"got shape {arr.shape}."
-            )
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise ValueError(
-                f"{item} must have at least one feature and one time step, got "
-                f"shape {arr.shape}."
-            )
-        if n_features is None:
-            n_features = arr.shape[0]
-        elif arr.shape[0] != n_features:
-            raise ValueError(
-                f"{item} has {arr.shape[0]} features, expected {n_features} like "
-                "the other sequences."
-            )
-        arr = arr.astype(np.float64)
-        _check_finite(arr, item)
-        out.append(np.ascontiguousarray(np.sort(arr, axis=1).T))
-    return out
-
-
-def _exact_rows(
-    rows: range,
-    sorted_a: list[np.ndarray],
-    groups: list[tuple[np.ndarray, np.ndarray]],
-    p: int,
-    symmetric: bool,
-    n_cols: int,
-) -> tuple[range, np.ndarray]:
-    """Sum per-feature ``W_p^p`` for the given rows (upper part if symmetric)."""
-    n_features = sorted_a[0].shape[1]
-    block = np.zeros((len(rows), n_cols))
-    for out_row, i in enumerate(rows):
-        u_one = sorted_a[i]
-        for idx, stacked in groups:
-            # In the symmetric case only columns j > i are computed.
-            first = int(np.searchsorted(idx, i, side="right")) if symmetric else 0
-            per_call = max(
-                1,
-                _EXACT_BATCH_ELEMENTS
-                // ((u_one.shape[0] + stacked.shape[0]) * n_features),
-            )
-            for g0 in range(first, idx.size, per_call):
-                g1 = min(g0 + per_call, idx.size)
-                u = np.tile(u_one, (1, g1 - g0))
-                v = stacked[:, g0 * n_features : g1 * n_features]
-                # Returns W_p^p for every (pair, feature) column; inputs are
-                # already sorted along time.
-                cost = ot.wasserstein_1d(u, v, p=p, require_sort=False)
-                block[out_row, idx[g0:g1]] = cost.reshape(g1 - g0, -1).sum(axis=1)
-    return rows, block
-
-
-def pairwise_wasserstein_exact(
-    features_a: Any,
-    features_b: Any = None,
-    *,
-    p: int = 2,
-    n_jobs: int | None = None,
-) -> np.ndarray:
-    """Exact Wasserstein distances between empirical feature distributions.
-
-    Each sequence is given by its per-time-step features ``H`` of shape
-    ``(K, T_i)``. For every feature ``k`` the empirical distribution of
-    ``H[k, :]`` over time is compared exactly with POT's
-    :func:`ot.wasserstein_1d` (which returns ``W_p^p``), without a quantile grid,
-    and the features are combined as ``d_p = (sum_k W_p^p(k)) ** (1 / p)``. The
-    result is ``W_p``, not ``W_p^p``. It serves as a reference:
-    :func:`pairwise_wasserstein` on quantile embeddings converges to it as the
-    number of quantiles grows when the quantiles are the empirical ones
-    (``numpy.quantile(method="inverted_cdf")``), and to within ``O(1 / T)`` with
-    linearly interpolated quantiles (numpy's default ``method="linear"``).
-
-    Parameters
-    ----------
-    features_a : list of array-like of shape (K, T_i)
-        Per-step features of the query sequences; lengths may differ. A 3-D
-        array of shape ``(n_sequences, K, T)`` is accepted too.
-    features_b : list of array-like of shape (K, T_j), default=None
-        Per-step features of the reference sequences. If None, ``features_b =
-        features_a`` and the result is exactly symmetric with a zero diagonal.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance.
-    n_jobs : int, default=None
-        Number of joblib jobs over rows. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context.
-
-    Returns
-    -------
-    distances : ndarray of shape (n_sequences_a, n_sequences_b)
-        ``W_p`` distances in float64.
-
-    See Also
-    --------
-    pairwise_wasserstein : Fast distances on quantile embeddings.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_wdist import pairwise_wasserstein_exact
-    >>> H = [np.array([[0.0, 1.0]]), np.array([[2.0, 3.0, 4.0]])]
-    >>> pairwise_wasserstein_exact(H, p=1)
-    array([[0. , 2.5],
-           [2.5, 0. ]])
-    """
-    p = _check_p(p)
-    n_jobs = _check_n_jobs(n_jobs)
-    sorted_a = _check_feature_sequences(features_a, "features_a")
-    symmetric = features_b is None
-    if symmetric:
-        sorted_b = sorted_a
-    else:
-        sorted_b = _check_feature_sequences(
-            features_b, "features_b", n_features=sorted_a[0].shape[1]
-        )
-
-    # Sequences of equal length are stacked side by side so that one call to POT
-    # handles many pairs.
-    lengths = np.array([h.shape[0] for h in sorted_b])
-    groups = []
-    for length in np.unique(lengths):
-        idx = np.flatnonzero(lengths == length)
-        groups.append((idx, np.concatenate([sorted_b[j] for j in idx], axis=1)))
-
-    n_rows, n_cols = len(sorted_a), len(sorted_b)
-    n_tasks = min(n_rows, effective_n_jobs(n_jobs))
-    # No thread preference: POT's numpy backend runs a Python loop per feature
-    # (searchsorted), which holds the GIL, so processes scale better.
-    parallel = _parallel(n_jobs)
-    # Rows are dealt out in turn: in the symmetric case the first rows have the
-    # most columns above the diagonal.
-    tasks = (
-        delayed(_exact_rows)(
-            range(t, n_rows, n_tasks), sorted_a, groups, p, symmetric, n_cols
-        )
-        for t in range(n_tasks)
-    )
-    out = np.zeros((n_rows, n_cols))
-    for rows, block in parallel(tasks):
-        out[rows.start : rows.stop : rows.step] = block
-    if symmetric:
-        out += out.T
-    return out if p == 1 else np.sqrt(out, out=out)

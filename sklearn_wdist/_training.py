@@ -1,34 +1,91 @@
-"""skorch plumbing: datasets of variable-length sequences, batching, callbacks."""
+"""skorch plumbing and the one inference path.
+
+- batching of variable-length sequences (:class:`SequenceDataset`,
+  :func:`pad_batch`);
+- :class:`SequenceNet`, the skorch net with the package's interrupt contract;
+- the inference path shared by ``transform``, ``step_features``, ``score`` and
+  the validation callback (:func:`embed_sequences`, :func:`sequence_step_features`,
+  :func:`retrieval_score`);
+- checks of a trained model (:func:`check_finite_module`) and of the training
+  loss (:class:`StopOnNonFiniteLoss`);
+- thread settings (:func:`torch_threads`) and private random generators
+  (:func:`seeded_dropout`).
+"""
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import Dataset
 
 from ._pairwise import pairwise_wasserstein
 from .metrics import mean_average_precision_at_r
+from .nn import SeededDropout
+
+# Embeddings are independent per sequence, so inference batches are sorted by
+# length (little padding) and only bounded for memory.
+INFERENCE_BATCH_SIZE = 256
+
+
+# --------------------------------------------------------------------------- #
+# Threads and random generators
+# --------------------------------------------------------------------------- #
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 0
 
 
 @contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run the block with ``n_threads`` intra-op PyTorch threads, then restore."""
+    """Run the block with ``n_threads`` intra-op PyTorch threads, then restore.
+
+    PyTorch's thread count is global to the process. Blocks entered from
+    several Python threads at once share one setting (the first block's), and
+    the caller's setting is restored when the last block leaves, so concurrent
+    fits never restore each other's setting half-way.
+    """
+    global _threads_users, _threads_saved
     if n_threads is None:
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(n_threads)
+        _threads_users += 1
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
 
 
+@contextmanager
+def seeded_dropout(module: torch.nn.Module, generator: torch.Generator):
+    """Lend ``generator`` to every :class:`~sklearn_wdist.nn.SeededDropout` inside."""
+    layers = [m for m in module.modules() if isinstance(m, SeededDropout)]
+    for layer in layers:
+        layer.generator = generator
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.generator = None
+
+
+# --------------------------------------------------------------------------- #
+# Batching
+# --------------------------------------------------------------------------- #
 class SequenceDataset(Dataset):
     """Sequences of shape ``(C, T_i)`` with optional integer labels."""
 
@@ -59,6 +116,89 @@ def pad_batch(batch: list[tuple[np.ndarray, int]]) -> tuple[dict, torch.Tensor]:
     return {"x": torch.from_numpy(padded), "lengths": torch.from_numpy(lengths)}, labels
 
 
+# --------------------------------------------------------------------------- #
+# Interrupts
+# --------------------------------------------------------------------------- #
+_sigint_count = 0
+
+
+@contextmanager
+def counting_sigint() -> Iterator[None]:
+    """Count SIGINTs (Ctrl-C) received during the block, then act as before.
+
+    skorch's ``EarlyStopping`` stops training by raising ``KeyboardInterrupt``;
+    the count tells a real Ctrl-C apart from it. Signal handlers can only be
+    installed from the main thread; elsewhere nothing is counted (a SIGINT is
+    delivered to the main thread anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        global _sigint_count
+        _sigint_count += 1
+        if previous is signal.SIG_IGN:
+            return
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class TrainingInterrupted(Exception):
+    """A ``KeyboardInterrupt`` during training, carried past skorch's handler.
+
+    skorch's ``partial_fit`` swallows every ``KeyboardInterrupt`` and returns
+    normally; this wrapper is not one, so it reaches the estimator, which
+    re-raises the original interrupt with the previous fitted state untouched.
+    """
+
+
+def _raised_by_early_stopping(interrupt: KeyboardInterrupt) -> bool:
+    frame_tb = interrupt.__traceback__
+    if frame_tb is None:
+        return False
+    while frame_tb.tb_next is not None:
+        frame_tb = frame_tb.tb_next
+    frame = frame_tb.tb_frame
+    return frame.f_code.co_name == "on_epoch_end" and isinstance(
+        frame.f_locals.get("self"), EarlyStopping
+    )
+
+
+class SequenceNet(NeuralNet):
+    """The skorch net of the embedder, with one change: interrupts propagate.
+
+    skorch ends training quietly on any ``KeyboardInterrupt``, which is how its
+    ``EarlyStopping`` stops, but it also swallows a user's Ctrl-C and returns a
+    half-trained model as if nothing had happened. Here an interrupt raised by
+    ``EarlyStopping`` at the end of an epoch still ends training normally; every
+    other one (Ctrl-C, or raised by any other code) leaves the loop as
+    :class:`TrainingInterrupted`.
+    """
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Run skorch's loop, letting only early stopping end it by interrupt."""
+        sigints = _sigint_count
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as interrupt:
+            if _sigint_count == sigints and _raised_by_early_stopping(interrupt):
+                raise
+            raise TrainingInterrupted() from interrupt
+
+
+# --------------------------------------------------------------------------- #
+# Finite losses, weights and outputs
+# --------------------------------------------------------------------------- #
 class StopOnNonFiniteLoss(Callback):
     """Stop training with a clear error as soon as the loss is NaN or infinite."""
 
@@ -76,21 +216,115 @@ class StopOnNonFiniteLoss(Callback):
             )
 
 
-def embed_sequences(
-    net, sequences: list[np.ndarray], scale: float, n_threads: int | None
-) -> np.ndarray:
-    """Flattened, scaled embeddings of ``sequences`` with the net's current weights.
+def check_finite_module(module: torch.nn.Module) -> None:
+    """Raise ``FloatingPointError`` if a weight or buffer holds NaN or infinity."""
+    for kind, tensors in (
+        ("weight", module.named_parameters()),
+        ("buffer", module.named_buffers()),
+    ):
+        for name, tensor in tensors:
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise FloatingPointError(
+                    f"Training left NaN or infinity in the model's {kind} {name!r} "
+                    "(a divergence, or activations that overflowed). The estimator "
+                    "was left unchanged; try a smaller lr, input_whitening or "
+                    "standardised input."
+                )
 
-    Sequences are batched in order of length, so batches carry little padding;
-    the result is returned in the input order.
-    """
+
+def check_finite_embeddings(embeddings: np.ndarray, name: str) -> None:
+    """Raise ``FloatingPointError`` if the model's output holds NaN or infinity."""
+    if not np.isfinite(embeddings).all():
+        rows = np.flatnonzero(
+            ~np.isfinite(embeddings).all(axis=tuple(range(1, embeddings.ndim)))
+        )
+        raise FloatingPointError(
+            f"The model's output for {name} holds NaN or infinity (sequences "
+            f"{rows[:5].tolist()}): activations overflowed. Rescale the input or "
+            "fit with input_whitening."
+        )
+
+
+# --------------------------------------------------------------------------- #
+# The one inference path
+# --------------------------------------------------------------------------- #
+def _length_sorted_batches(
+    sequences: list[np.ndarray],
+) -> Iterator[tuple[np.ndarray, dict]]:
+    """Batches of index arrays and padded tensors, shortest sequences first."""
     order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
-    dataset = SequenceDataset([sequences[i] for i in order])
-    with torch_threads(n_threads):
-        quantiles = net.forward(dataset, training=False).numpy()
-    out = np.empty_like(quantiles)
-    out[order] = quantiles
-    return out.reshape(len(sequences), -1) * np.float32(scale)
+    for start in range(0, len(sequences), INFERENCE_BATCH_SIZE):
+        chunk = order[start : start + INFERENCE_BATCH_SIZE]
+        batch, _ = pad_batch([(sequences[i], 0) for i in chunk])
+        yield chunk, batch
+
+
+@contextmanager
+def _inference(module: torch.nn.Module, n_threads: int | None):
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), torch_threads(n_threads):
+            yield
+    finally:
+        module.train(was_training)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Device of the module's first parameter or buffer (CPU if it has none)."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def embed_sequences(
+    module: torch.nn.Module,
+    sequences: list[np.ndarray],
+    scale: float,
+    n_threads: int | None,
+) -> np.ndarray:
+    """Flattened embeddings ``Q * scale`` of ``sequences``, in input order.
+
+    The module runs in evaluation mode without gradients, on batches of
+    sequences of similar length (little padding); a sequence's embedding does
+    not depend on its batch.
+    """
+    device = module_device(module)
+    out: np.ndarray | None = None
+    with _inference(module, n_threads):
+        for chunk, batch in _length_sorted_batches(sequences):
+            pooled = module(batch["x"].to(device), batch["lengths"].to(device))
+            pooled = pooled.reshape(len(chunk), -1).cpu().numpy()
+            if out is None:
+                out = np.empty((len(sequences), pooled.shape[1]), dtype=np.float32)
+            out[chunk] = pooled
+    out *= np.float32(scale)
+    return out
+
+
+def sequence_step_features(
+    module: torch.nn.Module, sequences: list[np.ndarray], n_threads: int | None
+) -> list[np.ndarray]:
+    """Return the valid per-step features ``(K, T_i')`` of each sequence, in order."""
+    device = module_device(module)
+    features: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
+    with _inference(module, n_threads):
+        for chunk, batch in _length_sorted_batches(sequences):
+            h, lengths = module.step_features(
+                batch["x"].to(device), batch["lengths"].to(device)
+            )
+            h = h.cpu().numpy()
+            for row, (index, n) in enumerate(zip(chunk, lengths.tolist(), strict=True)):
+                features[index] = h[row, :, :n]
+    return features
+
+
+def retrieval_score(embeddings: np.ndarray, codes: np.ndarray, p: int) -> float:
+    """Leave-one-out MAP@R of the distance ``d_p`` between embeddings."""
+    distances = pairwise_wasserstein(embeddings, p=p)
+    return float(mean_average_precision_at_r(distances, codes))
 
 
 class RetrievalValidation(Callback):
@@ -99,7 +333,7 @@ class RetrievalValidation(Callback):
     Parameters
     ----------
     sequences : list of ndarray
-        Validation sequences.
+        Validation sequences (preprocessed, float32).
     codes : ndarray
         Their integer class labels.
     p : {1, 2}
@@ -122,8 +356,12 @@ class RetrievalValidation(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         """Record the validation MAP@R of this epoch."""
-        embeddings = embed_sequences(net, self.sequences, self.scale, self.n_threads)
-        distances = pairwise_wasserstein(embeddings, p=self.p)
-        net.history.record(
-            self.name, float(mean_average_precision_at_r(distances, self.codes))
+        embeddings = embed_sequences(
+            net.module_, self.sequences, self.scale, self.n_threads
         )
+        score = (
+            retrieval_score(embeddings, self.codes, self.p)
+            if np.isfinite(embeddings).all()
+            else float("nan")
+        )
+        net.history.record(self.name, score)

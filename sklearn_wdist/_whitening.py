@@ -1,4 +1,9 @@
-"""Channel whitening fitted on the training sequences, applied before the encoder."""
+"""Input preprocessing: centring and whitening in float64, then the cast to float32.
+
+The network runs in float32, whose 24-bit mantissa cannot hold a small signal on
+a large offset (timestamps, pressures, coordinates: ``x + 1e8``). Channels are
+therefore centred (and whitened) in float64 first, and cast last.
+"""
 
 from __future__ import annotations
 
@@ -92,14 +97,41 @@ def fit_whitening(
     return mean, (eigenvectors * shrunk**-0.5) @ eigenvectors.T
 
 
-def apply_whitening(
-    sequences: list[np.ndarray], mean: np.ndarray, matrix: np.ndarray
-) -> list[np.ndarray]:
-    """Return ``matrix @ (x - mean)`` for every sequence, in the input dtype.
+def channel_means(sequences: list[np.ndarray]) -> np.ndarray:
+    """Mean of every channel over all time steps, in float64, without copying."""
+    sums = np.stack([s.sum(axis=1, dtype=np.float64) for s in sequences])
+    return sums.sum(axis=0) / sum(s.shape[1] for s in sequences)
 
-    The product is computed in float64 and rounded once.
+
+def to_network_input(
+    sequences: list[np.ndarray],
+    mean: np.ndarray | None,
+    matrix: np.ndarray | None,
+    name: str = "X",
+) -> list[np.ndarray]:
+    """Return ``matrix @ (x - mean)`` for every sequence, as float32.
+
+    The arithmetic is done in the input's precision or float64, whichever is
+    wider, and rounded to float32 once, at the end. ``mean=None`` passes the
+    values unchanged; ``matrix=None`` only centres.
+
+    Raises
+    ------
+    ValueError
+        If a value lies beyond the float32 range after preprocessing.
     """
-    return [
-        (matrix @ (s.astype(np.float64) - mean[:, None])).astype(s.dtype)
-        for s in sequences
-    ]
+    limit = np.finfo(np.float32).max
+    out = []
+    for index, sequence in enumerate(sequences):
+        values = sequence
+        if mean is not None:
+            values = sequence.astype(np.float64) - mean[:, None]
+            if matrix is not None:
+                values = matrix @ values
+        if values.dtype != np.float32 and np.abs(values).max() > limit:
+            raise ValueError(
+                f"{name}[{index}] has values beyond the float32 range "
+                f"(|x| > {limit:.3g}) after centring; rescale the data."
+            )
+        out.append(np.ascontiguousarray(values, dtype=np.float32))
+    return out

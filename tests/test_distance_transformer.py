@@ -22,8 +22,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_wdist import distances_to_affinity, pairwise_wasserstein
 from sklearn_wdist._distance_transformer import WassersteinDistanceTransformer
-from sklearn_wdist._pairwise import distances_to_affinity, pairwise_wasserstein
 
 # No check is expected to fail; a failure would be listed here with its reason.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}

@@ -12,8 +12,9 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 from torch import nn
 
-from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein_exact
 from sklearn_wdist._embedder import _split_validation
+from sklearn_wdist._training import embed_sequences, sequence_step_features
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
 
@@ -422,13 +423,13 @@ def test_stratified_validation_needs_two_validated_classes():
         WassersteinSequenceEmbedder(**TINY, early_stopping=True).fit(X, y)
 
 
-def test_mixed_label_types_and_bad_score_labels_are_rejected(fitted, data):
+def test_mixed_label_types_are_distinct_and_bad_score_labels_rejected(fitted, data):
     X, y = data
     mixed = np.asarray(y, dtype=object)
     mixed[:6] = 1
-    with pytest.raises(ValueError, match="mixes string and non-string"):
-        WassersteinSequenceEmbedder(**TINY).fit(X, list(mixed))
-    with pytest.raises(ValueError, match="one label per sequence"):
+    model = WassersteinSequenceEmbedder(**TINY).fit(X, list(mixed))
+    assert len(model.classes_) == len(set(mixed.tolist()))
+    with pytest.raises(ValueError, match="y must be 1-D"):
         fitted.score(X, 3)
 
 
@@ -462,40 +463,38 @@ def test_step_features_keep_input_order_with_one_long_sequence(fitted, data):
 
 
 def test_whitening_is_applied_before_the_encoder(data):
-    """Fitting on raw channels with whitening equals fitting on whitened channels.
+    """The encoder sees ``matrix @ (x - mean)``, computed in float64, cast last.
 
     The reference whitening is computed here with NumPy from the fitted mean and
-    matrix; the fitted matrix itself is checked against the within-class
-    covariance in ``tests/test_whitening.py``.
+    matrix, and run through the fitted module directly; the fitted matrix itself
+    is checked against the within-class covariance in ``tests/test_whitening.py``.
     """
     X, y = data
     X = [x * np.array([[1.0], [5.0]], dtype="float32") + 2.0 for x in X]
     whitened = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
     assert whitened.whitening_matrix_.shape == (2, 2)
     manual = [
-        (whitened.whitening_matrix_ @ (x - whitened.whitening_mean_[:, None])).astype(
-            "float32"
-        )
+        (
+            whitened.whitening_matrix_
+            @ (x.astype(np.float64) - whitened.whitening_mean_[:, None])
+        ).astype("float32")
         for x in X
     ]
-    plain = WassersteinSequenceEmbedder(
-        **TINY, input_whitening=None, random_state=0
-    ).fit(manual, y)
-    assert plain.whitening_matrix_ is None
-    np.testing.assert_allclose(
-        whitened.transform(X), plain.transform(manual), rtol=1e-5, atol=1e-6
+    expected = embed_sequences(
+        whitened.module_, manual, whitened.embedding_scale_, n_threads=1
     )
+    np.testing.assert_array_equal(whitened.transform(X), expected)
     features = whitened.step_features(X[:2])
-    expected = plain.step_features(manual[:2])
-    for a, b in zip(features, expected, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    reference = sequence_step_features(whitened.module_, manual[:2], n_threads=1)
+    for a, b in zip(features, reference, strict=True):
+        np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(
         whitened.pairwise_distances(X[:4], exact=True),
-        plain.pairwise_distances(manual[:4], exact=True),
-        rtol=1e-5,
-        atol=1e-6,
+        pairwise_wasserstein_exact(
+            sequence_step_features(whitened.module_, manual[:4], n_threads=1), p=2
+        ),
+        rtol=1e-12,
     )
-    assert whitened.score(X, y) == pytest.approx(plain.score(manual, y), abs=1e-9)
 
 
 def test_whitening_of_a_user_encoder_on_request(data):

@@ -12,7 +12,9 @@ def test_three_d_array_is_channels_first():
     sequences = check_sequences(X)
     assert [s.shape for s in sequences] == [(3, 4), (3, 4)]
     np.testing.assert_array_equal(sequences[1], X[1])
-    assert all(s.dtype == np.float32 for s in sequences)
+    # float64 keeps its precision until the data are centred; float32 stays.
+    assert all(s.dtype == np.float64 for s in sequences)
+    assert all(s.dtype == np.float32 for s in check_sequences(X.astype("float32")))
 
 
 def test_two_d_array_is_univariate():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf
 
-from sklearn_wdist._whitening import apply_whitening, fit_whitening
+from sklearn_wdist._whitening import fit_whitening, to_network_input
 
 
 def _correlated_classes(n_per_class=20, length=50, seed=0):
@@ -26,7 +26,7 @@ def test_whitened_steps_have_identity_covariance(kind):
     steps = np.concatenate(sequences, axis=1).astype(np.float64)
     np.testing.assert_allclose(mean, steps.mean(axis=1), rtol=1e-6)
     np.testing.assert_allclose(matrix, matrix.T)
-    whitened = np.concatenate(apply_whitening(sequences, mean, matrix), axis=1)
+    whitened = np.concatenate(to_network_input(sequences, mean, matrix), axis=1)
     step_codes = np.repeat(codes, 50)
     if kind == "within_class":
         # Remove each class's mean: the residual variation is what is whitened.
@@ -64,7 +64,7 @@ def test_constant_channels_give_finite_matrices():
         sequences, codes, "within_class", np.random.default_rng(0)
     )
     np.testing.assert_array_equal(matrix, np.eye(2))
-    out = apply_whitening(sequences, mean, matrix)
+    out = to_network_input(sequences, mean, matrix)
     assert all(o.dtype == np.float32 and np.all(o == 0) for o in out)
     one_constant = [
         np.vstack([np.ones(10), np.arange(10.0) * (i + 1)]).astype("float32")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_distances_and_labels, check_n_neighbors
+from .._validation import check_distances_and_labels, check_n_neighbors
 
 __all__ = ["knn_loo_accuracy", "mean_average_precision_at_r", "precision_at_1"]
 

@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import auc, roc_curve
 
+from .._validation import check_distances_and_labels
 from ._retrieval import _row_chunks
-from ._validation import check_distances_and_labels
 
 __all__ = ["equal_error_rate", "genuine_impostor_distances", "pair_roc_auc"]
 

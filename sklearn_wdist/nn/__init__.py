@@ -7,7 +7,7 @@ returns index triplets and runs without gradients.
 
 from ._distances import QuantileEnergyDistance, QuantileWassersteinDistance
 from ._embedding import QuantileEmbedding
-from ._encoder import ConvEncoder, MaskedBatchNorm1d
+from ._encoder import ConvEncoder, MaskedBatchNorm1d, SeededDropout
 from ._losses import WassersteinTripletLoss
 from ._masking import lengths_to_mask
 from ._miners import batch_all_triplets, batch_hard_triplets, semi_hard_triplets
@@ -22,6 +22,7 @@ __all__ = [
     "QuantileEnergyDistance",
     "QuantilePooling",
     "QuantileWassersteinDistance",
+    "SeededDropout",
     "WassersteinTripletLoss",
     "batch_all_triplets",
     "batch_hard_triplets",

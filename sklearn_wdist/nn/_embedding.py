@@ -100,6 +100,43 @@ class QuantileEmbedding(nn.Module):
             out_lengths[index] = features.shape[-1]
         return out, out_lengths
 
+    def probe(self, x: torch.Tensor) -> int:
+        """Run one sequence through the encoder; return the number of features ``K``.
+
+        Catches an encoder that cannot process the data before any training:
+        the module is put in evaluation mode for the probe (batch statistics of
+        a single sequence are meaningless) and restored afterwards.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (1, C, T)
+            One sequence, typically the shortest of a collection.
+
+        Returns
+        -------
+        n_features : int
+            Number of per-step features of the encoder's output.
+
+        Raises
+        ------
+        ValueError
+            If the encoder fails on ``x`` or returns no valid output.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                lengths = torch.tensor([x.shape[-1]], device=x.device)
+                features, _ = self.step_features(x, lengths)
+        except RuntimeError as error:
+            raise ValueError(
+                f"the encoder cannot process a sequence of length {x.shape[-1]} "
+                f"(too short?): {error}"
+            ) from error
+        finally:
+            self.train(was_training)
+        return int(features.shape[1])
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Quantiles ``(batch, K, n_quantiles)``, or means ``(batch, K, 1)``."""
         features, out_lengths = self.step_features(x, lengths)

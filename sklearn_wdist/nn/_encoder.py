@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -55,6 +57,41 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         if self.affine:
             out = out * self.weight[None, :, None] + self.bias[None, :, None]
         return out.masked_fill(~mask, 0.0)
+
+
+class SeededDropout(nn.Dropout):
+    """Dropout that draws its masks from a private generator when one is set.
+
+    ``torch.nn.Dropout`` draws from PyTorch's global generator, which threads
+    share and which belongs to the caller. While ``generator`` is set (the
+    estimator sets it for the duration of a fit), masks come from it instead, so
+    fits with the same ``random_state`` are identical in threads and the
+    caller's global generator is never advanced. Without a generator it behaves
+    exactly like :class:`torch.nn.Dropout`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> dropout = SeededDropout(0.5)
+    >>> dropout.generator = torch.Generator().manual_seed(0)
+    >>> dropout(torch.ones(2, 4)).shape
+    torch.Size([2, 4])
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero each element with probability ``p`` and rescale the rest."""
+        if not self.training or self.p == 0.0 or self.generator is None:
+            return super().forward(x)
+        keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
+        return x * keep / (1.0 - self.p)
+
+    def __getstate__(self) -> dict:
+        # A generator is a training-time loan, never part of a saved model.
+        state = self.__dict__.copy()
+        state.pop("generator", None)
+        return state
 
 
 class ConvEncoder(nn.Module):
@@ -136,12 +173,39 @@ class ConvEncoder(nn.Module):
             )
             self.norms.append(MaskedBatchNorm1d(hidden_channels))
             width = hidden_channels
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SeededDropout(dropout)
         self.head = nn.Conv1d(width, n_features, 1)
         self.output_norm = (
             MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
         )
         self.out_features = n_features + (in_channels if include_input else 0)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """(Re-)initialise every weight and running statistic.
+
+        Convolutions get PyTorch's default initialisation (uniform He
+        initialisation with ``a = sqrt(5)``, uniform biases in
+        ``+-1/sqrt(fan_in)``), drawn from ``generator`` instead of the global
+        generator; normalisation layers start from zero mean and unit variance.
+        This also makes a module built on the ``"meta"`` device usable after
+        ``to_empty``.
+
+        Parameters
+        ----------
+        generator : torch.Generator, optional
+            Source of the random weights, on the module's device.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv1d):
+                nn.init.kaiming_uniform_(
+                    module.weight, a=math.sqrt(5), generator=generator
+                )
+                if module.bias is not None:
+                    fan_in = module.weight.shape[1] * module.weight.shape[2]
+                    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.BatchNorm1d):
+                module.reset_parameters()
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step features of a padded batch.

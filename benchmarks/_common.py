@@ -1,0 +1,860 @@
+"""What the benchmark scripts share: data, methods, the harness, tables and plots.
+
+The scripts import this module as ``_common``: run as
+``python benchmarks/SCRIPT.py``, their own folder is the first entry of
+``sys.path``. They import ``sklearn_wdist`` as users do; the one exception, the
+whitening ablation, is marked where the imports are.
+
+Methods
+-------
+Every compared method has the same three steps, timed separately by
+:func:`run_one`:
+
+- ``fit(X, y, seed)`` learns what the method learns (nothing for DTW);
+- ``represent(X)`` maps sequences to what distances or the classifier need
+  (embeddings, raw-quantile features, padded arrays or the sequences themselves);
+- ``test_accuracy`` (a :class:`Task` with ``evaluation="accuracy"``) or
+  ``square_distances`` (``evaluation="verification"``) evaluates the
+  representation.
+
+One fit may be reported under several names, each with its own evaluation
+distance (:attr:`Method.evaluations`); records are identified by those names,
+never by their position in a list.
+
+Records
+-------
+A *record* is one evaluation of one method on one task with one seed
+(``seed`` is ``None`` for deterministic methods, which run once)::
+
+    {"protocol": str, "dataset": str, "method": str, "seed": int | None,
+     "scores": {name: float}, "fit_s": float, "transform_s": float,
+     "evaluate_s": float, "shares_fit": bool}
+
+``shares_fit`` marks an evaluation of a fit reported under another name; its
+``fit_s`` and ``transform_s`` are 0. Means and standard deviations are over
+seeds (``ddof=0``); deterministic methods have a single record and a standard
+deviation of 0. Tables and plots list datasets and methods in the order in
+which they first occur in the records, which is presentation only.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import matplotlib
+import numpy as np
+import torch
+from aeon.classification.convolution_based import MiniRocketClassifier
+from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+from aeon.datasets import load_classification
+from aeon.distances import dtw_pairwise_distance
+from aeon.transformations.collection.unequal_length import Padder
+
+from sklearn_wdist import (
+    WassersteinSequenceEmbedder,
+    check_sequences,
+    pairwise_wasserstein,
+)
+
+# The only private import of the benchmarks: the "whitened raw-quantile W2"
+# ablation must see exactly the embedder's input preprocessing, which has no
+# public function.
+from sklearn_wdist._whitening import fit_whitening, to_network_input
+from sklearn_wdist.metrics import (
+    equal_error_rate,
+    mean_average_precision_at_r,
+    precision_at_1,
+)
+from sklearn_wdist.nn import QuantileEnergyDistance, WassersteinTripletLoss
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+Sequences = np.ndarray | list[np.ndarray]
+Record = dict[str, Any]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Number of quantile levels of the untrained raw-quantile baseline.
+RAW_QUANTILES = 16
+# Elements of the (rows, n_b, K, M, M) temporary of one energy-distance chunk.
+_ENERGY_CHUNK_ELEMENTS = 1 << 24
+DETERMINISTIC_MARK = " (det.)"
+
+
+class Score(NamedTuple):
+    """How a score is shown and which direction is better."""
+
+    label: str
+    higher_is_better: bool
+
+
+SCORES = {
+    "accuracy": Score("accuracy", True),
+    "eer": Score("EER", False),
+    "map_at_r": Score("MAP@R", True),
+    "p_at_1": Score("P@1", True),
+}
+# The scores of a verification task (column order of the tables).
+VERIFICATION_SCORES = ("eer", "map_at_r", "p_at_1")
+
+
+# --------------------------------------------------------------------------- #
+# Data, seeds, warnings, timing
+# --------------------------------------------------------------------------- #
+@dataclass
+class Task:
+    """One protocol on one dataset: what to fit on and what to evaluate.
+
+    ``evaluation="accuracy"``: 1-NN accuracy of ``X_eval`` against
+    ``X_train`` (classes seen in training). ``"verification"``: EER, MAP@R and
+    precision@1 on the square distance matrix of ``X_eval``.
+    """
+
+    protocol: str
+    dataset: str
+    X_train: Sequences
+    y_train: np.ndarray
+    X_eval: Sequences
+    y_eval: np.ndarray
+    evaluation: str
+    pad_length: int = 0
+
+
+def load_split(name: str, split: str) -> tuple[Sequences, np.ndarray]:
+    """One official split of an aeon dataset, labels as an ndarray."""
+    X, y = load_classification(name, split=split)
+    return X, np.asarray(y)
+
+
+def take(X: Sequences, index: np.ndarray) -> Sequences:
+    """Return the sequences at ``index`` (integer positions or a boolean mask)."""
+    index = np.asarray(index)
+    if index.dtype == bool:
+        index = np.flatnonzero(index)
+    return [X[i] for i in index] if isinstance(X, list) else X[index]
+
+
+def concat(A: Sequences, B: Sequences) -> Sequences:
+    """Two collections of the same kind (list or array) as one."""
+    return [*A, *B] if isinstance(A, list) else np.concatenate([A, B])
+
+
+def max_length(*collections: Sequences) -> int:
+    """Return the number of time steps of the longest sequence."""
+    return max(x.shape[-1] for X in collections for x in X)
+
+
+def official_split_task(name: str) -> Task:
+    """Return the official train/test split of ``name``, scored by 1-NN accuracy."""
+    X_train, y_train = load_split(name, "train")
+    X_test, y_test = load_split(name, "test")
+    pad = max_length(X_train, X_test)
+    return Task("accuracy", name, X_train, y_train, X_test, y_test, "accuracy", pad)
+
+
+def add_seeds_argument(parser: Any, default: Sequence[int]) -> None:
+    """``--seeds``: the ``random_state`` values, one run of every trained model each."""
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(default),
+        help="random_state of each run (default: %(default)s)",
+    )
+
+
+def quiet_warnings() -> None:
+    """Silence aeon's user warnings and numba's unsafe-cast notices."""
+    warnings.filterwarnings("ignore", message=".*unsafe cast.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="aeon")
+
+
+def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``function(*args)`` and its wall-clock time in seconds."""
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- #
+# Representations, distances and scores
+# --------------------------------------------------------------------------- #
+def channel_statistics(X: Sequences) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over all time steps of ``X``."""
+    steps = np.concatenate([np.asarray(x, dtype=np.float64) for x in X], axis=1)
+    std = steps.std(axis=1)
+    return steps.mean(axis=1), np.where(std > 0, std, 1.0)
+
+
+def raw_quantile_features(
+    X: Sequences, mean: np.ndarray, std: np.ndarray, n_levels: int = RAW_QUANTILES
+) -> np.ndarray:
+    """Flattened per-channel quantile functions scaled by ``n_levels ** -0.5``.
+
+    Channels are standardised with ``mean`` and ``std`` first; the Euclidean
+    distance between rows is then the (untrained) W2 distance between the
+    per-channel distributions of the standardised raw signal.
+    """
+    tau = (np.arange(1, n_levels + 1) - 0.5) / n_levels
+    rows = []
+    for x in X:
+        z = (np.asarray(x, dtype=np.float64) - mean[:, None]) / std[:, None]
+        rows.append(np.quantile(z, tau, axis=1, method="linear").T.ravel())
+    return np.asarray(rows) * n_levels**-0.5
+
+
+def energy_distance_matrix(
+    A: np.ndarray, B: np.ndarray | None, n_features: int
+) -> np.ndarray:
+    """Energy distance between quantile embeddings given as ``transform`` rows.
+
+    Rows are reshaped to ``(K, M)`` and multiplied by ``M ** 0.5`` to undo the
+    ``M ** (-1/2)`` scaling of ``transform``; the matrix is computed in row
+    chunks with :meth:`QuantileEnergyDistance.matrix`.
+    """
+    B = A if B is None else B
+    n_levels = A.shape[1] // n_features
+    scale = n_levels**0.5
+    a = torch.from_numpy(A).reshape(len(A), n_features, n_levels) * scale
+    b = torch.from_numpy(B).reshape(len(B), n_features, n_levels) * scale
+    rows = max(1, _ENERGY_CHUNK_ELEMENTS // (len(b) * n_features * n_levels**2))
+    distance = QuantileEnergyDistance()
+    with torch.no_grad():
+        blocks = [
+            distance.matrix(a[start : start + rows], b)
+            for start in range(0, len(a), rows)
+        ]
+    return torch.cat(blocks).double().numpy()
+
+
+def pad_to_length(X: Sequences, length: int) -> np.ndarray:
+    """Zero-pad unequal-length sequences at the end to ``length`` (aeon Padder)."""
+    if isinstance(X, np.ndarray):
+        return X
+    return Padder(padded_length=length, fill_value=0).fit_transform(X)
+
+
+def one_nn_accuracy(
+    D_test_train: np.ndarray, y_train: np.ndarray, y_test: np.ndarray
+) -> float:
+    """Accuracy of 1-NN on a test-by-train distance matrix.
+
+    Ties go to the lowest training index, as in :mod:`sklearn_wdist.metrics`.
+    """
+    predicted = np.asarray(y_train)[np.asarray(D_test_train).argmin(axis=1)]
+    return float(np.mean(predicted == np.asarray(y_test)))
+
+
+def verification_scores(D: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """EER, MAP@R and precision@1 of a square distance matrix (leave-one-out)."""
+    return {
+        "eer": float(equal_error_rate(D, y)),
+        "map_at_r": float(mean_average_precision_at_r(D, y)),
+        "p_at_1": float(precision_at_1(D, y)),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Methods
+# --------------------------------------------------------------------------- #
+class Method(ABC):
+    """A compared method (see the module docstring)."""
+
+    name: str
+    deterministic: bool = False
+    supports_unseen: bool = True
+
+    @property
+    def evaluations(self) -> tuple[str, ...]:
+        """Names under which one fit is reported; ``name`` is the one that fits."""
+        return (self.name,)
+
+    @abstractmethod
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        """Learn from the training sequences."""
+
+    @abstractmethod
+    def represent(self, X: Sequences) -> Any:
+        """Map sequences to the representation the evaluation uses."""
+
+    @abstractmethod
+    def test_accuracy(
+        self,
+        R_train: Any,
+        y_train: np.ndarray,
+        R_test: Any,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        """Test accuracy of 1-NN (or the method's own classifier)."""
+
+    def square_distances(self, R: Any, evaluation: str | None = None) -> np.ndarray:
+        """Square distance matrix within one collection."""
+        raise NotImplementedError(f"{self.name} has no distance matrix.")
+
+
+def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the triplet loss on the energy distance as ``loss``.
+
+    Margin and mining are the embedder's (from ``params`` or its defaults), so
+    that only the distance the triplets are scored with changes.
+    """
+    settings = WassersteinSequenceEmbedder(**params).get_params()
+    loss = WassersteinTripletLoss(
+        margin=settings["margin"],
+        mining=settings["mining"],
+        distance=QuantileEnergyDistance(),
+    )
+    return {**params, "loss": loss}
+
+
+class EmbedderMethod(Method):
+    """A ``WassersteinSequenceEmbedder(random_state=seed, **params)``.
+
+    ``distances`` maps each name the fit is reported under to its evaluation
+    distance: ``"metric"``, the ``p``-Wasserstein distance of ``transform``
+    (:func:`~sklearn_wdist.pairwise_wasserstein`; Euclidean for mean pooling),
+    or ``"energy"``, the energy distance between the quantile embeddings.
+    Default: ``{name: "metric"}``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        params: dict[str, Any],
+        distances: dict[str, str] | None = None,
+    ) -> None:
+        distances = {name: "metric"} if distances is None else dict(distances)
+        if name not in distances:
+            raise ValueError(f"distances must name the method itself, {name!r}.")
+        unknown = set(distances.values()) - {"metric", "energy"}
+        if unknown:
+            raise ValueError(f"unknown evaluation distances {sorted(unknown)}.")
+        self.name = name
+        self.params = params
+        self.distances = distances
+        self.embedder_: WassersteinSequenceEmbedder | None = None
+
+    @property
+    def evaluations(self) -> tuple[str, ...]:
+        return tuple(self.distances)
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        embedder = WassersteinSequenceEmbedder(random_state=seed, **self.params)
+        self.embedder_ = embedder.fit(X, y)
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        return self.embedder_.transform(X)
+
+    def _distance_matrix(
+        self, A: np.ndarray, B: np.ndarray | None, evaluation: str | None
+    ) -> np.ndarray:
+        if self.distances[evaluation or self.name] == "energy":
+            return energy_distance_matrix(A, B, self.embedder_.n_embedding_features_)
+        return pairwise_wasserstein(A, B, p=self.embedder_.p_)
+
+    def test_accuracy(
+        self,
+        R_train: np.ndarray,
+        y_train: np.ndarray,
+        R_test: np.ndarray,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        D = self._distance_matrix(R_test, R_train, evaluation)
+        return one_nn_accuracy(D, y_train, y_test)
+
+    def square_distances(
+        self, R: np.ndarray, evaluation: str | None = None
+    ) -> np.ndarray:
+        return self._distance_matrix(R, None, evaluation)
+
+
+class RawQuantileMethod(Method):
+    """Untrained W2 between per-channel quantiles of the standardised raw signal."""
+
+    name = "raw-quantile W2"
+    deterministic = True
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        self.mean_, self.std_ = channel_statistics(X)
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        return raw_quantile_features(X, self.mean_, self.std_)
+
+    def test_accuracy(
+        self,
+        R_train: np.ndarray,
+        y_train: np.ndarray,
+        R_test: np.ndarray,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        return one_nn_accuracy(pairwise_wasserstein(R_test, R_train), y_train, y_test)
+
+    def square_distances(
+        self, R: np.ndarray, evaluation: str | None = None
+    ) -> np.ndarray:
+        return pairwise_wasserstein(R, p=2)
+
+
+class WhitenedRawQuantileMethod(RawQuantileMethod):
+    """Raw-quantile W2 after the embedder's within-class whitening; no training.
+
+    The ablation that separates what the whitening step gives from what the
+    trained encoder adds: the features are computed from exactly what the
+    encoder would receive (centred, whitened, cast to float32).
+    """
+
+    name = "whitened raw-quantile W2"
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        sequences = check_sequences(X)
+        codes = np.unique(np.asarray(y), return_inverse=True)[1]
+        self.whitening_ = fit_whitening(
+            sequences, codes, "within_class", np.random.default_rng(0)
+        )
+        channels = len(self.whitening_[0])
+        self.mean_, self.std_ = np.zeros(channels), np.ones(channels)
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        whitened = to_network_input(check_sequences(X), *self.whitening_)
+        return raw_quantile_features(whitened, self.mean_, self.std_)
+
+
+class DTWMethod(Method):
+    """1-NN under full-window DTW (aeon); the evaluation step does all the work."""
+
+    name = "1-NN DTW"
+    deterministic = True
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        return None
+
+    def represent(self, X: Sequences) -> Sequences:
+        return X
+
+    def test_accuracy(
+        self,
+        R_train: Sequences,
+        y_train: np.ndarray,
+        R_test: Sequences,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        knn = KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw")
+        return float(knn.fit(R_train, y_train).score(R_test, y_test))
+
+    def square_distances(self, R: Sequences, evaluation: str | None = None):
+        return dtw_pairwise_distance(R)
+
+
+class MiniRocketMethod(Method):
+    """aeon's MiniRocketClassifier (10,000 kernels, ridge); accuracy only.
+
+    Unequal-length collections are zero-padded at the end to ``pad_length`` (the
+    longest sequence over both official splits) with aeon's ``Padder``.
+    """
+
+    name = "MiniRocket"
+    supports_unseen = False
+
+    def __init__(self, pad_length: int = 0) -> None:
+        self.pad_length = pad_length
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        self.classifier_ = MiniRocketClassifier(random_state=seed)
+        self.classifier_.fit(pad_to_length(X, self.pad_length), y)
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        return pad_to_length(X, self.pad_length)
+
+    def test_accuracy(
+        self,
+        R_train: np.ndarray,
+        y_train: np.ndarray,
+        R_test: np.ndarray,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        return float(self.classifier_.score(R_test, y_test))
+
+
+# --------------------------------------------------------------------------- #
+# The harness
+# --------------------------------------------------------------------------- #
+def run_one(method: Method, task: Task, seed: int | None) -> list[Record]:
+    """Fit once, represent once, then one record per evaluation of the fit."""
+    _, fit_s = timed(method.fit, task.X_train, task.y_train, seed)
+    if task.evaluation == "accuracy":
+        (R_train, R_eval), transform_s = timed(
+            lambda: (method.represent(task.X_train), method.represent(task.X_eval))
+        )
+    else:
+        R_eval, transform_s = timed(method.represent, task.X_eval)
+    records = []
+    for evaluation in method.evaluations:
+        if task.evaluation == "accuracy":
+            accuracy, evaluate_s = timed(
+                method.test_accuracy,
+                R_train,
+                task.y_train,
+                R_eval,
+                task.y_eval,
+                evaluation,
+            )
+            scores = {"accuracy": accuracy}
+        else:
+            D, evaluate_s = timed(method.square_distances, R_eval, evaluation)
+            scores = verification_scores(D, task.y_eval)
+        shares_fit = evaluation != method.name
+        records.append(
+            dict(
+                protocol=task.protocol,
+                dataset=task.dataset,
+                method=evaluation,
+                seed=seed,
+                scores=scores,
+                fit_s=0.0 if shares_fit else fit_s,
+                transform_s=0.0 if shares_fit else transform_s,
+                evaluate_s=evaluate_s,
+                shares_fit=shares_fit,
+            )
+        )
+    return records
+
+
+def describe(record: Record) -> str:
+    """One log line for a record."""
+    shown = " ".join(f"{k}={v:.4f}" for k, v in record["scores"].items())
+    return (
+        f"  [{record['protocol']}] {record['dataset']} | {record['method']} | "
+        f"seed={record['seed']} | fit={record['fit_s']:.1f}s "
+        f"transform={record['transform_s']:.2f}s "
+        f"evaluate={record['evaluate_s']:.2f}s | {shown}"
+    )
+
+
+def run_task(
+    task: Task,
+    methods: Iterable[Method],
+    seeds: Sequence[int],
+    log: Callable[[str], None] = print,
+) -> list[Record]:
+    """All methods on one task: random methods per seed, deterministic ones once.
+
+    Raises ``ValueError`` if two evaluations would be reported under one name.
+    """
+    methods = list(methods)
+    names = [name for method in methods for name in method.evaluations]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"methods reported under the same name: {repeated}")
+    log(
+        f"[{task.protocol}] {task.dataset}: fit on {len(task.y_train)} "
+        f"({len(np.unique(task.y_train))} classes), evaluate on "
+        f"{len(task.y_eval)} ({len(np.unique(task.y_eval))} classes)"
+    )
+    unsupported = task.evaluation == "verification"
+    runs = [
+        (method, seed)
+        for seed in seeds
+        for method in methods
+        if not method.deterministic and not (unsupported and not method.supports_unseen)
+    ]
+    runs += [(method, None) for method in methods if method.deterministic]
+    records = []
+    for method, seed in runs:
+        for record in run_one(method, task, seed):
+            log(describe(record))
+            records.append(record)
+    return records
+
+
+# --------------------------------------------------------------------------- #
+# Tables
+# --------------------------------------------------------------------------- #
+def distinct(values: Iterable[Any]) -> list[Any]:
+    """Distinct values in order of first appearance (for presentation)."""
+    return list(dict.fromkeys(values))
+
+
+def select(records: Iterable[Record], **where: Any) -> list[Record]:
+    """Return the records whose fields equal ``where``."""
+    return [r for r in records if all(r[k] == v for k, v in where.items())]
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Lines of a Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON."""
+    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+
+
+def _cell(records: Sequence[Record], score: str) -> str:
+    if not records:
+        return "n/a"
+    values = np.array([r["scores"][score] for r in records], dtype=float)
+    deterministic = all(r["seed"] is None for r in records)
+    mark = DETERMINISTIC_MARK if deterministic else ""
+    return f"{values.mean():.4f} +/- {values.std():.4f}{mark}"
+
+
+def accuracy_table(records: Sequence[Record]) -> list[str]:
+    """Tabulate 1-NN test accuracy (mean +/- std) of methods by datasets."""
+    records = select(records, protocol="accuracy")
+    datasets = distinct(r["dataset"] for r in records)
+    rows = (
+        [method]
+        + [
+            _cell(select(records, method=method, dataset=d), "accuracy")
+            for d in datasets
+        ]
+        for method in distinct(r["method"] for r in records)
+    )
+    return markdown_table(["method", *datasets], rows)
+
+
+def unseen_table(records: Sequence[Record]) -> list[str]:
+    """Tabulate the unseen-class scores of methods by (dataset, score)."""
+    records = select(records, protocol="unseen")
+    datasets = distinct(r["dataset"] for r in records)
+    header = ["method"] + [
+        f"{d} {SCORES[key].label} "
+        + ("(higher better)" if SCORES[key].higher_is_better else "(lower better)")
+        for d in datasets
+        for key in VERIFICATION_SCORES
+    ]
+    rows = (
+        [method]
+        + [
+            _cell(select(records, method=method, dataset=d), key)
+            for d in datasets
+            for key in VERIFICATION_SCORES
+        ]
+        for method in distinct(r["method"] for r in records)
+    )
+    return markdown_table(header, rows)
+
+
+def _median(records: Sequence[Record], key: str) -> str:
+    return f"{statistics.median(r[key] for r in records):.2f}"
+
+
+def timing_table(records: Sequence[Record]) -> list[str]:
+    """Tabulate median fit, transform and evaluation time per task, method."""
+    rows = []
+    for protocol in distinct(r["protocol"] for r in records):
+        chosen = select(records, protocol=protocol, shares_fit=False)
+        for dataset in distinct(r["dataset"] for r in chosen):
+            for method in distinct(r["method"] for r in chosen):
+                cell = select(chosen, dataset=dataset, method=method)
+                if cell:
+                    rows.append(
+                        [protocol, dataset, method, str(len(cell))]
+                        + [_median(cell, k) for k in ("fit_s", "transform_s")]
+                        + [_median(cell, "evaluate_s")]
+                    )
+    header = ["protocol", "dataset", "method", "runs", "fit (s)", "transform (s)"]
+    return markdown_table([*header, "evaluate (s)"], rows)
+
+
+def _paired_differences(
+    records: Sequence[Record], method: str, baseline: str, score: str
+) -> np.ndarray:
+    """Per-seed ``method - baseline`` for the seeds both ran with."""
+    ours = {r["seed"]: r["scores"][score] for r in select(records, method=method)}
+    theirs = {r["seed"]: r["scores"][score] for r in select(records, method=baseline)}
+    seeds = sorted(set(ours) & set(theirs), key=str)
+    return np.array([ours[s] - theirs[s] for s in seeds], dtype=float)
+
+
+def claim_rows(
+    records: Sequence[Record], comparisons: Sequence[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Paired differences for every (method, baseline) comparison and task."""
+    out = []
+    tasks = distinct((r["protocol"], r["dataset"]) for r in records)
+    for protocol, dataset in tasks:
+        task = select(records, protocol=protocol, dataset=dataset)
+        scores = distinct(key for r in task for key in r["scores"])
+        for method, baseline in comparisons:
+            for key in scores:
+                diff = _paired_differences(task, method, baseline, key)
+                if diff.size:
+                    up = SCORES[key].higher_is_better
+                    wins = int(((diff > 0) if up else (diff < 0)).sum())
+                    out.append(
+                        dict(
+                            protocol=protocol,
+                            dataset=dataset,
+                            comparison=f"{method} - {baseline}",
+                            score=SCORES[key].label,
+                            higher_is_better=up,
+                            mean=float(diff.mean()),
+                            std=float(diff.std()),
+                            wins=wins,
+                            ties=int((diff == 0).sum()),
+                            n=int(diff.size),
+                        )
+                    )
+    return out
+
+
+def claim_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Tabulate :func:`claim_rows`."""
+    header = ["protocol", "dataset", "comparison", "score", "difference"]
+    return markdown_table(
+        [*header, "seeds: first better / tie / worse"],
+        (
+            [
+                r["protocol"],
+                r["dataset"],
+                r["comparison"],
+                r["score"] + ("" if r["higher_is_better"] else " (lower better)"),
+                f"{r['mean']:+.4f} +/- {r['std']:.4f}",
+                f"{r['wins']} / {r['ties']} / {r['n'] - r['wins'] - r['ties']}",
+            ]
+            for r in rows
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Plots
+# --------------------------------------------------------------------------- #
+def _colors(records: Iterable[Record]) -> dict[str, str]:
+    """One matplotlib colour per method, the same in every plot of a run."""
+    methods = distinct(r["method"] for r in records)
+    return {m: f"C{i % 10}" for i, m in enumerate(methods)}
+
+
+def _grouped_bars(
+    ax: Any,
+    records: Sequence[Record],
+    value: Callable[[Record], float],
+    groups: dict[str, Callable[[Record], bool]],
+    colors: dict[str, str],
+) -> None:
+    """Bars of mean ``value`` per method within each group, std error bars."""
+    methods = [m for m in colors if select(records, method=m)]
+    width = 0.8 / max(1, len(methods))
+    x = np.arange(len(groups))
+    for i, method in enumerate(methods):
+        cells = [
+            np.array([value(r) for r in select(records, method=method) if keep(r)])
+            for keep in groups.values()
+        ]
+        mean = [c.mean() if c.size else np.nan for c in cells]
+        std = [c.std() if c.size else 0.0 for c in cells]
+        ax.bar(
+            x + i * width,
+            mean,
+            width,
+            yerr=std,
+            capsize=2,
+            label=method,
+            color=colors[method],
+        )
+    ax.set_xticks(x + width * (len(methods) - 1) / 2, list(groups))
+
+
+def _dataset_groups(
+    records: Sequence[Record],
+) -> dict[str, Callable[[Record], bool]]:
+    return {
+        d: (lambda r, d=d: r["dataset"] == d)
+        for d in distinct(r["dataset"] for r in records)
+    }
+
+
+def _save(fig: Any, ax: Any, path: Path) -> None:
+    """Put one legend below the plot and write the PNG."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_accuracy(records: Sequence[Record], path: Path) -> None:
+    """Plot grouped bars of test accuracy with std error bars."""
+    colors = _colors(records)
+    chosen = select(records, protocol="accuracy")
+    fig, ax = plt.subplots(figsize=(10, 5))
+    _grouped_bars(
+        ax, chosen, lambda r: r["scores"]["accuracy"], _dataset_groups(chosen), colors
+    )
+    ax.set_title("1-NN test accuracy, official split (mean +/- std over seeds)")
+    ax.set_ylim(0, 1.05)
+    _save(fig, ax, path)
+
+
+def plot_unseen(records: Sequence[Record], path: Path) -> None:
+    """Plot one panel per verification score, grouped bars, std error bars."""
+    colors = _colors(records)
+    chosen = select(records, protocol="unseen")
+    fig, axes = plt.subplots(1, len(VERIFICATION_SCORES), figsize=(15, 5))
+    panels = dict(zip(VERIFICATION_SCORES, axes, strict=True))
+    for key, ax in panels.items():
+        _grouped_bars(
+            ax, chosen, lambda r, k=key: r["scores"][k], _dataset_groups(chosen), colors
+        )
+        better = "higher" if SCORES[key].higher_is_better else "lower"
+        ax.set_title(f"unseen classes: {SCORES[key].label} ({better} better)")
+    _save(fig, panels[VERIFICATION_SCORES[0]], path)
+
+
+def plot_timings(records: Sequence[Record], path: Path) -> None:
+    """Plot total time per method and task (log scale, std error bars)."""
+    colors = _colors(records)
+    chosen = [r for r in records if not r["shares_fit"]]
+    groups = {
+        f"{d}\n({p})": (lambda r, p=p, d=d: (r["protocol"], r["dataset"]) == (p, d))
+        for p, d in distinct((r["protocol"], r["dataset"]) for r in chosen)
+    }
+    fig, ax = plt.subplots(figsize=(12, 5))
+    _grouped_bars(
+        ax,
+        chosen,
+        lambda r: r["fit_s"] + r["transform_s"] + r["evaluate_s"],
+        groups,
+        colors,
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel("fit + transform + evaluate (s)")
+    ax.set_title("time per run (mean +/- std over seeds)")
+    _save(fig, ax, path)
+
+
+def plot_claims(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Plot the claims' paired differences, oriented so up = first better."""
+    labels = [
+        f"{r['dataset']} {r['score']}\n{r['comparison']}".replace(" - ", " vs ")
+        for r in rows
+    ]
+    sign = np.array([1.0 if r["higher_is_better"] else -1.0 for r in rows])
+    mean = sign * np.array([r["mean"] for r in rows])
+    std = np.array([r["std"] for r in rows])
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(rows)), 6))
+    ax.bar(np.arange(len(rows)), mean, yerr=std, capsize=2)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(rows)), labels, rotation=90, fontsize=6)
+    ax.set_ylabel("gain of first over second")
+    ax.set_title("paired by seed; EER sign flipped so that up is better")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

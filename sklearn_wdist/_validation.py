@@ -1,0 +1,897 @@
+"""Every input check of the package, in one place.
+
+- numbers: :func:`as_numeric_array`, :func:`check_finite`, :func:`check_p`,
+  :func:`check_n_jobs`, :func:`check_working_memory`, :func:`check_int`;
+- sequences and their containers (DESIGN section 2): :func:`check_sequences`
+  (arrays, lists, sktime's ``nested_univ`` and ``pd-multiindex`` DataFrames) and
+  :func:`from_tslearn`;
+- labels, with one policy: :func:`check_labels` (labels are compared as Python
+  values, so ``1`` and ``"1"`` are two classes everywhere) and
+  :func:`check_training_labels`;
+- embeddings and distance matrices: :func:`check_embeddings` and
+  :func:`check_distance_matrix` (behind ``check_precomputed_distances`` and the
+  metrics).
+
+Every error is a ``ValueError`` or ``TypeError`` that names the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn import get_config
+
+__all__ = [
+    "as_numeric_array",
+    "check_distance_matrix",
+    "check_distances_and_labels",
+    "check_embedding_order",
+    "check_embeddings",
+    "check_finite",
+    "check_int",
+    "check_labels",
+    "check_n_jobs",
+    "check_n_neighbors",
+    "check_p",
+    "check_precomputed_distances",
+    "check_sequences",
+    "check_training_labels",
+    "check_working_memory",
+    "from_tslearn",
+    "record_embedding_order",
+]
+
+
+# --------------------------------------------------------------------------- #
+# Numbers
+# --------------------------------------------------------------------------- #
+def _is_sparse(value: Any) -> bool:
+    return hasattr(value, "toarray") or type(value).__module__.startswith(
+        "scipy.sparse"
+    )
+
+
+def as_numeric_array(value: Any, name: str) -> np.ndarray:
+    """Convert ``value`` to a real-valued ndarray, with errors naming ``name``.
+
+    Integer, boolean and floating arrays keep their dtype; object arrays of
+    numbers become float64; torch tensors are detached and moved to the CPU.
+
+    Parameters
+    ----------
+    value : array-like
+        The input.
+    name : str
+        Parameter name for error messages.
+
+    Returns
+    -------
+    array : ndarray
+        Not a copy when no conversion was needed.
+
+    Examples
+    --------
+    >>> as_numeric_array([1, 2], "X").dtype.kind
+    'i'
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu()
+    if _is_sparse(value):
+        raise TypeError(
+            f"{name} must be a dense array; got a sparse matrix, which is not "
+            "supported (use .toarray())."
+        )
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise ValueError(
+            f"{name} could not be converted to an array: {error}"
+        ) from error
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name} must contain real numbers, got values of type object that "
+                f"cannot be converted to float: {error}"
+            ) from error
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {array.dtype}; "
+            "values must be real."
+        )
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}.")
+    return array
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``array`` holds NaN or infinity."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = "NaN" if np.isnan(array).any() else "infinity"
+        raise ValueError(f"{name} contains {bad}; values must be finite.")
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an int; booleans and non-integers are a ``TypeError``.
+
+    ``True`` is an ``int`` to Python, which would make ``p=True`` silently mean
+    ``p=1``; it is rejected everywhere an integer is expected.
+
+    Examples
+    --------
+    >>> check_int(3, "n_layers", minimum=0)
+    3
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int, got {value!r} of type {type(value).__name__}."
+        )
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_p(p: Any) -> int:
+    """Return the order ``p`` of the distance as an int after checking it is 1 or 2."""
+    if isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Integral):
+        raise TypeError(
+            f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
+        )
+    if int(p) not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}.")
+    return int(p)
+
+
+def check_n_jobs(n_jobs: Any) -> int | None:
+    """Return ``n_jobs`` after checking that it is None or a non-zero int."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool | np.bool_) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(
+            f"n_jobs must be None or an int, got {n_jobs!r} of type "
+            f"{type(n_jobs).__name__}."
+        )
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be None or a non-zero int, got 0.")
+    return int(n_jobs)
+
+
+def check_working_memory(working_memory: Any) -> float:
+    """Return the working memory in MiB, from scikit-learn's config when None."""
+    if working_memory is None:
+        return float(get_config()["working_memory"])
+    if isinstance(working_memory, bool | np.bool_) or not isinstance(
+        working_memory, numbers.Real
+    ):
+        raise TypeError(
+            "working_memory must be None or a positive number of MiB, got "
+            f"{working_memory!r} of type {type(working_memory).__name__}."
+        )
+    if not (math.isfinite(working_memory) and working_memory > 0):
+        raise ValueError(
+            "working_memory must be None or a positive number of MiB, got "
+            f"{working_memory!r}."
+        )
+    return float(working_memory)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float_dtype(array: np.ndarray) -> type[np.floating]:
+    """Keep float32 (and promote float16) to float32; everything else to float64."""
+    if array.dtype.kind == "f" and array.dtype.itemsize <= 4:
+        return np.float32
+    return np.float64
+
+
+# --------------------------------------------------------------------------- #
+# Sequences and their containers
+# --------------------------------------------------------------------------- #
+def _is_dataframe(X: Any) -> bool:
+    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
+
+
+def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
+    """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
+
+    A DataFrame of plain numbers is returned as its values: rows are univariate
+    sequences, like a 2-D array.
+    """
+    import pandas as pd  # only reached when X is a pandas object
+
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: found 0 sequences.")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no columns: found 0 channels.")
+    if isinstance(X.index, pd.MultiIndex):
+        if X.index.nlevels != 2:
+            raise ValueError(
+                f"{name} is a DataFrame with a {X.index.nlevels}-level MultiIndex; "
+                "sktime's pd-multiindex format has two levels (instance, time)."
+            )
+        instances = X.index.get_level_values(0)
+        # Instances in order of first appearance, time steps in their row order.
+        codes, uniques = pd.factorize(instances, sort=False)
+        order = np.argsort(codes, kind="stable")
+        values = as_numeric_array(X.to_numpy()[order], name)
+        bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
+        return [np.ascontiguousarray(part.T) for part in np.split(values, bounds)]
+    cells = X.to_numpy(dtype=object)
+    nested = [isinstance(cell, pd.Series | np.ndarray | list) for cell in cells.flat]
+    if not any(nested):
+        return as_numeric_array(X.to_numpy(), name)
+    if not all(nested):
+        raise TypeError(
+            f"{name} is a DataFrame mixing series cells and scalars; sktime's "
+            "nested_univ format has a pd.Series in every cell."
+        )
+    sequences = []
+    for row, cells_row in enumerate(cells):
+        channels = [
+            as_numeric_array(cell, f"{name}.iloc[{row}, {column}]").ravel()
+            for column, cell in enumerate(cells_row)
+        ]
+        lengths = {len(channel) for channel in channels}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"{name}.iloc[{row}] has channels of different lengths "
+                f"{sorted(lengths)}; the channels of one sequence must be aligned."
+            )
+        sequences.append(np.stack(channels))
+    return sequences
+
+
+def _warn_if_channels_last(shape: tuple[int, ...], name: str) -> None:
+    n_channels, n_timepoints = shape[1], shape[2]
+    if n_channels > n_timepoints:
+        warnings.warn(
+            f"{name} has shape {shape}: {n_channels} channels of {n_timepoints} "
+            "time points. Sequences are read as (n_sequences, n_channels, "
+            "n_timepoints); if yours are (n_sequences, n_timepoints, n_channels) "
+            "(tslearn, sktime's df-list), convert them with "
+            "sklearn_wdist.from_tslearn(X) or X.transpose(0, 2, 1).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def check_sequences(
+    X: Any, *, name: str = "X", n_channels: int | None = None
+) -> list[np.ndarray]:
+    """Validate a collection of sequences and return it as a list of arrays.
+
+    Accepted layouts (DESIGN section 2):
+
+    - a 3-D array ``(n_sequences, n_channels, n_timepoints)``; one with more
+      channels than time points is most likely channels-last, which is warned
+      about;
+    - a 2-D array ``(n_sequences, n_timepoints)`` of univariate sequences;
+    - a list (or tuple, or 1-D object array, or pandas Series) of 2-D arrays
+      ``(n_channels, n_timepoints_i)`` of unequal lengths; 1-D items are
+      univariate sequences;
+    - sktime's ``nested_univ`` DataFrame (a ``pd.Series`` in every cell, one row
+      per sequence, one column per channel) and ``pd-multiindex`` DataFrame
+      (an (instance, time) MultiIndex, one column per channel).
+
+    Parameters
+    ----------
+    X : array-like, list of array-like or pandas DataFrame
+        The sequences.
+    name : str, default="X"
+        Name of the parameter, used in error messages.
+    n_channels : int, optional
+        If given, every sequence must have this many channels (the number seen
+        during ``fit``).
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (n_channels, n_timepoints_i)
+        C-contiguous floating arrays: float32 input stays float32, everything
+        else is float64, so that no precision is lost before the data are
+        centred. For an input array these are views where possible.
+
+    Raises
+    ------
+    TypeError
+        For non-numeric, complex or sparse input.
+    ValueError
+        For a wrong number of dimensions, an empty collection or sequence, a
+        channel count that differs between sequences or from ``n_channels``, and
+        NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sequences = check_sequences([np.ones((2, 5)), np.zeros((2, 3))])
+    >>> [s.shape for s in sequences]
+    [(2, 5), (2, 3)]
+    >>> check_sequences(np.zeros((4, 7)))[0].shape
+    (1, 7)
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; expected a collection of sequences.")
+    if isinstance(X, str | bytes):
+        raise TypeError(f"{name} must be a collection of sequences, got a string.")
+    if _is_sparse(X):
+        as_numeric_array(X, name)  # raises the sparse-input error
+    if isinstance(X, dict):
+        raise TypeError(
+            f"{name} must be a collection of sequences, got a dict; pass a list "
+            "or an array."
+        )
+    if _is_dataframe(X):
+        X = _from_dataframe(X, name)
+    input_dtype = getattr(X, "dtype", None)
+    if (
+        isinstance(input_dtype, np.dtype)
+        and input_dtype.kind == "O"
+        and np.ndim(X) == 1
+    ):
+        # A 1-D object array or pandas Series of arrays (aeon/sktime nested form).
+        X = list(X)
+    if isinstance(X, Sequence) and not isinstance(X, np.ndarray):
+        if len(X) == 0:
+            raise ValueError(f"{name} is empty: found 0 sequences.")
+        sequences = []
+        for index, item in enumerate(X):
+            item_name = f"{name}[{index}]"
+            if isinstance(item, str | bytes):
+                raise TypeError(
+                    f"{item_name} must be an array of numbers, got a string."
+                )
+            array = as_numeric_array(item, item_name)
+            if array.ndim == 1:
+                array = array[None, :]
+            elif array.ndim != 2:
+                raise ValueError(
+                    f"{item_name} must be a 2-D array (n_channels, n_timepoints) "
+                    f"or a 1-D univariate sequence, got {array.ndim} dimensions."
+                )
+            sequences.append(array)
+    else:
+        array = as_numeric_array(X, name)
+        if array.ndim == 2:
+            array = array[:, None, :]
+        elif array.ndim != 3:
+            hint = (
+                " Reshape your data: a single univariate sequence x is "
+                "x.reshape(1, -1)."
+                if array.ndim == 1
+                else ""
+            )
+            raise ValueError(
+                f"{name} must be a 3-D array (n_sequences, n_channels, n_timepoints), "
+                "a 2-D array (n_sequences, n_timepoints) or a list of 2-D arrays, "
+                f"got an array with {array.ndim} dimension(s) of shape "
+                f"{array.shape}.{hint}"
+            )
+        if array.shape[0] == 0:
+            raise ValueError(
+                f"{name} is empty: found 0 sequences, shape {array.shape}."
+            )
+        if array.shape[-1] == 0:
+            raise ValueError(
+                f"{name} holds empty sequences (0 time points): found array with "
+                f"0 feature(s) (shape={array.shape[:1] + array.shape[2:]}) while a "
+                "minimum of 1 is required."
+            )
+        if array.shape[1] > 0:
+            _warn_if_channels_last(array.shape, name)
+        sequences = list(array)
+
+    expected = n_channels if n_channels is not None else sequences[0].shape[0]
+    result = []
+    for index, sequence in enumerate(sequences):
+        item_name = f"{name}[{index}]"
+        channels, length = sequence.shape
+        if channels == 0:
+            raise ValueError(f"{item_name} has 0 channels.")
+        if length == 0:
+            raise ValueError(f"{item_name} is an empty sequence (0 time points).")
+        if channels != expected:
+            origin = "seen during fit" if n_channels is not None else f"of {name}[0]"
+            raise ValueError(
+                f"{item_name} has {channels} channel(s), but {expected} "
+                f"channel(s) were expected (the number {origin})."
+            )
+        sequence = np.ascontiguousarray(sequence, dtype=_float_dtype(sequence))
+        if not np.isfinite(sequence).all():
+            bad = "NaN" if np.isnan(sequence).any() else "infinity"
+            raise ValueError(
+                f"{item_name} contains {bad}; sequences must be finite. For "
+                "NaN-padded tslearn arrays use sklearn_wdist.from_tslearn."
+            )
+        if sequence.dtype == np.float64 and np.abs(sequence).max() > _FLOAT32_MAX:
+            # Centring keeps the spread, so such values stay beyond the range
+            # of the network's float32 whatever the preprocessing.
+            raise ValueError(
+                f"{item_name} has values beyond the float32 range "
+                f"(|x| > {_FLOAT32_MAX:.3g}); rescale the data."
+            )
+        result.append(sequence)
+    return result
+
+
+def from_tslearn(X: Any) -> list[np.ndarray]:
+    """Convert a tslearn dataset to a list of ``(n_channels, n_timepoints_i)`` arrays.
+
+    tslearn stores a collection as one array ``(n_sequences, sz, d)`` in which
+    shorter sequences are padded with trailing NaN. Each sequence is transposed to
+    the channels-first layout and its trailing all-NaN steps are removed.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_sequences, sz, d) or (n_sequences, sz)
+        A tslearn time-series dataset; a 2-D array is read as ``d = 1``.
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (d, n_timepoints_i)
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has the wrong number of dimensions, a sequence is all NaN, or a
+        NaN appears before the end of a sequence (only trailing padding is allowed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[[1.0], [2.0], [3.0]], [[4.0], [5.0], [np.nan]]])
+    >>> [s.tolist() for s in from_tslearn(X)]
+    [[[1.0, 2.0, 3.0]], [[4.0, 5.0]]]
+    """
+    array = as_numeric_array(X, "X").astype(np.float64, copy=False)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3:
+        raise ValueError(
+            "X must be a tslearn dataset of shape (n_sequences, sz, d), got "
+            f"{array.ndim} dimension(s)."
+        )
+    if array.shape[0] == 0:
+        raise ValueError("X is empty: found 0 sequences.")
+    sequences = []
+    for index, sequence in enumerate(array):
+        missing = np.isnan(sequence).all(axis=1)
+        length = (
+            len(missing) - int(np.argmin(missing[::-1])) if not missing.all() else 0
+        )
+        if length == 0:
+            raise ValueError(f"X[{index}] is all NaN: an empty sequence.")
+        if np.isnan(sequence[:length]).any():
+            raise ValueError(
+                f"X[{index}] has NaN before its end; only trailing NaN padding "
+                "is allowed."
+            )
+        sequences.append(np.ascontiguousarray(sequence[:length].T))
+    return sequences
+
+
+# --------------------------------------------------------------------------- #
+# Labels: one policy
+# --------------------------------------------------------------------------- #
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return math.isnan(value)
+    # pandas.NA and pandas.NaT: comparisons do not give a plain bool.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _sorted_classes(uniques: list) -> np.ndarray:
+    """Classes in sorted order as an array; mixed types sorted by type, then value."""
+    kinds = {
+        "text"
+        if isinstance(v, str | bytes)
+        else "number"
+        if isinstance(v, numbers.Number)
+        else type(v).__name__
+        for v in uniques
+    }
+    if len(kinds) == 1:
+        try:
+            ordered = sorted(uniques)
+        except TypeError:
+            ordered = sorted(uniques, key=repr)
+        if kinds <= {"text", "number"}:
+            return np.asarray(ordered)
+    else:
+        ordered = sorted(uniques, key=lambda v: (type(v).__name__, repr(v)))
+    classes = np.empty(len(ordered), dtype=object)
+    classes[:] = ordered
+    return classes
+
+
+def check_labels(
+    y: Any, n_samples: int, *, name: str = "y", samples_name: str = "X"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate class labels and return the classes and each label's code.
+
+    The one label policy of the package: labels are compared as Python values,
+    so ``1`` and ``"1"`` are two classes (and ``1``, ``1.0`` and ``True`` one),
+    whether they come as a list, a tuple, a NumPy array or a pandas Series.
+    ``None``, NaN and ``pandas.NA`` are not labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Hashable class labels.
+    n_samples : int
+        Number of items the labels belong to.
+    name : str, default="y"
+        Parameter name for error messages.
+    samples_name : str, default="X"
+        Name of the parameter holding the items, for error messages.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The distinct labels, sorted (by type name first when types are mixed).
+    codes : ndarray of shape (n_samples,), dtype intp
+        ``classes[codes]`` equals ``y``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is None, not 1-D, of the wrong length, or holds a missing or
+        unhashable label.
+
+    Examples
+    --------
+    >>> classes, codes = check_labels([1, "1", 1], 3)
+    >>> classes.tolist(), codes.tolist()
+    ([1, '1'], [0, 1, 0])
+    """
+    if y is None:
+        raise ValueError(
+            f"{name} is None; class labels are required (one per sequence)."
+        )
+    if isinstance(y, str | bytes):
+        raise TypeError(f"{name} must be a 1-D array of labels, got a string.")
+    if hasattr(y, "detach") and hasattr(y, "cpu"):
+        y = y.detach().cpu().numpy()
+    if isinstance(y, list | tuple):
+        # Never let NumPy pick a common dtype: it would turn [1, "1"] into
+        # ["1", "1"]. Elements keep their Python identity in an object array.
+        array = np.asarray(y, dtype=object)
+        if array.ndim == 1 or (array.ndim == 2 and array.shape[1] > 1):
+            # Equal-length tuples as labels became a 2-D array; any 1-D list
+            # is refilled so that every element keeps its Python identity.
+            array = np.empty(len(y), dtype=object)
+            array[:] = list(y)
+    else:
+        # Arrays, pandas Series and other array-likes keep their elements (an
+        # object array keeps Python values).
+        array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,), got a column vector of shape "
+            f"{array.shape}; use {name}.ravel()."
+        )
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,), got shape {array.shape}.")
+    if len(array) != n_samples:
+        raise ValueError(
+            f"{name} has {len(array)} labels but {samples_name} has {n_samples} "
+            f"{'rows' if samples_name == 'distances' else 'sequences'}; they must "
+            "have the same length."
+        )
+    if array.dtype.kind in "biufUS":
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(
+                f"{name} contains NaN or infinity; every label must be a class."
+            )
+        classes, codes = np.unique(array, return_inverse=True)
+        return classes, codes.astype(np.intp).reshape(-1)
+    mapping: dict = {}
+    codes = np.empty(len(array), dtype=np.intp)
+    for index, value in enumerate(array.tolist()):
+        if _is_missing(value):
+            raise ValueError(
+                f"{name}[{index}] is {value!r}; every label must be a class "
+                "(None and NaN are not)."
+            )
+        try:
+            codes[index] = mapping.setdefault(value, len(mapping))
+        except TypeError as error:
+            raise TypeError(
+                f"{name}[{index}] is {value!r} of type {type(value).__name__}, "
+                "which is not hashable; labels must be hashable values."
+            ) from error
+    first_seen = list(mapping)
+    classes = _sorted_classes(first_seen)
+    position = {value: rank for rank, value in enumerate(classes.tolist())}
+    remap = np.array([position[value] for value in first_seen], dtype=np.intp)
+    return classes, remap[codes]
+
+
+def check_training_labels(
+    y: Any, n_samples: int, *, min_per_class: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels for triplet training: at least two classes, each large enough.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Hashable class labels; see :func:`check_labels`.
+    n_samples : int
+        Number of sequences in ``X``.
+    min_per_class : int, default=2
+        Smallest class size a triplet needs (an anchor and a positive).
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+    codes : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> classes, codes = check_training_labels(["a", "b", "a", "b"], 4)
+    >>> classes.tolist(), codes.tolist()
+    (['a', 'b'], [0, 1, 0, 1])
+    """
+    if y is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None: "
+            "triplet training needs class labels."
+        )
+    classes, codes = check_labels(y, n_samples, name="y")
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has 1 class ({classes[0]!r}) but triplet training needs at least "
+            "2 classes: negatives come from other classes."
+        )
+    counts = np.bincount(codes, minlength=len(classes))
+    small = classes[counts < min_per_class]
+    if len(small):
+        raise ValueError(
+            f"y has classes with fewer than {min_per_class} sequences, too few for "
+            f"a triplet (an anchor and a positive): {small[:5].tolist()!r}."
+        )
+    return classes, codes
+
+
+# --------------------------------------------------------------------------- #
+# Embeddings and distance matrices
+# --------------------------------------------------------------------------- #
+def check_embeddings(X: Any, name: str) -> np.ndarray:
+    """Validate a 2-D array of embeddings; return it as float32 or float64."""
+    array = as_numeric_array(X, name)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got an "
+            f"array with {array.ndim} dimension(s) and shape {array.shape}."
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least one sample and one feature, got shape "
+            f"{array.shape}."
+        )
+    array = array.astype(_float_dtype(array), copy=False)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return array
+
+
+def check_distance_matrix(
+    D: Any,
+    *,
+    name: str = "D",
+    square: bool = False,
+    n_reference: int | None = None,
+    min_samples: int = 1,
+) -> np.ndarray:
+    """Validate a matrix of distances: real, finite, non-negative, 2-D.
+
+    Parameters
+    ----------
+    D : array-like of shape (n_query, n_reference)
+        The distances.
+    name : str, default="D"
+        Parameter name for error messages.
+    square : bool, default=False
+        Require a square matrix.
+    n_reference : int, optional
+        The number of columns ``D`` must have.
+    min_samples : int, default=1
+        Minimum number of rows.
+
+    Returns
+    -------
+    D : ndarray
+        float32 if given in float32 (or float16), float64 otherwise; not a
+        copy when no conversion was needed.
+    """
+    if n_reference is not None:
+        n_reference = check_int(n_reference, "n_reference", minimum=1)
+    array = as_numeric_array(D, name)
+    if array.dtype.kind == "b":
+        raise TypeError(f"{name} must contain real numbers, got booleans.")
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D distance matrix of shape (n_query, n_reference), "
+            f"got an array with {array.ndim} dimension(s) and shape {array.shape}."
+        )
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}.")
+    if square and array.shape[0] != array.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {array.shape}.")
+    if array.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} must describe at least {min_samples} items, got shape "
+            f"{array.shape}."
+        )
+    if n_reference is not None and array.shape[1] != n_reference:
+        raise ValueError(
+            f"{name} must have {n_reference} columns (one per reference sample), "
+            f"got shape {array.shape}."
+        )
+    array = array.astype(_float_dtype(array), copy=False)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity; distances must be finite.")
+    minimum = array.min()
+    if minimum < 0:
+        raise ValueError(
+            f"{name} must be non-negative, got a minimum of {float(minimum)!r}."
+        )
+    return array
+
+
+def check_precomputed_distances(
+    D: Any,
+    *,
+    name: str = "D",
+    square: bool | None = None,
+    n_reference: int | None = None,
+) -> np.ndarray:
+    """Validate a precomputed distance matrix.
+
+    Parameters
+    ----------
+    D : array-like of shape (n_query, n_reference)
+        Distances, for example the output of :func:`pairwise_wasserstein`.
+    name : str, default="D"
+        Name of the parameter used in error messages.
+    square : bool or None, default=None
+        If True, ``D`` must be square. None or False do not check the shape.
+    n_reference : int or None, default=None
+        If given, the number of columns ``D`` must have (a positive int).
+
+    Returns
+    -------
+    D : ndarray of shape (n_query, n_reference)
+        The validated matrix, float32 if it was given in float32 and float64
+        otherwise. Not a copy when no conversion was needed.
+
+    Raises
+    ------
+    TypeError
+        If ``D`` is sparse or not numeric, or ``n_reference`` is not an int.
+    ValueError
+        If ``D`` is not 2-D, empty, contains NaN, infinity or negative values, or
+        has the wrong shape, or ``n_reference`` is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_wdist import check_precomputed_distances
+    >>> check_precomputed_distances([[0, 1], [1, 0]], square=True)
+    array([[0., 1.],
+           [1., 0.]])
+    >>> check_precomputed_distances([[0.0, -1.0]], name="D_test")
+    Traceback (most recent call last):
+    ...
+    ValueError: D_test must be non-negative, got a minimum of -1.0.
+    """
+    return check_distance_matrix(
+        D, name=name, square=bool(square), n_reference=n_reference
+    )
+
+
+def check_n_neighbors(n_neighbors: Any, n_samples: int) -> int:
+    """Validate the number of neighbours of a leave-one-out k-NN vote.
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Requested number of neighbours.
+    n_samples : int
+        Number of items; each query has ``n_samples - 1`` candidates.
+
+    Returns
+    -------
+    n_neighbors : int
+        The value as a Python ``int``.
+
+    Raises
+    ------
+    TypeError
+        If ``n_neighbors`` is not an integer (booleans are rejected).
+    ValueError
+        If ``n_neighbors`` is not in ``[1, n_samples - 1]``.
+    """
+    if isinstance(n_neighbors, bool | np.bool_) or not isinstance(
+        n_neighbors, numbers.Integral
+    ):
+        raise TypeError(
+            f"n_neighbors must be an integer; got {type(n_neighbors).__name__}."
+        )
+    n_neighbors = int(n_neighbors)
+    if not 1 <= n_neighbors < n_samples:
+        raise ValueError(
+            f"n_neighbors must satisfy 1 <= n_neighbors < n_samples = {n_samples} "
+            f"(leave-one-out leaves {n_samples - 1} candidates); got {n_neighbors}."
+        )
+    return n_neighbors
+
+
+def check_distances_and_labels(
+    distances: Any, labels: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a square distance matrix and the labels of its items (metrics).
+
+    Returns
+    -------
+    distances : ndarray of shape (n_samples, n_samples)
+        See :func:`check_distance_matrix`.
+    codes : ndarray of shape (n_samples,)
+        Integer class code of each item, under :func:`check_labels`' policy.
+    """
+    matrix = check_distance_matrix(
+        distances, name="distances", square=True, min_samples=2
+    )
+    _, codes = check_labels(
+        labels, matrix.shape[0], name="labels", samples_name="distances"
+    )
+    return matrix, codes
+
+
+# --------------------------------------------------------------------------- #
+# Which order p produced an embedding matrix
+# --------------------------------------------------------------------------- #
+# ``transform`` output is a plain ndarray, so it cannot say which ``p`` it was
+# trained with. Its identity is remembered (weakly: the entry goes when the array
+# does) so that a distance step handed that very array, as in a Pipeline, can
+# refuse a different ``p`` instead of silently computing another distance.
+_EMBEDDING_ORDERS: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def record_embedding_order(embeddings: np.ndarray, p: int) -> None:
+    """Remember that ``embeddings`` came from a model trained with order ``p``."""
+    key = id(embeddings)
+
+    def forget(_reference: weakref.ref, key: int = key) -> None:
+        _EMBEDDING_ORDERS.pop(key, None)
+
+    _EMBEDDING_ORDERS[key] = (weakref.ref(embeddings, forget), p)
+
+
+def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
+    """Refuse ``p`` for embeddings known to come from a model of another order.
+
+    Raises
+    ------
+    ValueError
+        If ``embeddings`` is the output of an embedder's ``transform`` trained
+        with an order other than ``p``.
+    """
+    entry = _EMBEDDING_ORDERS.get(id(embeddings))
+    if entry is None or entry[0]() is not embeddings or entry[1] == p:
+        return
+    trained = entry[1]
+    raise ValueError(
+        f"p={p!r}, but {name} holds embeddings of a WassersteinSequenceEmbedder "
+        f"trained with p={trained}: the p={p} distance between them is not the "
+        f"learned one. Set p={trained} (metric "
+        f"{'euclidean' if trained == 2 else 'manhattan'})."
+    )
