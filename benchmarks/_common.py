@@ -15,7 +15,8 @@ Every compared method has the same three steps, timed separately by
   (embeddings, raw-quantile features, padded arrays or the sequences themselves);
 - ``test_accuracy`` (a :class:`Task` with ``evaluation="accuracy"``) or
   ``square_distances`` (``evaluation="verification"``) evaluates the
-  representation.
+  representation; by default both use the method's ``distance_matrix`` (1-NN
+  with ties to the lowest training index, and the square matrix).
 
 One fit may be reported under several names, each with its own evaluation
 distance (:attr:`Method.evaluations`); records are identified by those names,
@@ -87,6 +88,14 @@ RAW_QUANTILES = 16
 # Elements of the (rows, n_b, K, M, M) temporary of one energy-distance chunk.
 _ENERGY_CHUNK_ELEMENTS = 1 << 24
 DETERMINISTIC_MARK = " (det.)"
+# The embedder's defaults before ``benchmarks/select_defaults.py`` chose them.
+PREVIOUS_DEFAULTS = {
+    "n_features": 32,
+    "n_layers": 3,
+    "include_input": False,
+    "normalize_output": False,
+    "input_whitening": None,
+}
 
 
 class Score(NamedTuple):
@@ -285,7 +294,15 @@ class Method(ABC):
     def represent(self, X: Sequences) -> Any:
         """Map sequences to the representation the evaluation uses."""
 
-    @abstractmethod
+    def distance_matrix(
+        self, A: Any, B: Any | None = None, evaluation: str | None = None
+    ) -> np.ndarray:
+        """Return the distances between representations ``A`` and ``B`` (or ``A``).
+
+        ``evaluation`` is one of :attr:`evaluations` (default ``name``).
+        """
+        raise NotImplementedError(f"{self.name} has no distance matrix.")
+
     def test_accuracy(
         self,
         R_train: Any,
@@ -294,11 +311,13 @@ class Method(ABC):
         y_test: np.ndarray,
         evaluation: str | None = None,
     ) -> float:
-        """Test accuracy of 1-NN (or the method's own classifier)."""
+        """Test accuracy of 1-NN (or of the method's own classifier)."""
+        D = self.distance_matrix(R_test, R_train, evaluation)
+        return one_nn_accuracy(D, y_train, y_test)
 
     def square_distances(self, R: Any, evaluation: str | None = None) -> np.ndarray:
         """Square distance matrix within one collection."""
-        raise NotImplementedError(f"{self.name} has no distance matrix.")
+        return self.distance_matrix(R, None, evaluation)
 
 
 def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -354,28 +373,15 @@ class EmbedderMethod(Method):
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)
 
-    def _distance_matrix(
-        self, A: np.ndarray, B: np.ndarray | None, evaluation: str | None
+    def distance_matrix(
+        self,
+        A: np.ndarray,
+        B: np.ndarray | None = None,
+        evaluation: str | None = None,
     ) -> np.ndarray:
         if self.distances[evaluation or self.name] == "energy":
             return energy_distance_matrix(A, B, self.embedder_.n_embedding_features_)
         return pairwise_wasserstein(A, B, p=self.embedder_.p_)
-
-    def test_accuracy(
-        self,
-        R_train: np.ndarray,
-        y_train: np.ndarray,
-        R_test: np.ndarray,
-        y_test: np.ndarray,
-        evaluation: str | None = None,
-    ) -> float:
-        D = self._distance_matrix(R_test, R_train, evaluation)
-        return one_nn_accuracy(D, y_train, y_test)
-
-    def square_distances(
-        self, R: np.ndarray, evaluation: str | None = None
-    ) -> np.ndarray:
-        return self._distance_matrix(R, None, evaluation)
 
 
 class RawQuantileMethod(Method):
@@ -390,20 +396,13 @@ class RawQuantileMethod(Method):
     def represent(self, X: Sequences) -> np.ndarray:
         return raw_quantile_features(X, self.mean_, self.std_)
 
-    def test_accuracy(
+    def distance_matrix(
         self,
-        R_train: np.ndarray,
-        y_train: np.ndarray,
-        R_test: np.ndarray,
-        y_test: np.ndarray,
+        A: np.ndarray,
+        B: np.ndarray | None = None,
         evaluation: str | None = None,
-    ) -> float:
-        return one_nn_accuracy(pairwise_wasserstein(R_test, R_train), y_train, y_test)
-
-    def square_distances(
-        self, R: np.ndarray, evaluation: str | None = None
     ) -> np.ndarray:
-        return pairwise_wasserstein(R, p=2)
+        return pairwise_wasserstein(A, B, p=2)
 
 
 class WhitenedRawQuantileMethod(RawQuantileMethod):
@@ -453,8 +452,10 @@ class DTWMethod(Method):
         knn = KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw")
         return float(knn.fit(R_train, y_train).score(R_test, y_test))
 
-    def square_distances(self, R: Sequences, evaluation: str | None = None):
-        return dtw_pairwise_distance(R)
+    def distance_matrix(
+        self, A: Sequences, B: Sequences | None = None, evaluation: str | None = None
+    ) -> np.ndarray:
+        return dtw_pairwise_distance(A, B)
 
 
 class MiniRocketMethod(Method):

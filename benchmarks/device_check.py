@@ -287,7 +287,9 @@ def section_environment(result: dict, device: str) -> None:
         raise RuntimeError("CUDA is not available to torch on this machine.")
 
 
-def section_japanese_vowels(result: dict, device: str, sizes: dict, state: dict):
+def section_japanese_vowels(
+    result: dict, device: str, sizes: dict, state: dict, report: Report
+):
     from sklearn_wdist import WassersteinSequenceEmbedder
     from sklearn_wdist.datasets import load_japanese_vowels
 
@@ -331,6 +333,18 @@ def section_japanese_vowels(result: dict, device: str, sizes: dict, state: dict)
             np.max(np.abs(gpu_embeddings[0] - gpu_embeddings[1]))
         )
     for n_threads in (1, None):
+        if n_threads is None and report.elapsed() > report.budget / 2:
+            # All threads on a busy machine can be many times slower: keep the
+            # time for the later sections.
+            rows.append(
+                {
+                    "role": "cpu baseline",
+                    "device": "cpu",
+                    "n_threads": None,
+                    "run": "skipped (half the time budget used)",
+                }
+            )
+            continue
         embedder = WassersteinSequenceEmbedder(
             device="cpu", random_state=0, n_threads=n_threads, **extra
         )
@@ -382,7 +396,12 @@ def section_cuda_free_unpickle(result: dict, device: str, state: dict) -> None:
             pickle.dump({"X": X_test, "expected": expected}, f)
         env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
         env["PYTHONPATH"] = _child_pythonpath()
-        command = [sys.executable, __file__, "--_unpickle-child", str(work)]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_unpickle-child",
+            str(work),
+        ]
         completed = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=180
         )
@@ -401,10 +420,14 @@ def section_cuda_free_unpickle(result: dict, device: str, state: dict) -> None:
             "the pickled model could not transform in a process without CUDA; "
             "see child_traceback"
         )
-    if child["max_abs_diff"] > 1e-4:
+    # cuDNN convolutions use TF32 by default (10-bit mantissa): the same weights
+    # give outputs that agree to about 1e-3 of their scale on GPU and CPU.
+    tolerance = 1e-3 * max(1.0, float(child.get("max_abs_output", 1.0)))
+    result["tolerance"] = tolerance
+    if child["max_abs_diff"] > tolerance:
         raise AssertionError(
             f"CPU transform of the unpickled model differs by "
-            f"{child['max_abs_diff']:.3g} (> 1e-4) from the original output"
+            f"{child['max_abs_diff']:.3g} (> {tolerance:.3g}) from the original output"
         )
 
 
@@ -430,6 +453,7 @@ def _unpickle_child(work: Path) -> None:
         result["dtype"] = str(out.dtype)
         result["shape"] = list(out.shape)
         result["max_abs_diff"] = float(np.max(np.abs(out - data["expected"])))
+        result["max_abs_output"] = float(np.max(np.abs(data["expected"])))
         result["ok"] = True
     except Exception:
         result["traceback"] = traceback.format_exc()
@@ -631,7 +655,7 @@ def main() -> None:
     report = Report(args.out, meta, args.budget_seconds)
     state: dict = {}
     report.run("environment", section_environment, device)
-    report.run("japanese_vowels", section_japanese_vowels, device, sizes, state)
+    report.run("japanese_vowels", section_japanese_vowels, device, sizes, state, report)
     report.run("cuda_free_unpickle", section_cuda_free_unpickle, device, state)
     report.run(
         "transform_throughput", section_transform_throughput, device, sizes, report

@@ -93,14 +93,7 @@ DEFAULT_CONFIGS = {
         "include_input": True,
         "normalize_output": True,
     },
-    # The defaults before they were chosen with benchmarks/select_defaults.py.
-    "previous defaults": {
-        "n_features": 32,
-        "n_layers": 3,
-        "include_input": False,
-        "normalize_output": False,
-        "input_whitening": None,
-    },
+    "previous defaults": common.PREVIOUS_DEFAULTS,
 }
 
 

@@ -20,14 +20,31 @@ Usage::
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
-import time
 
+import _common as common
 import numpy as np
+import ot
+from scipy.spatial.distance import cdist
+
+from sklearn_wdist import pairwise_wasserstein
 
 K, M = 32, 16
+# What each measured method computes, and its row label.
+CALLS = {
+    "cdist": lambda A, B: cdist(A, B, "euclidean"),
+    "helper": lambda A, B: pairwise_wasserstein(A, B),
+    "helper_symmetric": lambda A, B: pairwise_wasserstein(A),
+}
+LABELS = {
+    "cdist": "scipy cdist (euclidean)",
+    "helper": "pairwise_wasserstein(A, B)",
+    "helper_symmetric": "pairwise_wasserstein(A)",
+    "pot_loop": "loop over ot.wasserstein_1d (extrapolated)",
+}
 
 
 def _embeddings(n: int, seed: int) -> np.ndarray:
@@ -38,91 +55,70 @@ def _embeddings(n: int, seed: int) -> np.ndarray:
 
 def _measure(method: str, n: int, repeats: int) -> dict:
     """Run in a child process: median seconds and peak RSS growth (MiB)."""
-    import resource
-
-    from scipy.spatial.distance import cdist
-
-    from sklearn_wdist import pairwise_wasserstein
-
     A, B = _embeddings(n, 0), _embeddings(n, 1)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        if method == "helper":
-            pairwise_wasserstein(A, B)
-        elif method == "helper_symmetric":
-            pairwise_wasserstein(A)
-        elif method == "cdist":
-            cdist(A, B, "euclidean")
-        times.append(time.perf_counter() - start)
+    times = [common.timed(CALLS[method], A, B)[1] for _ in range(repeats)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": statistics.median(times), "peak_mib": (peak - base) / 1024}
 
 
+def _in_child(method: str, n: int, repeats: int) -> dict:
+    """:func:`_measure` in a fresh process, so earlier allocations hide nothing."""
+    command = [sys.executable, __file__, "--child", method]
+    command += ["--sizes", str(n), "--repeats", str(repeats)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
 def _pot_loop_seconds(n: int, n_pairs: int = 2000) -> float:
     """Seconds for a Python loop over ot.wasserstein_1d, extrapolated to n x n."""
-    import ot
-
     A, B = _embeddings(64, 0), _embeddings(64, 1)
     qa, qb = A.reshape(-1, K, M) * M**0.5, B.reshape(-1, K, M) * M**0.5
     pairs = [(i % 64, (i * 7) % 64) for i in range(n_pairs)]
-    start = time.perf_counter()
-    for i, j in pairs:
-        np.sqrt(ot.wasserstein_1d(qa[i].T, qb[j].T, p=2).sum())
-    return (time.perf_counter() - start) / n_pairs * n * n
+
+    def loop() -> None:
+        for i, j in pairs:
+            np.sqrt(ot.wasserstein_1d(qa[i].T, qb[j].T, p=2).sum())
+
+    return common.timed(loop)[1] / n_pairs * n * n
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=list(CALLS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, n, repeats = args.child
-        print(json.dumps(_measure(method, int(n), int(repeats))))
+        (n,) = args.sizes
+        print(json.dumps(_measure(args.child, n, args.repeats)))
         return
 
-    print("| n x n | method | median time (s) | peak memory (MiB) | cdist / method |")
-    print("| --- | --- | --- | --- | --- |")
+    rows = []
     for n in args.sizes:
-        results = {}
-        for method in ("cdist", "helper", "helper_symmetric"):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    method,
-                    str(n),
-                    str(args.repeats),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            results[method] = json.loads(out.stdout.strip().splitlines()[-1])
+        results = {method: _in_child(method, n, args.repeats) for method in CALLS}
         results["pot_loop"] = {
             "seconds": _pot_loop_seconds(n),
             "peak_mib": float("nan"),
         }
-        labels = {
-            "cdist": "scipy cdist (euclidean)",
-            "helper": "pairwise_wasserstein(A, B)",
-            "helper_symmetric": "pairwise_wasserstein(A)",
-            "pot_loop": "loop over ot.wasserstein_1d (extrapolated)",
-        }
-        for method, label in labels.items():
-            r = results[method]
+        for method, r in results.items():
             ratio = results["cdist"]["seconds"] / r["seconds"]
-            print(
-                f"| {n} x {n} | {label} | {r['seconds']:.3g} | {r['peak_mib']:.0f} "
-                f"| {ratio:.2f} |",
-                flush=True,
+            rows.append(
+                [
+                    f"{n} x {n}",
+                    LABELS[method],
+                    f"{r['seconds']:.3g}",
+                    f"{r['peak_mib']:.0f}",
+                    f"{ratio:.2f}",
+                ]
             )
+            print(f"{n} x {n}: {LABELS[method]} measured", file=sys.stderr)
         speedup = results["pot_loop"]["seconds"] / results["helper"]["seconds"]
-        print(f"|  | helper speed-up over the POT loop | {speedup:.0f}x |  |  |")
+        rows.append(
+            ["", "helper speed-up over the POT loop", f"{speedup:.0f}x", "", ""]
+        )
+    header = ["n x n", "method", "median time (s)", "peak memory (MiB)"]
+    print("\n".join(common.markdown_table([*header, "cdist / method"], rows)))
 
 
 if __name__ == "__main__":

@@ -21,27 +21,20 @@ the same split. Run::
 
     python benchmarks/select_defaults.py --seeds 0 1
 
-Results go to ``benchmarks/results/select_defaults.md`` and ``.json``.
+Results go to ``benchmarks/results/select_defaults.md`` and ``.json`` (records
+as described in ``benchmarks/_common.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import _common as common
 import numpy as np
-from aeon.datasets import load_classification
-
-from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein
-from sklearn_wdist.metrics import equal_error_rate, mean_average_precision_at_r
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _evidence_methods import channel_statistics, raw_quantile_features
 
 SEEN_DATASETS = (
     "JapaneseVowels",
@@ -58,12 +51,6 @@ UNSEEN_DATASETS = ("JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ", "ACSF1"
 # Of JapaneseVowels' training split only speakers 1-5 may be used: 6-9 are the
 # unseen classes of the evidence harness.
 ALLOWED_CLASSES = {"JapaneseVowels": ("1", "2", "3", "4", "5")}
-_PLAIN = {
-    "n_features": 32,
-    "n_layers": 3,
-    "include_input": False,
-    "normalize_output": False,
-}
 _INPUT_NORM = {
     "include_input": True,
     "normalize_output": True,
@@ -75,8 +62,8 @@ CONFIGS = {
     # largest sum of its mean differences to the raw baseline over the three
     # criteria (seen accuracy, unseen -EER, unseen MAP@R):
     # "deep+input+norm, 8 features, 2 layers".
-    "deep, no whitening": {**_PLAIN, "input_whitening": None},
-    "deep, whitened": {**_PLAIN, "input_whitening": "within_class"},
+    "deep, no whitening": common.PREVIOUS_DEFAULTS,
+    "deep, whitened": {**common.PREVIOUS_DEFAULTS, "input_whitening": "within_class"},
     "deep+input+norm": {**_INPUT_NORM, "n_features": 32, "n_layers": 3},
     "deep+input+norm, 8 features": {**_INPUT_NORM, "n_features": 8, "n_layers": 3},
     "deep+input+norm, 4 features": {**_INPUT_NORM, "n_features": 4, "n_layers": 3},
@@ -95,16 +82,12 @@ CONFIGS = {
 }
 
 
-def _take(X: Any, index: np.ndarray) -> Any:
-    return [X[i] for i in index] if isinstance(X, list) else X[index]
-
-
 def load_train(name: str) -> tuple[Any, np.ndarray]:
-    X, y = load_classification(name, split="train")
-    y = np.asarray(y)
+    """Return the official training split, cut to ``ALLOWED_CLASSES``."""
+    X, y = common.load_split(name, "train")
     if name in ALLOWED_CLASSES:
-        keep = np.flatnonzero(np.isin(y, ALLOWED_CLASSES[name]))
-        X, y = _take(X, keep), y[keep]
+        keep = np.isin(y, ALLOWED_CLASSES[name])
+        X, y = common.take(X, keep), y[keep]
     return X, y
 
 
@@ -128,142 +111,103 @@ def unseen_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(in_train), np.flatnonzero(~in_train)
 
 
-def build_tasks(datasets_seen, datasets_unseen) -> list[dict[str, Any]]:
+def build_tasks(
+    datasets_seen: list[str], datasets_unseen: list[str]
+) -> list[common.Task]:
+    protocols = {
+        "seen": (datasets_seen, seen_split, "accuracy"),
+        "unseen": (datasets_unseen, unseen_split, "verification"),
+    }
     tasks = []
-    for protocol, names, split in (
-        ("seen", datasets_seen, seen_split),
-        ("unseen", datasets_unseen, unseen_split),
-    ):
+    for protocol, (names, split, evaluation) in protocols.items():
         for name in names:
             X, y = load_train(name)
             fit, evaluate = split(y)
             tasks.append(
-                dict(
-                    protocol=protocol,
-                    dataset=name,
-                    X_fit=_take(X, fit),
-                    y_fit=y[fit],
-                    X_eval=_take(X, evaluate),
-                    y_eval=y[evaluate],
+                common.Task(
+                    protocol,
+                    name,
+                    common.take(X, fit),
+                    y[fit],
+                    common.take(X, evaluate),
+                    y[evaluate],
+                    evaluation,
                 )
             )
     return tasks
 
 
-def score(task: dict[str, Any], R_fit: np.ndarray, R_eval: np.ndarray, p: int):
-    """1-NN accuracy (seen) or EER and MAP@R (unseen) of the ``d_p`` distance."""
-    if task["protocol"] == "seen":
-        D = pairwise_wasserstein(R_eval, R_fit, p=p)
-        predicted = task["y_fit"][D.argmin(axis=1)]
-        return {"accuracy": float(np.mean(predicted == task["y_eval"]))}
-    D = pairwise_wasserstein(R_eval, p=p)
-    return {
-        "eer": float(equal_error_rate(D, task["y_eval"])),
-        "map_at_r": float(mean_average_precision_at_r(D, task["y_eval"])),
-    }
+RAW = common.RawQuantileMethod.name
+# (protocol, score) of the summary tables.
+SUMMARY = (("seen", "accuracy"), ("unseen", "eer"), ("unseen", "map_at_r"))
 
 
-def run_raw(task: dict[str, Any]) -> dict[str, Any]:
-    mean, std = channel_statistics(task["X_fit"])
-    R_fit = raw_quantile_features(task["X_fit"], mean, std)
-    R_eval = raw_quantile_features(task["X_eval"], mean, std)
-    return score(task, R_fit, R_eval, p=2)
-
-
-def run_config(task: dict[str, Any], params: dict[str, Any], seed: int):
-    start = time.perf_counter()
-    embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
-    embedder.fit(task["X_fit"], task["y_fit"])
-    fit_s = time.perf_counter() - start
-    R_fit, R_eval = (
-        embedder.transform(task["X_fit"]),
-        embedder.transform(task["X_eval"]),
-    )
-    return {**score(task, R_fit, R_eval, embedder.p), "fit_s": fit_s}
-
-
-def summarise(records: list[dict[str, Any]], configs: list[str]) -> str:
+def summarise(records: list[common.Record], configs: list[str]) -> str:
     """Markdown tables: per task, and the mean difference to the raw baseline."""
     lines = []
-    for protocol, key, better in (
-        ("seen", "accuracy", "higher"),
-        ("unseen", "eer", "lower"),
-        ("unseen", "map_at_r", "higher"),
-    ):
-        names = sorted(
-            {r["dataset"] for r in records if r["protocol"] == protocol},
-            key=lambda n: SEEN_DATASETS.index(n),
-        )
+    for protocol, key in SUMMARY:
+        chosen = common.select(records, protocol=protocol)
+        names = common.distinct(r["dataset"] for r in chosen)
         if not names:
             continue
-        lines += [
-            f"### {protocol}: {key} ({better} is better), mean over seeds",
-            "",
-            "| method | " + " | ".join(names) + " | mean difference to raw |",
-            "| --- " * (len(names) + 2) + "|",
-        ]
-        raw = {
-            r["dataset"]: r[key]
-            for r in records
-            if r["protocol"] == protocol and r["method"] == "raw-quantile W2"
-        }
-        for method in ["raw-quantile W2", *configs]:
+        rows = []
+        for method in [RAW, *configs]:
             cells, differences = [], []
             for name in names:
                 values = [
-                    r[key]
-                    for r in records
-                    if r["protocol"] == protocol
-                    and r["dataset"] == name
-                    and r["method"] == method
+                    r["scores"][key]
+                    for r in common.select(chosen, dataset=name, method=method)
                 ]
                 if not values:
                     cells.append("")
                     continue
+                raw = [
+                    r["scores"][key]
+                    for r in common.select(chosen, dataset=name, method=RAW)
+                ]
                 cells.append(f"{np.mean(values):.3f}")
-                differences.append(np.mean(values) - raw[name])
-            lines.append(
-                f"| {method} | "
-                + " | ".join(cells)
-                + f" | {np.mean(differences):+.3f} |"
-            )
-        lines.append("")
+                differences.append(np.mean(values) - np.mean(raw))
+            rows.append([method, *cells, f"{np.mean(differences):+.3f}"])
+        better = "higher" if common.SCORES[key].higher_is_better else "lower"
+        lines += [
+            f"### {protocol}: {key} ({better} is better), mean over seeds",
+            "",
+            *common.markdown_table(["method", *names, "mean difference to raw"], rows),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    common.add_seeds_argument(parser, default=[0, 1])
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
     parser.add_argument("--seen", nargs="*", default=list(SEEN_DATASETS))
     parser.add_argument("--unseen", nargs="*", default=list(UNSEEN_DATASETS))
     parser.add_argument(
         "--extra", help="JSON object of further named configurations to try"
     )
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     args = parser.parse_args(argv)
-    configs = dict(CONFIGS)
-    if args.extra:
-        configs.update(json.loads(args.extra))
-    chosen = args.configs + (list(json.loads(args.extra)) if args.extra else [])
+    extra = json.loads(args.extra) if args.extra else {}
+    configs = {**CONFIGS, **extra}
+    chosen = common.distinct([*args.configs, *extra])
     unknown = [name for name in chosen if name not in configs]
     if unknown:
         parser.error(f"unknown configurations {unknown}; known: {list(configs)}")
     warnings.filterwarnings("ignore", category=UserWarning)
-    tasks = build_tasks(args.seen, args.unseen)
+    methods = [
+        common.RawQuantileMethod(),
+        *(common.EmbedderMethod(name, configs[name]) for name in chosen),
+    ]
     records = []
-    for task in tasks:
-        where = dict(protocol=task["protocol"], dataset=task["dataset"])
-        records.append({**where, "method": "raw-quantile W2", **run_raw(task)})
-        for name in chosen:
-            for seed in args.seeds:
-                result = run_config(task, configs[name], seed)
-                records.append({**where, "method": name, "seed": seed, **result})
-                print(json.dumps(records[-1]), flush=True)
+    for task in build_tasks(args.seen, args.unseen):
+        records += common.run_task(task, methods, args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / "select_defaults"
-    stem.with_suffix(".json").write_text(
-        json.dumps({"configs": {n: configs[n] for n in chosen}, "records": records})
+    common.write_json(
+        stem.with_suffix(".json"),
+        {"configs": {n: configs[n] for n in chosen}, "records": records},
     )
     stem.with_suffix(".md").write_text(summarise(records, chosen))
     print(summarise(records, chosen))

@@ -487,7 +487,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             check_int(getattr(self, name), name)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", minimum=1)
-        if not (math.isfinite(self.lr) and self.lr <= np.finfo(np.float32).max):
+        if not (math.isfinite(self.lr) and self.lr <= float(np.finfo(np.float32).max)):
             raise ValueError(
                 f"lr={self.lr!r} cannot be used: the weights are float32, whose "
                 f"largest value is {np.finfo(np.float32).max:.3g}."

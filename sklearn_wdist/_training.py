@@ -38,36 +38,23 @@ INFERENCE_BATCH_SIZE = 256
 # --------------------------------------------------------------------------- #
 # Threads and random generators
 # --------------------------------------------------------------------------- #
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_saved = 0
-
-
 @contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``n_threads`` intra-op PyTorch threads, then restore.
 
-    PyTorch's thread count is global to the process. Blocks entered from
-    several Python threads at once share one setting (the first block's), and
-    the caller's setting is restored when the last block leaves, so concurrent
-    fits never restore each other's setting half-way.
+    PyTorch keeps this setting per Python thread (OpenMP's thread count is
+    per thread), so fits running in several threads each set and restore their
+    own, and each computes with the same number of threads as a serial fit.
     """
-    global _threads_users, _threads_saved
     if n_threads is None:
         yield
         return
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_saved = torch.get_num_threads()
-            torch.set_num_threads(n_threads)
-        _threads_users += 1
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
     try:
         yield
     finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_saved)
+        torch.set_num_threads(previous)
 
 
 @contextmanager
@@ -184,6 +171,24 @@ class SequenceNet(NeuralNet):
     other one (Ctrl-C, or raised by any other code) leaves the loop as
     :class:`TrainingInterrupted`.
     """
+
+    def initialize(self):
+        """Initialise as skorch does; mark the module and loss as device-bound.
+
+        The module and loss are passed to the net as instances, so the init
+        parameters ``module`` and ``criterion`` hold the same tensors as
+        ``module_`` and ``criterion_``. Listing them among the CUDA-dependent
+        attributes lets a model trained on a GPU be unpickled on a machine
+        without one (skorch then maps them to the CPU).
+        """
+        super().initialize()
+        extra = [
+            name
+            for name in ("module", "criterion")
+            if name not in self.cuda_dependent_attributes_
+        ]
+        self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, *extra]
+        return self
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """Run skorch's loop, letting only early stopping end it by interrupt."""

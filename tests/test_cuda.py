@@ -95,7 +95,7 @@ def test_cuda_model_unpickles_and_transforms_without_cuda(cuda_model, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     np.testing.assert_allclose(

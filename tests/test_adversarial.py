@@ -1,0 +1,733 @@
+"""Inputs and situations real users bring: every case a clear error or a right answer.
+
+One section per failure class: interrupts, precision, non-finite models, label
+identity, layouts and containers, threads and processes, units, unfitted use,
+and unclear parameters. References are independent of the code under test
+(NumPy arithmetic, serial runs, scikit-learn's own errors).
+"""
+
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from joblib import Parallel, delayed
+from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback, EarlyStopping
+from torch import nn
+
+from sklearn_wdist import (
+    WassersteinDistanceTransformer,
+    WassersteinSequenceEmbedder,
+    check_precomputed_distances,
+    distances_to_affinity,
+    from_tslearn,
+)
+from sklearn_wdist.metrics import mean_average_precision_at_r, precision_at_1
+
+TINY = dict(n_features=4, hidden_channels=8, n_layers=1, n_quantiles=4, max_epochs=3)
+
+
+def _data(seed=0, n_per_class=8, length=20, n_channels=2):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1, 2], n_per_class)
+    X = rng.normal(size=(len(y), n_channels, length))
+    X[y == 1] *= 2.5
+    X[y == 2] += 1.5
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+
+
+def _snapshot(model, X):
+    return model.net_, model.transform(X), len(model.history_)
+
+
+def _assert_unchanged(model, X, snapshot):
+    net, embeddings, n_epochs = snapshot
+    assert model.net_ is net
+    assert len(model.history_) == n_epochs
+    np.testing.assert_array_equal(model.transform(X), embeddings)
+
+
+# --------------------------------------------------------------------------- #
+# 1. Interrupts: the interrupt propagates, the previous fitted state is untouched
+# --------------------------------------------------------------------------- #
+class InterruptAt(Callback):
+    def __init__(self, hook, epoch=2):
+        self.hook = hook
+        self.epoch = epoch
+
+    def _maybe(self, net):
+        if len(net.history) >= self.epoch:
+            raise KeyboardInterrupt
+
+    def on_batch_end(self, net, **kwargs):
+        if self.hook == "batch":
+            self._maybe(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.hook == "epoch":
+            self._maybe(net)
+
+
+class SigintAt(Callback):
+    """Send a real SIGINT to this process in the middle of an epoch."""
+
+    def on_batch_end(self, net, **kwargs):
+        if len(net.history) >= 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2.0)  # the signal arrives while we wait
+
+
+@pytest.mark.parametrize("hook", ["batch", "epoch"])
+def test_interrupt_from_a_callback_propagates_and_keeps_the_previous_model(data, hook):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    snapshot = _snapshot(model, X)
+    model.set_params(callbacks=[InterruptAt(hook)], max_epochs=6, random_state=1)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    _assert_unchanged(model, X, snapshot)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers can only be installed from the main thread",
+)
+def test_real_sigint_propagates_and_keeps_the_previous_model(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    snapshot = _snapshot(model, X)
+    handler = signal.getsignal(signal.SIGINT)
+    model.set_params(callbacks=[SigintAt()], max_epochs=6)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    _assert_unchanged(model, X, snapshot)
+    # The caller's handler is back in place.
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_interrupted_first_fit_leaves_the_estimator_unfitted(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, callbacks=[InterruptAt("batch", 1)])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    with pytest.raises(NotFittedError):
+        model.transform(X)
+
+
+def test_interrupt_during_early_stopping_validation_still_propagates(data):
+    X, y = _data(n_per_class=10)
+    model = WassersteinSequenceEmbedder(
+        **TINY,
+        early_stopping=True,
+        validation_fraction=0.3,
+        callbacks=[InterruptAt("epoch", 1)],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+
+
+def test_skorch_early_stopping_still_ends_training_normally(data):
+    X, y = data
+
+    class Constant(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            net.history.record("constant", 1.0)
+
+    stop = EarlyStopping(monitor="constant", patience=2, sink=lambda *a, **k: None)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 20}, callbacks=[Constant(), stop], random_state=0
+    ).fit(X, y)
+    assert len(model.history_) == 3  # one best epoch, then patience 2
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_builtin_early_stopping_keeps_working(data):
+    X, y = _data(n_per_class=10)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 40},
+        early_stopping=True,
+        n_iter_no_change=2,
+        validation_fraction=0.3,
+        random_state=0,
+    ).fit(X, y)
+    assert len(model.history_) < 40
+
+
+# --------------------------------------------------------------------------- #
+# 2. Precision: centre and whiten in float64, cast last
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("offset", [1e6, 1e8, -3e9])
+@pytest.mark.parametrize("input_whitening", ["auto", None])
+def test_large_offsets_keep_the_signal(data, offset, input_whitening):
+    X, y = data
+    plain = WassersteinSequenceEmbedder(
+        **TINY, input_whitening=input_whitening, random_state=0
+    ).fit(X, y)
+    shifted = WassersteinSequenceEmbedder(
+        **TINY, input_whitening=input_whitening, random_state=0
+    ).fit(X + offset, y)
+    # What the encoder sees: the centred signal, to float32 precision. A cast to
+    # float32 first would have left steps of 8 (at 1e8) to 256 (at 3e9).
+    for a, b in zip(
+        plain._network_input(X), shifted._network_input(X + offset), strict=True
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(
+        shifted.whitening_mean_, plain.whitening_mean_ + offset, rtol=1e-12
+    )
+    # Both models learn from the same inputs up to rounding.
+    np.testing.assert_allclose(
+        plain.transform(X), shifted.transform(X + offset), atol=0.05
+    )
+
+
+def test_float64_input_is_not_rounded_before_centring():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 6)
+    # Classes differ by 1e-3 on an offset of 1e5: invisible in float32
+    # (spacing 0.0078 there), plain in float64.
+    X = 1e5 + rng.normal(scale=1e-4, size=(12, 1, 30))
+    X[y == 1] += 1e-3
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    inputs = model._network_input(X)
+    means = np.array([s.mean() for s in inputs])
+    assert means[y == 1].min() > means[y == 0].max()
+
+
+def test_values_beyond_float32_are_rejected_naming_the_sequence(data):
+    X, y = data
+    big = X.copy()
+    big[3, 0, 0] = 1e39
+    with pytest.raises(ValueError, match=r"X\[3\] has values beyond the float32"):
+        WassersteinSequenceEmbedder(**TINY).fit(big, y)
+
+
+def test_user_encoder_without_whitening_gets_values_unchanged(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        encoder=nn.Conv1d(2, 3, 3), n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert model.whitening_mean_ is None
+    np.testing.assert_array_equal(model._network_input(X)[0], X[0].astype("float32"))
+
+
+# --------------------------------------------------------------------------- #
+# 3. Non-finite models: FloatingPointError, previous model kept
+# --------------------------------------------------------------------------- #
+class Overflow(nn.Module):
+    """Finite weights whose output overflows float32 for inputs above ~1e13."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x) * x[:, :1] ** 2
+
+
+class PoisonWeights(Callback):
+    """Make the last optimiser step diverge: a NaN weight after the last batch."""
+
+    def __init__(self, target="weight"):
+        self.target = target
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == net.max_epochs:
+            encoder = net.module_.encoder
+            with torch.no_grad():
+                if self.target == "weight":
+                    encoder.head.weight[0, 0] = float("nan")
+                else:
+                    encoder.norms[0].running_var[0] = float("inf")
+
+
+@pytest.mark.parametrize("target", ["weight", "buffer"])
+def test_non_finite_weights_after_training_raise_and_keep_the_model(data, target):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    snapshot = _snapshot(model, X)
+    model.set_params(callbacks=[PoisonWeights(target)])
+    with pytest.raises(FloatingPointError, match="NaN or infinity in the model"):
+        model.fit(X, y)
+    _assert_unchanged(model, X, snapshot)
+
+
+def test_activations_that_overflow_on_training_data_raise(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        encoder=Overflow(), n_quantiles=4, max_epochs=1, random_state=0
+    )
+    with pytest.raises(FloatingPointError):
+        model.fit(X * 1e17, y)
+    assert not hasattr(model, "net_")
+
+
+def test_huge_inputs_without_whitening_raise_instead_of_returning_nan(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **TINY, input_whitening=None, random_state=0
+    ).fit(X, y)
+    snapshot = _snapshot(model, X)
+    with pytest.raises(FloatingPointError):
+        WassersteinSequenceEmbedder(**TINY, input_whitening=None).fit(X * 1e37, y)
+    _assert_unchanged(model, X, snapshot)
+
+
+def test_transform_output_that_overflows_raises(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        encoder=Overflow(), n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert np.isfinite(model.transform(X)).all()
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        model.transform(X * 1e17)
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        model.step_features(X[:2] * 1e17)
+
+
+def test_lr_overflowing_float32_is_rejected_before_training(data):
+    X, y = data
+    with pytest.raises(ValueError, match="lr=1e\\+300 cannot be used"):
+        WassersteinSequenceEmbedder(**TINY, lr=1e300).fit(X, y)
+
+
+# --------------------------------------------------------------------------- #
+# 4. Label identity: one policy everywhere
+# --------------------------------------------------------------------------- #
+def _mixed_labels(y):
+    names = {0: 1, 1: "1", 2: 2.5}
+    return [names[int(v)] for v in y]
+
+
+def test_one_and_string_one_are_two_classes_in_fit(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, _mixed_labels(y))
+    assert len(model.classes_) == 3
+    assert {repr(c) for c in model.classes_} == {"1", "'1'", "2.5"}
+
+
+@pytest.mark.parametrize("container", [list, tuple, np.array, pd.Series])
+def test_score_treats_mixed_labels_like_fit(fitted, data, container):
+    X, y = data
+    labels = _mixed_labels(y)
+    if container is np.array:
+        labels = np.array(labels, dtype=object)
+    else:
+        labels = container(labels)
+    assert fitted.score(X, labels) == fitted.score(X, y)
+
+
+@pytest.mark.parametrize(
+    "function", [mean_average_precision_at_r, precision_at_1], ids=lambda f: f.__name__
+)
+def test_metrics_treat_mixed_labels_like_fit(data, function):
+    X, y = data
+    D = np.abs(X.mean(axis=(1, 2))[:, None] - X.mean(axis=(1, 2))[None, :])
+    assert function(D, _mixed_labels(y)) == function(D, y)
+    # 1 and "1" stay apart: merging them, as a common string dtype would,
+    # changes the score.
+    merged = [str(v) for v in _mixed_labels(y)]
+    assert function(D, merged) != function(D, y)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda y: [None, *list(y[1:])],
+        lambda y: np.r_[np.nan, y[1:].astype(float)],
+        lambda y: [float("nan"), *list(y[1:])],
+        lambda y: pd.Series(["a"] * (len(y) - 1) + [pd.NA], dtype="string"),
+    ],
+    ids=["None", "nan-array", "nan-list", "pandas-NA"],
+)
+def test_missing_labels_are_rejected_naming_y(data, bad):
+    X, y = data
+    with pytest.raises(ValueError, match=r"y"):
+        WassersteinSequenceEmbedder(**TINY).fit(X, bad(y))
+
+
+def test_missing_labels_are_rejected_by_score_and_metrics(fitted, data):
+    X, y = data
+    labels = [None, *list(y[1:])]
+    with pytest.raises(ValueError, match=r"y\[0\] is None"):
+        fitted.score(X, labels)
+    with pytest.raises(ValueError, match=r"labels\[0\] is None"):
+        mean_average_precision_at_r(np.ones((len(y), len(y))) - np.eye(len(y)), labels)
+
+
+def test_unhashable_labels_are_a_type_error(data):
+    X, y = data
+    labels = [{"class": int(v)} for v in y]
+    with pytest.raises(TypeError, match="not hashable"):
+        WassersteinSequenceEmbedder(**TINY).fit(X, labels)
+
+
+def test_categorical_labels_work(data):
+    X, y = data
+    labels = pd.Categorical(np.array(["a", "b", "c"])[y])
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, labels)
+    assert list(model.classes_) == ["a", "b", "c"]
+
+
+# --------------------------------------------------------------------------- #
+# 5. Layouts and containers
+# --------------------------------------------------------------------------- #
+def test_channels_last_array_warns_naming_from_tslearn(fitted):
+    X = np.random.default_rng(0).normal(size=(24, 20, 2))  # tslearn layout
+    with pytest.warns(UserWarning, match="from_tslearn"):
+        WassersteinSequenceEmbedder(**TINY).fit(X, np.repeat([0, 1, 2], 8))
+
+
+def test_channels_first_array_does_not_warn(fitted, data):
+    X, _ = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.transform(X)
+
+
+def test_from_tslearn_reads_the_channels_last_layout(fitted, data):
+    X, _ = data
+    np.testing.assert_array_equal(
+        fitted.transform(from_tslearn(X.transpose(0, 2, 1))), fitted.transform(X)
+    )
+
+
+def _nested_univ(X):
+    return pd.DataFrame(
+        {f"dim_{c}": [pd.Series(x[c]) for x in X] for c in range(np.shape(X[0])[0])}
+    )
+
+
+def _multiindex(X):
+    frames = []
+    for i, x in enumerate(X):
+        index = pd.MultiIndex.from_product([[i], range(x.shape[1])])
+        frames.append(pd.DataFrame(x.T, index=index))
+    return pd.concat(frames)
+
+
+def test_sktime_nested_univ_equals_the_array(fitted, data):
+    X, _ = data
+    np.testing.assert_array_equal(
+        fitted.transform(_nested_univ(X)), fitted.transform(X)
+    )
+
+
+def test_sktime_pd_multiindex_equals_the_array(fitted, data):
+    X, _ = data
+    np.testing.assert_array_equal(fitted.transform(_multiindex(X)), fitted.transform(X))
+
+
+def test_unequal_length_pd_multiindex_keeps_each_sequence(fitted, data):
+    X, _ = data
+    ragged = [x[:, : 10 + i % 5] for i, x in enumerate(X)]
+    frame = _multiindex(ragged).sample(frac=1.0, random_state=0).sort_index(level=0)
+    np.testing.assert_array_equal(fitted.transform(frame), fitted.transform(ragged))
+
+
+def test_nested_univ_and_multiindex_are_accepted_by_fit(data):
+    X, y = data
+    a = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(_nested_univ(X), y)
+    b = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_nested_univ_with_misaligned_channels_is_rejected(fitted, data):
+    X, _ = data
+    frame = _nested_univ(X)
+    frame.iat[1, 1] = pd.Series(np.zeros(5))
+    with pytest.raises(ValueError, match=r"X\.iloc\[1\] has channels of different"):
+        fitted.transform(frame)
+
+
+def test_three_level_multiindex_is_rejected(fitted):
+    index = pd.MultiIndex.from_product([[0, 1], [0], range(5)])
+    with pytest.raises(ValueError, match="3-level MultiIndex"):
+        fitted.transform(pd.DataFrame(np.zeros((10, 2)), index=index))
+
+
+def test_dataframe_mixing_series_and_scalars_is_rejected(fitted, data):
+    X, _ = data
+    frame = _nested_univ(X)
+    frame.iat[0, 0] = 3.0
+    with pytest.raises(TypeError, match="mixing series cells and scalars"):
+        fitted.transform(frame)
+
+
+def test_plain_numeric_dataframe_is_univariate_rows():
+    X = np.random.default_rng(0).normal(size=(12, 15))
+    y = np.repeat([0, 1], 6)
+    a = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(pd.DataFrame(X), y)
+    b = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_empty_dataframe_is_rejected(fitted):
+    with pytest.raises(ValueError, match="X is empty"):
+        fitted.transform(pd.DataFrame({"dim_0": []}))
+
+
+# --------------------------------------------------------------------------- #
+# 6. Threads and processes: private generators, identical results
+# --------------------------------------------------------------------------- #
+PARAMS = {**TINY, "dropout": 0.3, "random_state": 7}
+
+
+def _fit_transform(X, y, params=PARAMS):
+    return WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
+
+
+def test_fits_in_threads_are_identical_to_a_serial_fit(data):
+    X, y = data
+    serial = _fit_transform(X, y)
+    results = Parallel(n_jobs=3, backend="threading")(
+        delayed(_fit_transform)(X, y) for _ in range(3)
+    )
+    for result in results:
+        np.testing.assert_array_equal(result, serial)
+
+
+def test_fit_in_another_process_is_identical(data):
+    X, y = data
+    serial = _fit_transform(X, y)
+    (remote,) = Parallel(n_jobs=2, backend="loky")(
+        delayed(_fit_transform)(X, y) for _ in range(1)
+    )
+    np.testing.assert_array_equal(remote, serial)
+
+
+class NoisyEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 3)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.dropout(self.conv(x))
+
+
+def test_user_encoder_with_global_dropout_is_identical_in_threads(data):
+    X, y = data
+    params = dict(encoder=NoisyEncoder(), n_quantiles=4, max_epochs=2, random_state=3)
+    serial = _fit_transform(X, y, params)
+    results = Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_transform)(X, y, params) for _ in range(2)
+    )
+    for result in results:
+        np.testing.assert_array_equal(result, serial)
+
+
+@pytest.mark.parametrize("user_encoder", [False, True])
+def test_the_callers_global_generator_is_untouched(data, user_encoder):
+    X, y = data
+    params = dict(PARAMS)
+    if user_encoder:
+        params = dict(encoder=NoisyEncoder(), n_quantiles=4, max_epochs=2)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    model = WassersteinSequenceEmbedder(**params).fit(X, y)
+    model.transform(X)
+    model.score(X, y)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_thread_setting_is_restored_after_concurrent_fits(data):
+    X, y = data
+    before = torch.get_num_threads()
+    Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_transform)(X, y, {**PARAMS, "n_threads": 1}) for _ in range(2)
+    )
+    assert torch.get_num_threads() == before
+
+
+# --------------------------------------------------------------------------- #
+# 7. Units: affinities follow the geometry
+# --------------------------------------------------------------------------- #
+def _distances_with_duplicates():
+    rng = np.random.default_rng(0)
+    points = np.repeat(rng.normal(size=(4, 3)), [8, 1, 1, 1], axis=0)
+    return np.linalg.norm(points[:, None] - points[None], axis=-1)
+
+
+@pytest.mark.parametrize("factor", [1e-9, 1e-3, 7.0, 1e6])
+def test_affinities_do_not_depend_on_the_unit(factor):
+    D = _distances_with_duplicates()
+    # More than half of the off-diagonal distances are zero (duplicates).
+    assert np.median(D[~np.eye(len(D), dtype=bool)]) == 0.0
+    np.testing.assert_allclose(
+        distances_to_affinity(D * factor), distances_to_affinity(D), rtol=1e-12
+    )
+
+
+def test_affinity_bandwidth_is_the_median_of_non_zero_distances():
+    D = _distances_with_duplicates()
+    positive = D[D > 0]
+    sigma = np.median(positive)
+    np.testing.assert_allclose(
+        distances_to_affinity(D), np.exp(-(D**2) / (2 * sigma**2)), rtol=1e-12
+    )
+
+
+def test_all_zero_distances_give_affinity_one():
+    np.testing.assert_array_equal(
+        distances_to_affinity(np.zeros((3, 3))), np.ones((3, 3))
+    )
+
+
+def test_explicit_bandwidth_scales_with_the_distances():
+    D = _distances_with_duplicates()
+    np.testing.assert_allclose(
+        distances_to_affinity(D * 10, sigma=20.0),
+        distances_to_affinity(D, sigma=2.0),
+        rtol=1e-12,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# 8. Unfitted use
+# --------------------------------------------------------------------------- #
+UNFITTED_CALLS = {
+    "transform": lambda m, X, y: m.transform(X),
+    "step_features": lambda m, X, y: m.step_features(X),
+    "pairwise_distances": lambda m, X, y: m.pairwise_distances(X),
+    "pairwise_distances_exact": lambda m, X, y: m.pairwise_distances(X, exact=True),
+    "score": lambda m, X, y: m.score(X, y),
+    "get_feature_names_out": lambda m, X, y: m.get_feature_names_out(),
+    "module_": lambda m, X, y: m.module_,
+}
+
+
+@pytest.mark.parametrize("call", list(UNFITTED_CALLS), ids=str)
+def test_methods_before_fit_raise_not_fitted(data, call):
+    X, y = data
+    with pytest.raises(NotFittedError):
+        UNFITTED_CALLS[call](WassersteinSequenceEmbedder(**TINY), X, y)
+
+
+@pytest.mark.parametrize("call", ["transform", "pairwise_distances", "step_features"])
+def test_methods_after_a_failed_first_fit_raise_not_fitted(data, call):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY)
+    with pytest.raises(ValueError):
+        model.fit(X, y[:-1])
+    with pytest.raises(NotFittedError):
+        UNFITTED_CALLS[call](model, X, y)
+
+
+# --------------------------------------------------------------------------- #
+# 9. Unclear parameters: a clear error naming the parameter, before any work
+# --------------------------------------------------------------------------- #
+class Parameterless(nn.Module):
+    def forward(self, x):
+        return x
+
+
+def _frozen_encoder():
+    encoder = nn.Conv1d(2, 3, 3)
+    encoder.requires_grad_(False)
+    return encoder
+
+
+class Tripwire(Callback):
+    """Fails the test if training starts."""
+
+    def on_train_begin(self, net, **kwargs):
+        raise AssertionError("training started despite a bad parameter")
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"encoder": Parameterless()}, ValueError, "encoder has no trainable"),
+        ({"encoder": _frozen_encoder()}, ValueError, "encoder has no trainable"),
+        ({"callbacks": [object()]}, TypeError, r"callbacks\[0\] must be a skorch"),
+        ({"callbacks": ["print"]}, TypeError, r"callbacks\[0\] must be a skorch"),
+        ({"callbacks": [("name", 3)]}, TypeError, r"callbacks\[0\] must be a skorch"),
+        ({"callbacks": [(3, Tripwire())]}, TypeError, r"callbacks\[0\]"),
+        ({"device": "mps"}, ValueError, "device='mps'"),
+        ({"device": "meta"}, ValueError, "device='meta' is not supported"),
+        ({"device": "cuda:7"}, ValueError, "device='cuda:7'"),
+        ({"p": True}, TypeError, "p must be an int"),
+        ({"n_layers": False}, TypeError, "n_layers must be an int"),
+        ({"n_quantiles": np.True_}, (TypeError, ValueError), "n_quantiles"),
+        ({"max_epochs": True}, TypeError, "max_epochs must be an int"),
+        ({"n_threads": True}, TypeError, "n_threads must be an int"),
+        ({"lr": 1e39}, ValueError, "lr=1e\\+39 cannot be used"),
+    ],
+    ids=lambda v: repr(v)[:40],
+)
+def test_bad_parameters_fail_before_training(data, params, error, match):
+    X, y = data
+    params = {"callbacks": [Tripwire()], **params}
+    if "callbacks" in params and params["callbacks"][0] is not None:
+        params["callbacks"] = [*params["callbacks"], Tripwire()]
+    with pytest.raises(error, match=match):
+        WassersteinSequenceEmbedder(**TINY).set_params(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("n_reference", "error", "match"),
+    [
+        (-1, ValueError, "n_reference must be an int >= 1"),
+        (0, ValueError, "n_reference must be an int >= 1"),
+        (True, TypeError, "n_reference must be an int"),
+        (2.0, TypeError, "n_reference must be an int"),
+    ],
+)
+def test_check_precomputed_distances_rejects_bad_n_reference(n_reference, error, match):
+    with pytest.raises(error, match=match):
+        check_precomputed_distances(np.zeros((2, 2)), n_reference=n_reference)
+
+
+@pytest.fixture(scope="module")
+def fitted_manhattan(data):
+    X, y = data
+    return WassersteinSequenceEmbedder(**TINY, p=1, random_state=0).fit(X, y)
+
+
+def test_p1_embeddings_into_a_p2_distance_step_are_refused(fitted_manhattan, data):
+    X, _ = data
+    embeddings = fitted_manhattan.transform(X)
+    with pytest.raises(ValueError, match="trained with p=1"):
+        WassersteinDistanceTransformer(p=2).fit(embeddings)
+    step = WassersteinDistanceTransformer(p=2).fit(np.asarray(embeddings).copy())
+    with pytest.raises(ValueError, match="trained with p=1"):
+        step.transform(embeddings)
+    # The matching order is accepted and gives the Manhattan distances.
+    D = WassersteinDistanceTransformer(p=1).fit_transform(embeddings)
+    np.testing.assert_allclose(
+        D, np.abs(embeddings[:, None] - embeddings[None]).sum(-1), rtol=1e-5
+    )
+
+
+def test_p_mismatch_is_refused_inside_a_pipeline(data):
+    X, y = data
+    pipeline = make_pipeline(
+        WassersteinSequenceEmbedder(**TINY, p=1, random_state=0),
+        WassersteinDistanceTransformer(p=2),
+        KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
+    )
+    with pytest.raises(ValueError, match="trained with p=1"):
+        pipeline.fit(X, y)
+    pipeline.set_params(wassersteindistancetransformer__p=1).fit(X, y)
+    assert pipeline.score(X, y) > 0.5
