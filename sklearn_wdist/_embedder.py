@@ -25,6 +25,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from ._exact import pairwise_wasserstein_exact
 from ._pairwise import pairwise_wasserstein
 from ._training import (
+    AugmentingCollate,
     RetrievalValidation,
     SequenceDataset,
     SequenceNet,
@@ -52,8 +53,10 @@ from ._whitening import channel_means, fit_whitening, to_network_input
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
+    DilatedConvEncoder,
     QuantileEmbedding,
     WassersteinTripletLoss,
+    dilated_blocks_for_length,
     quantile_levels,
 )
 
@@ -64,7 +67,6 @@ _CHECKED_OUTPUTS = 256
 _INTEGER_PARAMETERS = (
     "n_features",
     "hidden_channels",
-    "n_layers",
     "kernel_size",
     "n_quantiles",
     "p",
@@ -147,8 +149,18 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ``include_input`` is true).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
-    n_layers : int, default=2
-        Number of convolution blocks of the default encoder.
+    architecture : {"conv", "dilated"}, default="conv"
+        The default encoder's family. ``"conv"``: a stack of ``n_layers``
+        convolutions (:class:`~sklearn_wdist.nn.ConvEncoder`), which sees
+        ``1 + n_layers * (kernel_size - 1)`` steps. ``"dilated"``: ``n_layers``
+        residual blocks of convolutions dilated 1, 2, 4, ...
+        (:class:`~sklearn_wdist.nn.DilatedConvEncoder`), whose reach grows
+        exponentially, for patterns spanning hundreds of steps.
+    n_layers : int or "auto", default=2
+        Number of convolution blocks of the default encoder. ``"auto"``: for
+        ``"dilated"``, the fewest blocks whose receptive field covers the median
+        training sequence length (at most 8, see
+        :func:`~sklearn_wdist.nn.dilated_blocks_for_length`); for ``"conv"``, 2.
     kernel_size : int, default=5
         Temporal width of the default encoder's convolutions.
     dropout : float, default=0.0
@@ -179,6 +191,19 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         what it keeps is the decorrelation, not the per-direction weights; with
         one channel whitening only rescales it, which that standardisation
         undoes.
+    crop_fraction : float in (0, 1] or "auto", default="auto"
+        Training augmentation: each training sequence is replaced by a random
+        contiguous crop keeping between ``crop_fraction`` and all of its steps
+        (a crop should have the feature distribution of its sequence). ``1.0``
+        never crops. ``"auto"``: no crops with labels, ``0.5`` without
+        (``fit(X)``), where crops of a sequence are its only positives.
+    scale_std : float, default=0.0
+        Training augmentation: each training sequence is multiplied by
+        ``exp(s)``, ``s ~ N(0, scale_std**2)``.
+    jitter_std : float, default=0.0
+        Training augmentation: Gaussian noise with standard deviation
+        ``jitter_std`` times each channel's standard deviation is added to
+        every step.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -260,7 +285,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of channels seen in ``fit``.
     classes_ : ndarray
-        Class labels seen in ``fit``.
+        Class labels seen in ``fit``; only defined after a fit with labels.
     quantile_levels_ : ndarray of shape (n_quantiles,)
         The levels ``tau_m`` (the single level 0.5 when ``pooling="mean"``).
     whitening_mean_ : ndarray of shape (n_features_in_,) or None
@@ -281,6 +306,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         The factor ``M ** (-1/p_)`` applied to the quantiles by ``transform``.
     user_encoder_ : bool
         Whether the encoder was the user's ``encoder`` (deep-copied).
+    receptive_field_ : int or None
+        Number of input steps that one step's learned features depend on, for
+        the built-in encoders (``None`` for a user ``encoder``).
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -328,12 +356,22 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "encoder": [torch.nn.Module, None],
         "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_channels": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_layers": [Interval(numbers.Integral, 0, None, closed="left")],
+        "architecture": [StrOptions({"conv", "dilated"})],
+        "n_layers": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
+        "crop_fraction": [
+            Interval(numbers.Real, 0, 1, closed="right"),
+            StrOptions({"auto"}),
+        ],
+        "scale_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "jitter_std": [Interval(numbers.Real, 0, None, closed="left")],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
         "pooling": [StrOptions({"quantile", "mean"})],
@@ -367,12 +405,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         encoder=None,
         n_features=8,
         hidden_channels=64,
+        architecture="conv",
         n_layers=2,
         kernel_size=5,
         dropout=0.0,
         include_input=True,
         normalize_output=True,
         input_whitening="auto",
+        crop_fraction="auto",
+        scale_std=0.0,
+        jitter_std=0.0,
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
@@ -399,12 +441,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.encoder = encoder
         self.n_features = n_features
         self.hidden_channels = hidden_channels
+        self.architecture = architecture
         self.n_layers = n_layers
         self.kernel_size = kernel_size
         self.dropout = dropout
         self.include_input = include_input
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
+        self.crop_fraction = crop_fraction
+        self.scale_std = scale_std
+        self.jitter_std = jitter_std
         self.n_quantiles = n_quantiles
         self.quantile_method = quantile_method
         self.pooling = pooling
@@ -430,7 +476,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
+        tags.target_tags.required = False
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
@@ -438,8 +484,14 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train the encoder with the Wasserstein triplet loss.
+
+        With labels, positives are sequences of the same class. Without
+        (``fit(X)``), training is self-supervised: every sequence is its own
+        class, its positives are random crops of itself (``crop_fraction``)
+        and its negatives are crops of the other sequences, the triplets of
+        Franceschi et al. (2019) on the Wasserstein distance.
 
         A ``KeyboardInterrupt`` (Ctrl-C) during training propagates, and the
         estimator keeps the state it had before this call: a fitted model stays
@@ -454,10 +506,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 (n_sequences, n_timepoints), list of (n_channels, n_timepoints_i) \
                 or sktime DataFrame
             Training sequences.
-        y : array-like of shape (n_sequences,)
+        y : array-like of shape (n_sequences,), default=None
             Class labels (any hashable values, compared as Python values);
             every class needs at least two sequences, and there must be at least
-            two classes.
+            two classes. ``None`` trains without labels.
 
         Returns
         -------
@@ -466,20 +518,84 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         """
         device = self._check_settings()
         sequences = check_sequences(X, name="X")
-        classes, codes = check_training_labels(y, len(sequences))
+        if y is None:
+            classes, codes = None, self._check_unsupervised(len(sequences))
+        else:
+            classes, codes = check_training_labels(y, len(sequences))
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         train_index, valid_index = self._split(codes, seed)
         mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
         inputs = to_network_input(sequences, mean, matrix, "X")
-        module = self._build_module(inputs[0].shape[0], seed)
+        train_inputs = [inputs[i] for i in train_index]
+        module = self._build_module(inputs[0].shape[0], train_inputs, seed)
         n_embedding_features = self._probe(module, inputs, "X")
-        net = self._train(module, inputs, codes, train_index, valid_index, seed, device)
-        self._check_trained(net, [inputs[i] for i in train_index])
+        augmentation = self._augmentation(supervised=y is not None, seed=seed)
+        if augmentation is not None and self.encoder is not None:
+            self._probe_crops(module, train_inputs, augmentation.crop_fraction)
+        net = self._train(
+            module,
+            inputs,
+            codes,
+            (train_index, valid_index),
+            seed,
+            device,
+            augmentation,
+            supervised=y is not None,
+        )
+        self._check_trained(net, train_inputs)
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
         self.n_embedding_features_ = n_embedding_features
         return self
+
+    def _check_unsupervised(self, n_sequences: int) -> np.ndarray:
+        """Check that ``fit(X)`` can train without labels; every sequence a class."""
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True scores held-out labelled sequences; fit(X) "
+                "without y has none. Pass y or set early_stopping=False."
+            )
+        if n_sequences < 2:
+            raise ValueError(
+                f"fit(X) without labels needs at least 2 sequences (negatives "
+                f"are other sequences), got {n_sequences}."
+            )
+        if (
+            self._crop_fraction(supervised=False) >= 1.0
+            and self.scale_std == 0.0
+            and self.jitter_std == 0.0
+        ):
+            raise ValueError(
+                "fit(X) without labels learns that views of one sequence are "
+                "close, but crop_fraction=1.0, scale_std=0 and jitter_std=0 make "
+                "every view identical. Use crop_fraction < 1 (or 'auto')."
+            )
+        return np.arange(n_sequences)
+
+    def _crop_fraction(self, supervised: bool) -> float:
+        if self.crop_fraction == "auto":
+            return 1.0 if supervised else 0.5
+        return float(self.crop_fraction)
+
+    def _augmentation(self, supervised: bool, seed: int) -> AugmentingCollate | None:
+        crop = self._crop_fraction(supervised)
+        if crop >= 1.0 and self.scale_std == 0.0 and self.jitter_std == 0.0:
+            return None
+        return AugmentingCollate(crop, self.scale_std, self.jitter_std, seed + 2)
+
+    @classmethod
+    def _probe_crops(cls, module, train_inputs, crop_fraction: float) -> None:
+        """Check that a user encoder accepts the shortest crop training can draw."""
+        shortest = min(train_inputs, key=lambda s: s.shape[-1])
+        kept = max(1, math.ceil(crop_fraction * shortest.shape[-1]))
+        try:
+            cls._probe(module, [shortest[:, :kept]], "X")
+        except ValueError as error:
+            raise ValueError(
+                f"crop_fraction={crop_fraction} crops sequences to {kept} steps, "
+                f"too short for the encoder; raise crop_fraction. ({error})"
+            ) from error
 
     def _check_settings(self) -> torch.device:
         """Check what the parameter constraints cannot express; return the device."""
@@ -487,6 +603,8 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             check_int(getattr(self, name), name)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", minimum=1)
+        if self.n_layers != "auto":
+            check_int(self.n_layers, "n_layers")
         if not (math.isfinite(self.lr) and self.lr <= float(np.finfo(np.float32).max)):
             raise ValueError(
                 f"lr={self.lr!r} cannot be used: the weights are float32, whose "
@@ -574,7 +692,18 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     def _n_levels(self) -> int:
         return 1 if self.pooling == "mean" else self.n_quantiles
 
-    def _build_module(self, n_channels: int, seed: int) -> QuantileEmbedding:
+    def _resolved_n_layers(self, train_inputs: list[np.ndarray]) -> int:
+        """Blocks of the built-in encoder; ``"auto"`` follows the training lengths."""
+        if self.n_layers != "auto":
+            return int(self.n_layers)
+        if self.architecture == "conv":
+            return 2
+        median = float(np.median([s.shape[-1] for s in train_inputs]))
+        return dilated_blocks_for_length(median, self.kernel_size)
+
+    def _build_module(
+        self, n_channels: int, train_inputs: list[np.ndarray], seed: int
+    ) -> QuantileEmbedding:
         """Build the encoder and pooling; built-in weights from a private generator.
 
         The built-in encoder is created on the ``"meta"`` device (no memory, no
@@ -583,17 +712,22 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         and the initial weights are the same on every device.
         """
         if self.encoder is None:
+            n_layers = self._resolved_n_layers(train_inputs)
+            options = dict(
+                n_features=self.n_features,
+                hidden_channels=self.hidden_channels,
+                kernel_size=self.kernel_size,
+                dropout=self.dropout,
+                include_input=self.include_input,
+                normalize_output=self.normalize_output,
+            )
             with torch.device("meta"):
-                encoder = ConvEncoder(
-                    n_channels,
-                    n_features=self.n_features,
-                    hidden_channels=self.hidden_channels,
-                    n_layers=self.n_layers,
-                    kernel_size=self.kernel_size,
-                    dropout=self.dropout,
-                    include_input=self.include_input,
-                    normalize_output=self.normalize_output,
-                )
+                if self.architecture == "dilated":
+                    encoder = DilatedConvEncoder(
+                        n_channels, n_blocks=n_layers, **options
+                    )
+                else:
+                    encoder = ConvEncoder(n_channels, n_layers=n_layers, **options)
             encoder = encoder.to_empty(device="cpu")
             encoder.reset_parameters(torch.Generator().manual_seed(seed))
         else:
@@ -617,7 +751,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             return copy.deepcopy(self.loss)
         return WassersteinTripletLoss(p=self.p, margin=self.margin, mining=self.mining)
 
-    def _build_net(self, module, train_codes, seed, validation) -> SequenceNet:
+    def _build_net(
+        self, module, train_codes, seed, validation, augmentation=None
+    ) -> SequenceNet:
         sampler = ClassBalancedBatchSampler(
             train_codes,
             classes_per_batch=self.classes_per_batch,
@@ -651,7 +787,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             batch_size=1,
             iterator_train__batch_sampler=sampler,
             iterator_train__batch_size=1,
-            iterator_train__collate_fn=pad_batch,
+            iterator_train__collate_fn=(
+                pad_batch if augmentation is None else augmentation
+            ),
             # DataLoader draws a base seed per epoch; from its own generator,
             # not the caller's global one.
             iterator_train__generator=torch.Generator().manual_seed(seed),
@@ -664,8 +802,19 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             torch_load_kwargs={"weights_only": False},
         )
 
-    def _train(self, module, inputs, codes, train_index, valid_index, seed, device):
+    def _train(
+        self,
+        module,
+        inputs,
+        codes,
+        split,
+        seed,
+        device,
+        augmentation,
+        supervised: bool = True,
+    ):
         """Run skorch's training loop under the interrupt and RNG contracts."""
+        train_index, valid_index = split
         scale = self._n_levels() ** (-1.0 / self.p)
         validation = None
         if len(valid_index):
@@ -677,7 +826,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 self.n_threads,
                 _VALIDATION_KEY,
             )
-        net = self._build_net(module, codes[train_index], seed, validation)
+        if not supervised:
+            # Every sequence is a class of samples_per_class views, which the
+            # augmentation makes different crops of it.
+            train_index = np.repeat(train_index, self.samples_per_class)
+        net = self._build_net(
+            module, codes[train_index], seed, validation, augmentation
+        )
         train = SequenceDataset([inputs[i] for i in train_index], codes[train_index])
         dropout_generator = torch.Generator(device=device).manual_seed(seed + 1)
         with (
@@ -726,7 +881,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         """Everything later methods read: decided here, never re-derived."""
         self.net_ = net
         self.history_ = net.history
-        self.classes_ = classes
+        if classes is not None:
+            self.classes_ = classes
+        elif hasattr(self, "classes_"):
+            del self.classes_  # a label-free refit has no classes
         self.n_features_in_ = n_channels
         self.whitening_mean_ = mean
         self.whitening_matrix_ = matrix
@@ -736,6 +894,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
         self.metric_ = "euclidean" if self.p_ == 2 else "manhattan"
         self.user_encoder_ = self.encoder is not None
+        self.receptive_field_ = _receptive_field(net.module_.encoder)
 
     @property
     def module_(self) -> QuantileEmbedding:
@@ -902,6 +1061,15 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _receptive_field(encoder: torch.nn.Module) -> int | None:
+    """Input steps one output step of a built-in encoder sees (None otherwise)."""
+    if isinstance(encoder, DilatedConvEncoder):
+        return encoder.receptive_field
+    if isinstance(encoder, ConvEncoder):
+        return 1 + sum(conv.kernel_size[0] - 1 for conv in encoder.convs)
+    return None
 
 
 def _check_device(device) -> torch.device:

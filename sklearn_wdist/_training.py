@@ -103,6 +103,59 @@ def pad_batch(batch: list[tuple[np.ndarray, int]]) -> tuple[dict, torch.Tensor]:
     return {"x": torch.from_numpy(padded), "lengths": torch.from_numpy(lengths)}, labels
 
 
+class AugmentingCollate:
+    """Collate training sequences after random crops, scaling and jitter.
+
+    All randomness comes from one generator seeded at construction, so the same
+    seed gives the same augmented batches. Used for training batches only.
+
+    Parameters
+    ----------
+    crop_fraction : float in (0, 1]
+        Each sequence of length ``T`` is cut to a random contiguous crop of
+        ``L`` steps, ``L`` uniform in ``[ceil(crop_fraction * T), T]``.
+    scale_std : float
+        Each sequence is multiplied by ``exp(s)``, ``s ~ N(0, scale_std**2)``.
+    jitter_std : float
+        Gaussian noise of ``jitter_std`` times each channel's standard
+        deviation (over the sequence) is added to every step.
+    seed : int
+        Seed of the generator.
+    """
+
+    def __init__(
+        self, crop_fraction: float, scale_std: float, jitter_std: float, seed: int
+    ):
+        self.crop_fraction = crop_fraction
+        self.scale_std = scale_std
+        self.jitter_std = jitter_std
+        self.rng = np.random.default_rng(seed)
+
+    def augment(self, sequence: np.ndarray) -> np.ndarray:
+        """Return one random view of ``sequence`` (float32, never in place)."""
+        length = sequence.shape[-1]
+        if self.crop_fraction < 1.0:
+            shortest = max(1, math.ceil(self.crop_fraction * length))
+            kept = int(self.rng.integers(shortest, length + 1))
+            start = int(self.rng.integers(0, length - kept + 1))
+            sequence = sequence[:, start : start + kept]
+        if self.scale_std > 0.0:
+            sequence = sequence * np.float32(
+                np.exp(self.rng.normal(0.0, self.scale_std))
+            )
+        if self.jitter_std > 0.0:
+            spread = sequence.std(axis=1, keepdims=True)
+            noise = self.rng.standard_normal(sequence.shape).astype(np.float32)
+            sequence = sequence + noise * (self.jitter_std * spread)
+        return np.ascontiguousarray(sequence, dtype=np.float32)
+
+    def __call__(
+        self, batch: list[tuple[np.ndarray, int]]
+    ) -> tuple[dict, torch.Tensor]:
+        """Augment every sequence of ``batch``, then pad as :func:`pad_batch`."""
+        return pad_batch([(self.augment(sequence), label) for sequence, label in batch])
+
+
 # --------------------------------------------------------------------------- #
 # Interrupts
 # --------------------------------------------------------------------------- #

@@ -59,6 +59,35 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         return out.masked_fill(~mask, 0.0)
 
 
+def reset_encoder_parameters(
+    encoder: nn.Module, generator: torch.Generator | None = None
+) -> None:
+    """(Re-)initialise the convolutions and normalisations of an encoder.
+
+    Convolutions get PyTorch's default initialisation (uniform He initialisation
+    with ``a = sqrt(5)``, uniform biases in ``+-1/sqrt(fan_in)``), drawn from
+    ``generator`` instead of the global generator; normalisation layers start
+    from zero mean and unit variance. This also makes a module built on the
+    ``"meta"`` device usable after ``to_empty``.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        The encoder; every ``Conv1d`` and ``BatchNorm1d`` inside is reset.
+    generator : torch.Generator, optional
+        Source of the random weights, on the module's device.
+    """
+    for module in encoder.modules():
+        if isinstance(module, nn.Conv1d):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                fan_in = module.weight.shape[1] * module.weight.shape[2]
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        elif isinstance(module, nn.BatchNorm1d):
+            module.reset_parameters()
+
+
 class SeededDropout(nn.Dropout):
     """Dropout that draws its masks from a private generator when one is set.
 
@@ -183,29 +212,14 @@ class ConvEncoder(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """(Re-)initialise every weight and running statistic.
 
-        Convolutions get PyTorch's default initialisation (uniform He
-        initialisation with ``a = sqrt(5)``, uniform biases in
-        ``+-1/sqrt(fan_in)``), drawn from ``generator`` instead of the global
-        generator; normalisation layers start from zero mean and unit variance.
-        This also makes a module built on the ``"meta"`` device usable after
-        ``to_empty``.
+        See :func:`reset_encoder_parameters`.
 
         Parameters
         ----------
         generator : torch.Generator, optional
             Source of the random weights, on the module's device.
         """
-        for module in self.modules():
-            if isinstance(module, nn.Conv1d):
-                nn.init.kaiming_uniform_(
-                    module.weight, a=math.sqrt(5), generator=generator
-                )
-                if module.bias is not None:
-                    fan_in = module.weight.shape[1] * module.weight.shape[2]
-                    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-            elif isinstance(module, nn.BatchNorm1d):
-                module.reset_parameters()
+        reset_encoder_parameters(self, generator)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step features of a padded batch.

@@ -1,0 +1,185 @@
+"""A multi-scale encoder: residual blocks of exponentially dilated convolutions."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._encoder import MaskedBatchNorm1d, SeededDropout, reset_encoder_parameters
+from ._masking import lengths_to_mask
+
+
+def dilated_receptive_field(n_blocks: int, kernel_size: int) -> int:
+    """Return how many input steps one output step of the dilated encoder sees.
+
+    Block ``b`` (from 0) holds two convolutions of width ``kernel_size`` and
+    dilation ``2 ** b``; each widens the field by ``(kernel_size - 1) * 2 ** b``.
+
+    Examples
+    --------
+    >>> dilated_receptive_field(0, 3), dilated_receptive_field(3, 3)
+    (1, 29)
+    """
+    return 1 + 2 * (kernel_size - 1) * (2**n_blocks - 1)
+
+
+def dilated_blocks_for_length(
+    length: float, kernel_size: int, max_blocks: int = 8
+) -> int:
+    """Fewest blocks whose receptive field covers ``length`` steps (at least one).
+
+    Capped at ``max_blocks``: with ``kernel_size=3``, 8 blocks already see 1021
+    steps, and every block costs two convolutions over the whole sequence.
+
+    Examples
+    --------
+    >>> [dilated_blocks_for_length(n, 3) for n in (5, 15, 29, 30, 500, 10**5)]
+    [1, 3, 3, 4, 7, 8]
+    """
+    if kernel_size < 2:
+        return 1
+    needed = math.ceil(math.log2((length - 1) / (2 * (kernel_size - 1)) + 1))
+    return int(min(max(needed, 1), max_blocks))
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, width: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.conv1 = nn.Conv1d(
+            width, width, kernel_size, dilation=dilation, padding="same"
+        )
+        self.norm1 = MaskedBatchNorm1d(width)
+        self.conv2 = nn.Conv1d(
+            width, width, kernel_size, dilation=dilation, padding="same"
+        )
+        self.norm2 = MaskedBatchNorm1d(width)
+        self.dropout = SeededDropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Inputs are zero on padded steps, so 'same' padding and padding of
+        # the batch look alike to every valid step.
+        hidden = torch.relu(self.norm1(self.conv1(x), mask))
+        hidden = self.norm2(self.conv2(self.dropout(hidden)), mask)
+        return torch.relu(x + hidden)
+
+
+class DilatedConvEncoder(nn.Module):
+    """Residual blocks of dilated convolutions: features that see far in time.
+
+    A 1x1 convolution lifts the (normalised) input channels to
+    ``hidden_channels``; block ``b`` then applies two ``'same'``-padded
+    convolutions of dilation ``2 ** b``, each followed by a
+    :class:`MaskedBatchNorm1d`, with a residual connection; a 1x1 convolution
+    projects to ``n_features``. The receptive field grows exponentially with
+    the number of blocks (:func:`dilated_receptive_field`), so patterns spanning
+    hundreds of steps are visible to every step's features at the cost of a few
+    layers. As in :class:`ConvEncoder`, padded steps are zero before every
+    convolution and normalisations use valid steps only, so the output on valid
+    steps does not depend on padding; ``include_input`` and
+    ``normalize_output`` mean the same.
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of input channels ``C``.
+    n_features : int, default=8
+        Number of learned output features ``K`` (per step).
+    hidden_channels : int, default=64
+        Width of the residual blocks.
+    n_blocks : int, default=4
+        Number of residual blocks; see :func:`dilated_blocks_for_length` for a
+        choice that follows the sequence lengths.
+    kernel_size : int, default=3
+        Temporal width of each convolution.
+    dropout : float, default=0.0
+        Dropout probability inside each block (training only).
+    include_input : bool, default=False
+        Append the normalised input channels to the output features.
+    normalize_output : bool, default=False
+        Standardise each learned feature with batch statistics.
+
+    Attributes
+    ----------
+    accepts_lengths : bool
+        ``True``: ``forward`` takes the valid lengths and honours them.
+    out_features : int
+        Number of per-step output features.
+    receptive_field : int
+        Number of input steps each output step depends on.
+
+    Examples
+    --------
+    >>> import torch
+    >>> encoder = DilatedConvEncoder(3, n_features=8, n_blocks=3)
+    >>> encoder.receptive_field
+    29
+    >>> encoder(torch.randn(2, 3, 40), torch.tensor([40, 17])).shape
+    torch.Size([2, 8, 40])
+    """
+
+    accepts_lengths = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_features: int = 8,
+        hidden_channels: int = 64,
+        n_blocks: int = 4,
+        kernel_size: int = 3,
+        dropout: float = 0.0,
+        include_input: bool = False,
+        normalize_output: bool = False,
+    ) -> None:
+        super().__init__()
+        self.include_input = include_input
+        self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
+        self.stem = nn.Conv1d(in_channels, hidden_channels, 1)
+        self.blocks = nn.ModuleList(
+            _ResidualBlock(hidden_channels, kernel_size, 2**block, dropout)
+            for block in range(n_blocks)
+        )
+        self.head = nn.Conv1d(hidden_channels, n_features, 1)
+        self.output_norm = (
+            MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
+        )
+        self.out_features = n_features + (in_channels if include_input else 0)
+        self.receptive_field = dilated_receptive_field(n_blocks, kernel_size)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """(Re-)initialise every weight; see :func:`reset_encoder_parameters`.
+
+        Parameters
+        ----------
+        generator : torch.Generator, optional
+            Source of the random weights, on the module's device.
+        """
+        reset_encoder_parameters(self, generator)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-step features of a padded batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, in_channels, time)
+            Sequences padded at the end.
+        lengths : torch.Tensor of shape (batch,)
+            Valid length of each sequence.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features, time)
+            Zero on padded steps.
+        """
+        mask = lengths_to_mask(lengths, x.shape[-1])
+        inputs = self.input_norm(x, mask)
+        hidden = self.stem(inputs).masked_fill(~mask, 0.0)
+        for block in self.blocks:
+            hidden = block(hidden, mask)
+        features = self.head(hidden).masked_fill(~mask, 0.0)
+        if self.output_norm is not None:
+            features = self.output_norm(features, mask)
+        if self.include_input:
+            features = torch.cat([features, inputs], dim=1)
+        return features

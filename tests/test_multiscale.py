@@ -1,0 +1,200 @@
+"""The multi-scale encoder, training augmentation and label-free training."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist._training import AugmentingCollate
+from sklearn_wdist.metrics import mean_average_precision_at_r
+from sklearn_wdist.nn import (
+    DilatedConvEncoder,
+    dilated_blocks_for_length,
+    dilated_receptive_field,
+)
+
+TINY = dict(n_features=4, hidden_channels=8, n_quantiles=4, max_epochs=3)
+
+
+# --------------------------------------------------------------------------- #
+# DilatedConvEncoder
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(("n_blocks", "kernel_size"), [(1, 3), (3, 3), (2, 5)])
+def test_receptive_field_matches_the_gradient_support(n_blocks, kernel_size):
+    torch.manual_seed(0)
+    encoder = DilatedConvEncoder(2, n_blocks=n_blocks, kernel_size=kernel_size).eval()
+    length = 2 * dilated_receptive_field(n_blocks, kernel_size) + 11
+    x = torch.randn(1, 2, length, requires_grad=True)
+    t = length // 2
+    encoder(x, torch.tensor([length]))[0, :, t].sum().backward()
+    touched = np.flatnonzero(x.grad[0].abs().sum(0).numpy() > 0)
+    half = (dilated_receptive_field(n_blocks, kernel_size) - 1) // 2
+    assert touched.min() == t - half
+    assert touched.max() == t + half
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 5])
+def test_blocks_for_length_is_the_smallest_covering_count(kernel_size):
+    for length in [1, 2, 5, 13, 14, 29, 30, 100, 500, 1021, 1022, 5000]:
+        brute = next(
+            b
+            for b in range(1, 100)
+            if dilated_receptive_field(b, kernel_size) >= length or b == 8
+        )
+        assert dilated_blocks_for_length(length, kernel_size) == brute
+
+
+def test_dilated_output_on_valid_steps_ignores_padding():
+    torch.manual_seed(0)
+    encoder = DilatedConvEncoder(3, n_features=5, n_blocks=3, include_input=True)
+    # Running statistics that are not the identity, then evaluation mode.
+    encoder(torch.randn(8, 3, 40), torch.full((8,), 40))
+    encoder.eval()
+    short = torch.randn(1, 3, 17)
+    alone = encoder(short, torch.tensor([17]))
+    padded = torch.cat([short, torch.randn(1, 3, 23) * 100], dim=-1)
+    batch = torch.cat([padded, torch.randn(1, 3, 40)])
+    together = encoder(batch, torch.tensor([17, 40]))
+    torch.testing.assert_close(together[:1, :, :17], alone, rtol=1e-5, atol=1e-6)
+    assert torch.all(together[0, :, 17:] == 0)
+
+
+# --------------------------------------------------------------------------- #
+# The embedder with the dilated encoder
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def long_data():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 8)
+    t = np.arange(120)
+    X = rng.normal(scale=0.3, size=(24, 1, 120))
+    # Same value distribution per class up to the period: only a wide view
+    # tells a slow sine from a fast one.
+    X[y == 1] += np.sin(2 * np.pi * t / 60)
+    X[y == 2] += np.sin(2 * np.pi * t / 15)
+    return X, y
+
+
+def test_auto_blocks_cover_the_median_length(long_data):
+    X, y = long_data
+    model = WassersteinSequenceEmbedder(
+        **TINY, architecture="dilated", n_layers="auto", kernel_size=3, random_state=0
+    ).fit(X, y)
+    assert model.receptive_field_ >= 120
+    assert len(model.module_.encoder.blocks) == dilated_blocks_for_length(120, 3)
+    assert model.transform(X).shape == (24, (4 + 1) * 4)
+
+
+def test_conv_architecture_reports_its_receptive_field(long_data):
+    X, y = long_data
+    model = WassersteinSequenceEmbedder(
+        **TINY, n_layers="auto", kernel_size=5, random_state=0
+    ).fit(X, y)
+    assert model.receptive_field_ == 9  # two convolutions of width 5
+
+
+def test_dilated_fit_is_deterministic(long_data):
+    X, y = long_data
+    params = dict(**TINY, architecture="dilated", n_layers=2, random_state=3)
+    a = WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
+    b = WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- #
+# Augmentation
+# --------------------------------------------------------------------------- #
+def test_crops_are_contiguous_and_within_bounds():
+    sequence = np.arange(100, dtype=np.float32)[None]
+    collate = AugmentingCollate(0.4, 0.0, 0.0, seed=0)
+    lengths = []
+    for _ in range(300):
+        view = collate.augment(sequence)
+        n = view.shape[1]
+        lengths.append(n)
+        np.testing.assert_array_equal(np.diff(view[0]), 1.0)  # contiguous
+        assert 40 <= n <= 100
+    assert min(lengths) <= 45 and max(lengths) >= 95
+
+
+def test_augmentation_is_seeded_and_scale_and_jitter_have_their_size():
+    rng = np.random.default_rng(0)
+    sequence = rng.normal(size=(2, 2000)).astype(np.float32)
+    a = AugmentingCollate(1.0, 0.2, 0.1, seed=5)
+    b = AugmentingCollate(1.0, 0.2, 0.1, seed=5)
+    views = [a.augment(sequence) for _ in range(200)]
+    for view in views[:5]:
+        np.testing.assert_array_equal(view, b.augment(sequence))
+    factors = [np.median(v / sequence) for v in views]
+    assert np.std(np.log(factors)) == pytest.approx(0.2, rel=0.25)
+    jitter = AugmentingCollate(1.0, 0.0, 0.1, seed=1).augment(sequence) - sequence
+    assert jitter.std(axis=1) == pytest.approx(0.1 * sequence.std(axis=1), rel=0.1)
+    assert sequence.dtype == np.float32  # the input is never modified in place
+
+
+def test_augmented_fit_is_deterministic_and_differs_from_plain(long_data):
+    X, y = long_data
+    params = dict(**TINY, crop_fraction=0.6, scale_std=0.1, jitter_std=0.05)
+    a = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y).transform(X)
+    b = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y).transform(X)
+    plain = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, plain)
+
+
+def test_crops_too_short_for_a_user_encoder_are_refused(long_data):
+    X, y = long_data
+    encoder = nn.Conv1d(1, 3, 100)  # needs 100 steps
+    model = WassersteinSequenceEmbedder(
+        encoder=encoder, n_quantiles=4, max_epochs=1, crop_fraction=0.5
+    )
+    with pytest.raises(ValueError, match=r"crop_fraction=0\.5 crops sequences to 60"):
+        model.fit(X, y)
+
+
+# --------------------------------------------------------------------------- #
+# Learning without labels
+# --------------------------------------------------------------------------- #
+def test_fit_without_labels_learns_a_useful_distance(long_data):
+    X, y = long_data
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 15},
+        architecture="dilated",
+        n_layers="auto",
+        kernel_size=3,
+        random_state=0,
+    ).fit(X)
+    assert not hasattr(model, "classes_")
+    # Label-free, yet same-class sequences are closer than chance (MAP@R of a
+    # random ranking of 3 balanced classes is about 1/3).
+    assert model.score(X, y) > 0.45
+    D = model.pairwise_distances(X)
+    assert mean_average_precision_at_r(D, y) == pytest.approx(model.score(X, y))
+
+
+def test_label_free_refit_forgets_the_classes(long_data):
+    X, y = long_data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    assert hasattr(model, "classes_")
+    model.fit(X)
+    assert not hasattr(model, "classes_")
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"early_stopping": True}, "early_stopping=True scores held-out labelled"),
+        ({"crop_fraction": 1.0}, "every view identical"),
+    ],
+)
+def test_label_free_fit_rejects_impossible_settings(long_data, params, match):
+    X, _ = long_data
+    with pytest.raises(ValueError, match=match):
+        WassersteinSequenceEmbedder(**TINY, **params).fit(X)
+
+
+def test_label_free_fit_needs_two_sequences(long_data):
+    X, _ = long_data
+    with pytest.raises(ValueError, match="at least 2 sequences"):
+        WassersteinSequenceEmbedder(**TINY).fit(X[:1])
