@@ -54,6 +54,7 @@ from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
     DilatedConvEncoder,
+    MetricLearningLoss,
     QuantileEmbedding,
     WassersteinTripletLoss,
     dilated_blocks_for_length,
@@ -233,7 +234,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         distance=QuantileEnergyDistance())``, trains the encoder for that
         distance; ``transform`` still returns the scaled quantiles, whose
         ``metric_`` distance is then the ``p``-Wasserstein distance, not the
-        trained one. Deep-copied at every ``fit``.
+        trained one. A pytorch-metric-learning loss (optional extra ``pml``)
+        is accepted directly: it is applied to the ``transform`` rows, whose
+        ``LpDistance(p=p, normalize_embeddings=False)`` is the learned
+        distance (see :class:`~sklearn_wdist.nn.MetricLearningLoss`, which
+        checks that the loss measures that distance). Deep-copied at every
+        ``fit``.
+    miner : callable, default=None
+        A pytorch-metric-learning miner, used with a pytorch-metric-learning
+        ``loss`` (which then receives the mined index tuples). Deep-copied at
+        every ``fit``.
     classes_per_batch : int, default=8
         Number of classes ``P`` per batch (capped at the number of classes).
     samples_per_class : int, default=4
@@ -382,6 +392,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ],
         "mining": [StrOptions({"batch_hard", "batch_all", "semi_hard"})],
         "loss": [torch.nn.Module, None],
+        "miner": [callable, None],
         "classes_per_batch": [Interval(numbers.Integral, 2, None, closed="left")],
         "samples_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -422,6 +433,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         margin=1.0,
         mining="batch_hard",
         loss=None,
+        miner=None,
         classes_per_batch=8,
         samples_per_class=4,
         max_epochs=30,
@@ -458,6 +470,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.margin = margin
         self.mining = mining
         self.loss = loss
+        self.miner = miner
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
         self.max_epochs = max_epochs
@@ -632,6 +645,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                     "skorch.callbacks.Callback) or a (name, callback) tuple, got "
                     f"{entry!r}."
                 )
+        self._build_criterion()  # a loss or miner that cannot work fails here
         if self.encoder is not None:
             parameters = list(self.encoder.parameters())
             if not any(parameter.requires_grad for parameter in parameters):
@@ -747,9 +761,20 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"{name}: {error}") from error
 
     def _build_criterion(self) -> torch.nn.Module:
-        if self.loss is not None:
-            return copy.deepcopy(self.loss)
-        return WassersteinTripletLoss(p=self.p, margin=self.margin, mining=self.mining)
+        if self.loss is None:
+            if self.miner is not None:
+                raise ValueError(
+                    "miner is used with a pytorch-metric-learning loss; with "
+                    "loss=None the triplets come from mining="
+                    f"{self.mining!r}. Pass a loss, or drop the miner."
+                )
+            return WassersteinTripletLoss(
+                p=self.p, margin=self.margin, mining=self.mining
+            )
+        loss = copy.deepcopy(self.loss)
+        if self.miner is not None or _from_metric_learning(loss):
+            return MetricLearningLoss(loss, miner=copy.deepcopy(self.miner), p=self.p)
+        return loss
 
     def _build_net(
         self, module, train_codes, seed, validation, augmentation=None
@@ -1061,6 +1086,14 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _from_metric_learning(obj) -> bool:
+    """Whether ``obj`` is a pytorch-metric-learning object (by its class)."""
+    return any(
+        cls.__module__.partition(".")[0] == "pytorch_metric_learning"
+        for cls in type(obj).__mro__
+    )
 
 
 def _receptive_field(encoder: torch.nn.Module) -> int | None:

@@ -385,3 +385,70 @@ def test_non_pml_loss_is_not_checked_and_modules_are_registered():
     quantiles = _quantiles(0)
     expected = (quantiles.reshape(len(LABELS), -1) / 6).sum(dim=1).mean()
     assert float(loss(quantiles, LABELS).detach()) == pytest.approx(float(expected))
+
+
+# --------------------------------------------------------------------------- #
+# Through the estimator
+# --------------------------------------------------------------------------- #
+def _sequences():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 8)
+    X = rng.normal(size=(24, 2, 20))
+    X[y == 1] *= 2.0
+    X[y == 2] += 1.0
+    return X, y
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_embedder_trained_with_pml_equals_the_default_loss(p):
+    from pytorch_metric_learning.distances import LpDistance
+    from pytorch_metric_learning.losses import TripletMarginLoss
+    from pytorch_metric_learning.miners import BatchHardMiner
+    from pytorch_metric_learning.reducers import MeanReducer
+
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    params = dict(n_features=4, hidden_channels=8, n_quantiles=4, max_epochs=3, p=p)
+    ours = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y)
+    distance = LpDistance(p=p, normalize_embeddings=False)
+    pml = WassersteinSequenceEmbedder(
+        **params,
+        loss=TripletMarginLoss(margin=1.0, distance=distance, reducer=MeanReducer()),
+        miner=BatchHardMiner(distance=LpDistance(p=p, normalize_embeddings=False)),
+        random_state=0,
+    ).fit(X, y)
+
+    # Every batch's loss agrees to float32 rounding: the same triplets, the same
+    # distances, the same training.
+    def batch_losses(model):
+        return [b["train_loss"] for h in model.history_ for b in h["batches"]]
+
+    np.testing.assert_allclose(batch_losses(pml), batch_losses(ours), rtol=1e-5)
+    # Rounding differences of the two distance implementations reach the
+    # weights through Adam, which normalises even near-zero gradients (those
+    # of biases followed by batch normalisation), so the embeddings agree to
+    # a few thousandths of their scale only.
+    np.testing.assert_allclose(pml.transform(X), ours.transform(X), atol=1e-2)
+
+
+def test_embedder_refuses_a_pml_loss_on_another_distance_before_training():
+    from pytorch_metric_learning.losses import TripletMarginLoss
+
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    model = WassersteinSequenceEmbedder(loss=TripletMarginLoss(), max_epochs=1)
+    with pytest.raises(ValueError, match="normalises the embeddings"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+
+
+def test_embedder_refuses_a_miner_without_a_loss():
+    from pytorch_metric_learning.miners import BatchHardMiner
+
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    with pytest.raises(ValueError, match="miner is used with a pytorch-metric"):
+        WassersteinSequenceEmbedder(miner=BatchHardMiner(), max_epochs=1).fit(X, y)
