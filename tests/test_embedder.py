@@ -265,7 +265,6 @@ def test_user_supplied_encoder(data):
         (lambda y: y[:-1], "y has 17 labels but X has 18"),
         (lambda y: np.zeros(len(y)), "1 class"),
         (lambda y: np.append(y[:-1], "lonely"), "fewer than 2 sequences"),
-        (lambda y: None, "requires y"),
         (lambda y: y[:, None], "1-D"),
     ],
 )
