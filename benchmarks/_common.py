@@ -58,6 +58,9 @@ from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 from aeon.datasets import load_classification
 from aeon.distances import dtw_pairwise_distance
 from aeon.transformations.collection.unequal_length import Padder
+from sklearn.linear_model import RidgeClassifierCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_wdist import (
     WassersteinSequenceEmbedder,
@@ -303,6 +306,10 @@ class Method(ABC):
         """
         raise NotImplementedError(f"{self.name} has no distance matrix.")
 
+    def evaluations_for(self, kind: str) -> tuple[str, ...]:
+        """Return the evaluations that apply to a task of ``kind``."""
+        return self.evaluations
+
     def test_accuracy(
         self,
         R_train: Any,
@@ -338,11 +345,13 @@ def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
 class EmbedderMethod(Method):
     """A ``WassersteinSequenceEmbedder(random_state=seed, **params)``.
 
-    ``distances`` maps each name the fit is reported under to its evaluation
+    ``use_labels=False`` trains without labels (``fit(X)``). ``distances``
+    maps each name the fit is reported under to its evaluation
     distance: ``"metric"``, the ``p``-Wasserstein distance of ``transform``
     (:func:`~sklearn_wdist.pairwise_wasserstein`; Euclidean for mean pooling),
-    or ``"energy"``, the energy distance between the quantile embeddings.
-    Default: ``{name: "metric"}``.
+    ``"energy"``, the energy distance between the quantile embeddings, or
+    ``"ridge"``, the accuracy of a ``RidgeClassifierCV`` on the standardised
+    embeddings (accuracy tasks only). Default: ``{name: "metric"}``.
     """
 
     def __init__(
@@ -350,25 +359,50 @@ class EmbedderMethod(Method):
         name: str,
         params: dict[str, Any],
         distances: dict[str, str] | None = None,
+        use_labels: bool = True,
     ) -> None:
         distances = {name: "metric"} if distances is None else dict(distances)
         if name not in distances:
             raise ValueError(f"distances must name the method itself, {name!r}.")
-        unknown = set(distances.values()) - {"metric", "energy"}
+        unknown = set(distances.values()) - {"metric", "energy", "ridge"}
         if unknown:
             raise ValueError(f"unknown evaluation distances {sorted(unknown)}.")
         self.name = name
         self.params = params
         self.distances = distances
+        self.use_labels = use_labels
         self.embedder_: WassersteinSequenceEmbedder | None = None
 
     @property
     def evaluations(self) -> tuple[str, ...]:
         return tuple(self.distances)
 
+    def evaluations_for(self, kind: str) -> tuple[str, ...]:
+        # A classifier on the embedding has no distances to verify with.
+        if kind == "accuracy":
+            return self.evaluations
+        return tuple(n for n, d in self.distances.items() if d != "ridge")
+
+    def test_accuracy(
+        self,
+        R_train: np.ndarray,
+        y_train: np.ndarray,
+        R_test: np.ndarray,
+        y_test: np.ndarray,
+        evaluation: str | None = None,
+    ) -> float:
+        if self.distances[evaluation or self.name] != "ridge":
+            return super().test_accuracy(R_train, y_train, R_test, y_test, evaluation)
+        # The linear read-out MiniRocket uses, on the learned embedding.
+        classifier = make_pipeline(
+            StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10))
+        )
+        return float(classifier.fit(R_train, y_train).score(R_test, y_test))
+
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
         embedder = WassersteinSequenceEmbedder(random_state=seed, **self.params)
-        self.embedder_ = embedder.fit(X, y)
+        # Label-free methods train on the sequences alone (fit(X)).
+        self.embedder_ = embedder.fit(X, y if self.use_labels else None)
 
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)
@@ -502,7 +536,7 @@ def run_one(method: Method, task: Task, seed: int | None) -> list[Record]:
     else:
         R_eval, transform_s = timed(method.represent, task.X_eval)
     records = []
-    for evaluation in method.evaluations:
+    for evaluation in method.evaluations_for(task.evaluation):
         if task.evaluation == "accuracy":
             accuracy, evaluate_s = timed(
                 method.test_accuracy,

@@ -106,7 +106,18 @@ def build_methods(
 ) -> list[common.Method]:
     """All compared methods; ``overrides`` go to every embedder."""
     learned = [
-        common.EmbedderMethod("learned", dict(overrides)),
+        # One fit, read out by 1-NN on the learned distance and by a linear
+        # classifier on the embedding (the comparison MiniRocket's ridge invites).
+        common.EmbedderMethod(
+            "learned",
+            dict(overrides),
+            distances={"learned": "metric", "learned + ridge": "ridge"},
+        ),
+        common.EmbedderMethod(
+            "learned, label-free",
+            dict(overrides),
+            use_labels=False,
+        ),
         *(
             common.EmbedderMethod(f"learned ({name})", {**params, **overrides})
             for name, params in configs.items()

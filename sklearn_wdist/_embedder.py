@@ -160,7 +160,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
     n_layers : int or "auto", default=2
         Number of convolution blocks of the default encoder. ``"auto"``: for
         ``"dilated"``, the fewest blocks whose receptive field covers the median
-        training sequence length (at most 8, see
+        training sequence length (at most 10, see
         :func:`~sklearn_wdist.nn.dilated_blocks_for_length`); for ``"conv"``, 2.
     kernel_size : int, default=5
         Temporal width of the default encoder's convolutions.

@@ -14,54 +14,50 @@ from ._masking import lengths_to_mask
 def dilated_receptive_field(n_blocks: int, kernel_size: int) -> int:
     """Return how many input steps one output step of the dilated encoder sees.
 
-    Block ``b`` (from 0) holds two convolutions of width ``kernel_size`` and
-    dilation ``2 ** b``; each widens the field by ``(kernel_size - 1) * 2 ** b``.
+    Block ``b`` (from 0) is a convolution of width ``kernel_size`` and dilation
+    ``2 ** b``, which widens the field by ``(kernel_size - 1) * 2 ** b``.
 
     Examples
     --------
     >>> dilated_receptive_field(0, 3), dilated_receptive_field(3, 3)
-    (1, 29)
+    (1, 15)
     """
-    return 1 + 2 * (kernel_size - 1) * (2**n_blocks - 1)
+    return 1 + (kernel_size - 1) * (2**n_blocks - 1)
 
 
 def dilated_blocks_for_length(
-    length: float, kernel_size: int, max_blocks: int = 8
+    length: float, kernel_size: int, max_blocks: int = 10
 ) -> int:
     """Fewest blocks whose receptive field covers ``length`` steps (at least one).
 
-    Capped at ``max_blocks``: with ``kernel_size=3``, 8 blocks already see 1021
-    steps, and every block costs two convolutions over the whole sequence.
+    Capped at ``max_blocks``: with ``kernel_size=3``, 10 blocks already see 2047
+    steps, and every block costs a convolution over the whole sequence.
 
     Examples
     --------
-    >>> [dilated_blocks_for_length(n, 3) for n in (5, 15, 29, 30, 500, 10**5)]
-    [1, 3, 3, 4, 7, 8]
+    >>> [dilated_blocks_for_length(n, 3) for n in (3, 15, 16, 500, 10**5)]
+    [1, 3, 4, 8, 10]
     """
     if kernel_size < 2:
         return 1
-    needed = math.ceil(math.log2((length - 1) / (2 * (kernel_size - 1)) + 1))
+    needed = math.ceil(math.log2((length - 1) / (kernel_size - 1) + 1))
     return int(min(max(needed, 1), max_blocks))
 
 
 class _ResidualBlock(nn.Module):
     def __init__(self, width: int, kernel_size: int, dilation: int, dropout: float):
         super().__init__()
-        self.conv1 = nn.Conv1d(
+        self.conv = nn.Conv1d(
             width, width, kernel_size, dilation=dilation, padding="same"
         )
-        self.norm1 = MaskedBatchNorm1d(width)
-        self.conv2 = nn.Conv1d(
-            width, width, kernel_size, dilation=dilation, padding="same"
-        )
-        self.norm2 = MaskedBatchNorm1d(width)
+        self.norm = MaskedBatchNorm1d(width)
         self.dropout = SeededDropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # Inputs are zero on padded steps, so 'same' padding and padding of
-        # the batch look alike to every valid step.
-        hidden = torch.relu(self.norm1(self.conv1(x), mask))
-        hidden = self.norm2(self.conv2(self.dropout(hidden)), mask)
+        # the batch look alike to every valid step; the normalisation zeroes
+        # padded steps again.
+        hidden = self.norm(self.conv(self.dropout(x)), mask)
         return torch.relu(x + hidden)
 
 
@@ -69,9 +65,9 @@ class DilatedConvEncoder(nn.Module):
     """Residual blocks of dilated convolutions: features that see far in time.
 
     A 1x1 convolution lifts the (normalised) input channels to
-    ``hidden_channels``; block ``b`` then applies two ``'same'``-padded
-    convolutions of dilation ``2 ** b``, each followed by a
-    :class:`MaskedBatchNorm1d`, with a residual connection; a 1x1 convolution
+    ``hidden_channels``; block ``b`` then applies a ``'same'``-padded
+    convolution of dilation ``2 ** b`` and a :class:`MaskedBatchNorm1d`, with a
+    residual connection and a ReLU; a 1x1 convolution
     projects to ``n_features``. The receptive field grows exponentially with
     the number of blocks (:func:`dilated_receptive_field`), so patterns spanning
     hundreds of steps are visible to every step's features at the cost of a few
@@ -114,7 +110,7 @@ class DilatedConvEncoder(nn.Module):
     >>> import torch
     >>> encoder = DilatedConvEncoder(3, n_features=8, n_blocks=3)
     >>> encoder.receptive_field
-    29
+    15
     >>> encoder(torch.randn(2, 3, 40), torch.tensor([40, 17])).shape
     torch.Size([2, 8, 40])
     """
