@@ -101,3 +101,27 @@ def test_cuda_model_unpickles_and_transforms_without_cuda(cuda_model, tmp_path):
     np.testing.assert_allclose(
         np.load(out_file), cuda_model.transform(X), rtol=0, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_dilated_encoder_with_dropout_and_augmentation_on_cuda(labelled):
+    X, y = _data()
+    cuda_state = torch.cuda.get_rng_state()
+    cpu_state = torch.get_rng_state()
+    model = WassersteinSequenceEmbedder(
+        device="cuda",
+        architecture="dilated",
+        n_layers="auto",
+        kernel_size=3,
+        dropout=0.2,
+        crop_fraction=0.7,
+        scale_std=0.1,
+        jitter_std=0.05,
+        **PARAMS,
+    ).fit(X, y if labelled else None)
+    embeddings = model.transform(X)
+    assert np.isfinite(embeddings).all()
+    assert model.receptive_field_ >= 30
+    # Private generators: the caller's global CPU and CUDA generators are untouched.
+    assert torch.equal(torch.cuda.get_rng_state(), cuda_state)
+    assert torch.equal(torch.get_rng_state(), cpu_state)

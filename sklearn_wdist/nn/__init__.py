@@ -12,7 +12,7 @@ from ._dilated import (
 )
 from ._distances import QuantileEnergyDistance, QuantileWassersteinDistance
 from ._embedding import QuantileEmbedding
-from ._encoder import ConvEncoder, MaskedBatchNorm1d, SeededDropout
+from ._encoder import ConvEncoder, MaskedBatchNorm1d, MaskedEncoder, SeededDropout
 from ._losses import WassersteinTripletLoss
 from ._masking import lengths_to_mask
 from ._miners import batch_all_triplets, batch_hard_triplets, semi_hard_triplets
@@ -25,6 +25,7 @@ __all__ = [
     "ConvEncoder",
     "DilatedConvEncoder",
     "MaskedBatchNorm1d",
+    "MaskedEncoder",
     "MetricLearningLoss",
     "QuantileEmbedding",
     "QuantileEnergyDistance",

@@ -7,8 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ._encoder import MaskedBatchNorm1d, SeededDropout, reset_encoder_parameters
-from ._masking import lengths_to_mask
+from ._encoder import MaskedBatchNorm1d, MaskedEncoder, SeededDropout
 
 
 def dilated_receptive_field(n_blocks: int, kernel_size: int) -> int:
@@ -61,7 +60,7 @@ class _ResidualBlock(nn.Module):
         return torch.relu(x + hidden)
 
 
-class DilatedConvEncoder(nn.Module):
+class DilatedConvEncoder(MaskedEncoder):
     """Residual blocks of dilated convolutions: features that see far in time.
 
     A 1x1 convolution lifts the (normalised) input channels to
@@ -115,8 +114,6 @@ class DilatedConvEncoder(nn.Module):
     torch.Size([2, 8, 40])
     """
 
-    accepts_lengths = True
-
     def __init__(
         self,
         in_channels: int,
@@ -128,54 +125,19 @@ class DilatedConvEncoder(nn.Module):
         include_input: bool = False,
         normalize_output: bool = False,
     ) -> None:
-        super().__init__()
-        self.include_input = include_input
-        self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
+        super().__init__(
+            in_channels, n_features, hidden_channels, include_input, normalize_output
+        )
         self.stem = nn.Conv1d(in_channels, hidden_channels, 1)
         self.blocks = nn.ModuleList(
             _ResidualBlock(hidden_channels, kernel_size, 2**block, dropout)
             for block in range(n_blocks)
         )
-        self.head = nn.Conv1d(hidden_channels, n_features, 1)
-        self.output_norm = (
-            MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
-        )
-        self.out_features = n_features + (in_channels if include_input else 0)
         self.receptive_field = dilated_receptive_field(n_blocks, kernel_size)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """(Re-)initialise every weight; see :func:`reset_encoder_parameters`.
-
-        Parameters
-        ----------
-        generator : torch.Generator, optional
-            Source of the random weights, on the module's device.
-        """
-        reset_encoder_parameters(self, generator)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Per-step features of a padded batch.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (batch, in_channels, time)
-            Sequences padded at the end.
-        lengths : torch.Tensor of shape (batch,)
-            Valid length of each sequence.
-
-        Returns
-        -------
-        features : torch.Tensor of shape (batch, out_features, time)
-            Zero on padded steps.
-        """
-        mask = lengths_to_mask(lengths, x.shape[-1])
-        inputs = self.input_norm(x, mask)
+    def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Residual dilated blocks; padded steps are zero before every convolution."""
         hidden = self.stem(inputs).masked_fill(~mask, 0.0)
         for block in self.blocks:
             hidden = block(hidden, mask)
-        features = self.head(hidden).masked_fill(~mask, 0.0)
-        if self.output_norm is not None:
-            features = self.output_norm(features, mask)
-        if self.include_input:
-            features = torch.cat([features, inputs], dim=1)
-        return features
+        return hidden

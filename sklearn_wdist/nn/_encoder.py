@@ -123,7 +123,88 @@ class SeededDropout(nn.Dropout):
         return state
 
 
-class ConvEncoder(nn.Module):
+class MaskedEncoder(nn.Module):
+    """Shared frame of the built-in encoders: input and output of the layers.
+
+    The input channels are normalised over valid steps; a subclass's
+    ``hidden(inputs, mask)`` computes ``hidden_width`` features per step (zero
+    on padded steps); a 1x1 convolution projects them to ``n_features``,
+    optionally standardised (``normalize_output``) and followed by the
+    normalised input channels (``include_input``).
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of input channels ``C``.
+    n_features : int
+        Number of learned output features ``K`` (per step).
+    hidden_width : int
+        Number of features ``hidden`` returns.
+    include_input : bool
+        Append the normalised input channels to the output features.
+    normalize_output : bool
+        Standardise each learned feature with batch statistics.
+    """
+
+    accepts_lengths = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_features: int,
+        hidden_width: int,
+        include_input: bool,
+        normalize_output: bool,
+    ) -> None:
+        super().__init__()
+        self.include_input = include_input
+        self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
+        self.head = nn.Conv1d(hidden_width, n_features, 1)
+        self.output_norm = (
+            MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
+        )
+        self.out_features = n_features + (in_channels if include_input else 0)
+
+    def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-step hidden features of normalised inputs (zero on padded steps)."""
+        raise NotImplementedError
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """(Re-)initialise every weight; see :func:`reset_encoder_parameters`.
+
+        Parameters
+        ----------
+        generator : torch.Generator, optional
+            Source of the random weights, on the module's device.
+        """
+        reset_encoder_parameters(self, generator)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-step features of a padded batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, in_channels, time)
+            Sequences padded at the end.
+        lengths : torch.Tensor of shape (batch,)
+            Valid length of each sequence.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features, time)
+            Zero on padded steps.
+        """
+        mask = lengths_to_mask(lengths, x.shape[-1])
+        inputs = self.input_norm(x, mask)
+        features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
+        if self.output_norm is not None:
+            features = self.output_norm(features, mask)
+        if self.include_input:
+            features = torch.cat([features, inputs], dim=1)
+        return features
+
+
+class ConvEncoder(MaskedEncoder):
     """A stack of 1-D convolutions giving learned features at every time step.
 
     Each block is a ``'same'``-padded convolution, a :class:`MaskedBatchNorm1d` and
@@ -177,8 +258,6 @@ class ConvEncoder(nn.Module):
     torch.Size([2, 8, 20])
     """
 
-    accepts_lengths = True
-
     def __init__(
         self,
         in_channels: int,
@@ -190,9 +269,10 @@ class ConvEncoder(nn.Module):
         include_input: bool = False,
         normalize_output: bool = False,
     ) -> None:
-        super().__init__()
-        self.include_input = include_input
-        self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
+        width = hidden_channels if n_layers > 0 else in_channels
+        super().__init__(
+            in_channels, n_features, width, include_input, normalize_output
+        )
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
         width = in_channels
@@ -203,47 +283,10 @@ class ConvEncoder(nn.Module):
             self.norms.append(MaskedBatchNorm1d(hidden_channels))
             width = hidden_channels
         self.dropout = SeededDropout(dropout)
-        self.head = nn.Conv1d(width, n_features, 1)
-        self.output_norm = (
-            MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
-        )
-        self.out_features = n_features + (in_channels if include_input else 0)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """(Re-)initialise every weight and running statistic.
-
-        See :func:`reset_encoder_parameters`.
-
-        Parameters
-        ----------
-        generator : torch.Generator, optional
-            Source of the random weights, on the module's device.
-        """
-        reset_encoder_parameters(self, generator)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Per-step features of a padded batch.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (batch, in_channels, time)
-            Sequences padded at the end.
-        lengths : torch.Tensor of shape (batch,)
-            Valid length of each sequence.
-
-        Returns
-        -------
-        features : torch.Tensor of shape (batch, out_features, time)
-            Zero on padded steps.
-        """
-        mask = lengths_to_mask(lengths, x.shape[-1])
-        inputs = self.input_norm(x, mask)
+    def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Convolution blocks; padded steps are zero before every convolution."""
         hidden = inputs
         for conv, norm in zip(self.convs, self.norms, strict=True):
             hidden = self.dropout(torch.relu(norm(conv(hidden), mask)))
-        features = self.head(hidden).masked_fill(~mask, 0.0)
-        if self.output_norm is not None:
-            features = self.output_norm(features, mask)
-        if self.include_input:
-            features = torch.cat([features, inputs], dim=1)
-        return features
+        return hidden
