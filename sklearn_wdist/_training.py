@@ -31,8 +31,11 @@ from .metrics import mean_average_precision_at_r
 from .nn import SeededDropout
 
 # Embeddings are independent per sequence, so inference batches are sorted by
-# length (little padding) and only bounded for memory.
+# length (little padding) and only bounded for memory: at most this many
+# sequences, and at most _INFERENCE_STEPS padded time steps (one batch of long
+# sequences then stays a few tens of MiB per hidden layer).
 INFERENCE_BATCH_SIZE = 256
+_INFERENCE_STEPS = 1 << 16
 
 
 # --------------------------------------------------------------------------- #
@@ -310,11 +313,23 @@ def _length_sorted_batches(
     sequences: list[np.ndarray],
 ) -> Iterator[tuple[np.ndarray, dict]]:
     """Batches of index arrays and padded tensors, shortest sequences first."""
-    order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
-    for start in range(0, len(sequences), INFERENCE_BATCH_SIZE):
-        chunk = order[start : start + INFERENCE_BATCH_SIZE]
+    lengths = np.array([s.shape[-1] for s in sequences])
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        # Lengths grow along ``order``: the last sequence of a batch is its
+        # longest, so the batch pads to count * that length.
+        stop = start + 1
+        while (
+            stop < len(order)
+            and stop - start < INFERENCE_BATCH_SIZE
+            and (stop - start + 1) * lengths[order[stop]] <= _INFERENCE_STEPS
+        ):
+            stop += 1
+        chunk = order[start:stop]
         batch, _ = pad_batch([(sequences[i], 0) for i in chunk])
         yield chunk, batch
+        start = stop
 
 
 @contextmanager

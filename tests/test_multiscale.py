@@ -198,3 +198,29 @@ def test_label_free_fit_needs_two_sequences(long_data):
     X, _ = long_data
     with pytest.raises(ValueError, match="at least 2 sequences"):
         WassersteinSequenceEmbedder(**TINY).fit(X[:1])
+
+
+def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch):
+    from sklearn_wdist import _training
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(2, n)) for n in rng.integers(5, 120, size=40)]
+    y = np.repeat([0, 1], 20)
+    model = WassersteinSequenceEmbedder(
+        **TINY, architecture="dilated", n_layers=3, random_state=0
+    ).fit(X, y)
+    reference = model.transform(X)
+    seen = []
+    original = _training.pad_batch
+
+    def spy(batch):
+        out = original(batch)
+        seen.append(out[0]["x"].shape)
+        return out
+
+    monkeypatch.setattr(_training, "_INFERENCE_STEPS", 300)
+    monkeypatch.setattr(_training, "pad_batch", spy)
+    np.testing.assert_allclose(model.transform(X), reference, rtol=1e-5, atol=1e-6)
+    assert len(seen) > 1
+    # Every batch fits the budget, except a single sequence longer than it.
+    assert all(b * t <= 300 or b == 1 for b, _, t in seen)
