@@ -904,6 +904,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
 
     def _record_fit(self, net, classes, n_channels, mean, matrix) -> None:
         """Everything later methods read: decided here, never re-derived."""
+        # The DataLoader's generator only served this fit. A torch.Generator
+        # pickles with a memory address in it, so keeping it would make the
+        # fitted model's hash (joblib.hash, aeon's state checks) unstable.
+        net.iterator_train__generator = None
         self.net_ = net
         self.history_ = net.history
         if classes is not None:

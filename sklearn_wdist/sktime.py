@@ -1,0 +1,439 @@
+"""sktime adapter: the learned Wasserstein embedding as an sktime transformer.
+
+:class:`WassersteinEmbeddingTransformer` wraps
+:class:`~sklearn_wdist.WassersteinSequenceEmbedder` in sktime's
+``BaseTransformer`` interface as a collection-to-tabular ("Series" to
+"Primitives") transformation: ``transform`` returns one row per series, and
+``fit`` learns from all series of the panel together (it is not
+instance-wise). sktime checks and converts the input: ``numpy3D`` panels
+reach the embedder as they are, all others as ``df-list`` (which holds unequal
+lengths). It passes ``sktime.utils.estimator_checks.check_estimator``.
+
+k-NN on the learned distance, fast: the Euclidean (``p=2``) or Manhattan
+(``p=1``) distance between rows of ``transform`` *is* the learned distance, so
+``WassersteinEmbeddingTransformer(...) * KNeighborsClassifier(metric="euclidean")``
+(an sktime ``SklearnClassifierPipeline``) embeds every series once and lets
+scikit-learn's k-NN search the rows; the embedder is fitted inside the
+pipeline, so cross-validation stays honest. sktime's own
+``KNeighborsTimeSeriesClassifier`` also accepts a whole-matrix callable
+``distance(X, X2) -> ndarray``: the ``pairwise_distances`` method of a
+transformer fitted beforehand, with ``distance_mtype="pd-multiindex"`` (one
+call per ``predict``, not one per pair of series).
+
+This module needs sktime (``pip install sktime``).
+"""
+
+from __future__ import annotations
+
+try:
+    import sktime  # noqa: F401
+    from sktime.transformations.base import BaseTransformer
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sklearn_wdist.sktime needs sktime, which is not installed: pip install sktime"
+    ) from error
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._embedder import WassersteinSequenceEmbedder
+
+__all__ = ["WassersteinEmbeddingTransformer"]
+
+
+def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
+    """Convert sktime's inner types ``numpy3D`` or ``df-list`` for the embedder."""
+    if isinstance(X, np.ndarray):
+        return X
+    # df-list: one (n_timepoints_i, n_channels) frame per series, rows in time order.
+    return [frame.to_numpy().T for frame in X]
+
+
+class WassersteinEmbeddingTransformer(BaseTransformer):
+    """sktime transformer: series to their learned Wasserstein embeddings.
+
+    ``fit`` trains a :class:`~sklearn_wdist.WassersteinSequenceEmbedder` on the
+    panel (with the class labels ``y`` when given and ``use_labels`` is true,
+    otherwise self-supervised); ``transform`` returns a ``pd.DataFrame`` with
+    one row per series, the flattened quantile functions of the learned
+    per-step features, scaled so that the Euclidean (``p=2``) or Manhattan
+    (``p=1``) distance between rows is the learned Wasserstein distance
+    (``metric_``).
+
+    Series may be multivariate and of unequal length. Every parameter except
+    ``use_labels`` is the embedder's parameter of the same name, passed on
+    unchanged; see :class:`~sklearn_wdist.WassersteinSequenceEmbedder` for
+    their full description.
+
+    Parameters
+    ----------
+    use_labels : bool, default=True
+        Train on the class labels ``y`` that ``fit`` receives (sktime pipelines
+        pass theirs to every transformer): positives are series of the same
+        class. ``False`` trains without labels even when ``y`` is given
+        (positives are random crops of the same series), e.g. in a regression
+        pipeline, whose continuous targets are not classes. ``fit`` without
+        ``y`` always trains without labels; so ``requires_y`` is false.
+    encoder : torch.nn.Module, default=None
+        Per-step encoder mapping ``(batch, C, T)`` to ``(batch, K, T')``;
+        ``None`` builds the default convolutional encoder.
+    n_features : int, default=8
+        Learned per-step features of the default encoder.
+    hidden_channels : int, default=64
+        Width of the default encoder's hidden convolutions.
+    architecture : {"conv", "dilated"}, default="conv"
+        Plain or dilated residual convolutions.
+    n_layers : int or "auto", default=2
+        Convolution blocks of the default encoder.
+    kernel_size : int, default=5
+        Temporal width of the convolutions.
+    dropout : float, default=0.0
+        Dropout probability in the default encoder.
+    include_input : bool, default=True
+        Append the (whitened) input channels to the learned features.
+    normalize_output : bool, default=True
+        Standardise every learned feature with batch statistics.
+    input_whitening : {"auto", "within_class", "total"} or None, default="auto"
+        Linear whitening of the input channels.
+    crop_fraction : float or "auto", default="auto"
+        Random-crop augmentation (``"auto"``: none with labels, 0.5 without).
+    scale_std : float, default=0.0
+        Random-scaling augmentation.
+    jitter_std : float, default=0.0
+        Gaussian-noise augmentation.
+    n_quantiles : int, default=16
+        Number of quantile levels ``M``.
+    quantile_method : {"linear", "inverted_cdf"}, default="linear"
+        Empirical quantile definition.
+    pooling : {"quantile", "mean"}, default="quantile"
+        ``"mean"`` gives the mean-pooled vector baseline.
+    p : {1, 2}, default=2
+        Order of the Wasserstein distance; ``metric_`` is ``"euclidean"`` for
+        2 and ``"manhattan"`` for 1.
+    margin : float or "soft", default=1.0
+        Triplet margin.
+    mining : {"batch_hard", "batch_all", "semi_hard"}, default="batch_hard"
+        Triplet mining inside each batch.
+    loss : torch.nn.Module, default=None
+        Training loss; ``None`` builds the Wasserstein triplet loss.
+    miner : callable, default=None
+        A pytorch-metric-learning miner, with such a ``loss``.
+    classes_per_batch : int, default=8
+        Classes per batch.
+    samples_per_class : int, default=4
+        Series per class in a batch.
+    max_epochs : int, default=30
+        Number of training epochs.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : type of torch.optim.Optimizer or None, default=None
+        Optimizer class; ``None`` means ``torch.optim.Adam``, the embedder's
+        default (sktime admits no class as a default value).
+    weight_decay : float, default=0.0
+        Weight decay.
+    early_stopping : bool, default=False
+        Stop on the retrieval score of held-out series.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    validation_split : {"stratified", "classes"}, default="stratified"
+        Hold out series of every class, or whole classes.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    device : str, default="cpu"
+        Torch device.
+    n_threads : int or None, default=1
+        Intra-op threads PyTorch may use.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything random in training; an int gives the same embedding
+        on the same machine.
+
+    Attributes
+    ----------
+    embedder_ : WassersteinSequenceEmbedder
+        The fitted embedder.
+    metric_ : {"euclidean", "manhattan"}
+        The metric on ``transform`` output that equals the learned distance;
+        pass it to scikit-learn's ``KNeighborsClassifier(metric=...)``.
+    n_features_out_ : int
+        Number of columns of ``transform`` (``K * n_quantiles``).
+
+    See Also
+    --------
+    sklearn_wdist.WassersteinSequenceEmbedder : The wrapped estimator.
+    sklearn_wdist.aeon.WassersteinEmbeddingTransformer : The aeon adapter.
+
+    Notes
+    -----
+    sktime tags: ``scitype:transform-input`` is ``"Series"`` and
+    ``scitype:transform-output`` ``"Primitives"`` (one row per series);
+    ``scitype:instancewise`` is false, because ``fit`` learns from all series
+    together; ``X_inner_mtype`` is ``["df-list", "numpy3D"]`` (``numpy3D`` input is
+    passed on as it is, every other panel is converted to ``df-list``, which
+    holds unequal lengths); ``capability:unequal_length:removes`` is true, as
+    the output is a table, so that sktime's ``SklearnClassifierPipeline``
+    accepts unequal-length panels; ``y_inner_mtype`` is ``"numpy1D"`` and
+    ``requires_y`` false (labels are optional, see ``use_labels``);
+    ``capability:multivariate`` and ``capability:unequal_length`` are true;
+    ``capability:random_state`` is true and ``property:randomness``
+    ``"derandomized"``: an int ``random_state`` gives the same embedding on
+    the same machine.
+
+    A single series (sktime scitype ``"Series"``) cannot be fitted on its
+    own: without labels, the negatives of the triplet loss are other series.
+    It is fitted by cutting it into two halves in time, which then act as
+    two series (the unlabelled training of Franceschi et al., 2019, also
+    draws its series from one long series).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sktime.datatypes import convert_to
+    >>> from sklearn_wdist.sktime import WassersteinEmbeddingTransformer
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 2, 24))
+    >>> y = np.repeat(["a", "b"], 10)
+    >>> X[y == "b"] *= 3.0
+    >>> X = convert_to(X, to_type="pd-multiindex")
+    >>> transformer = WassersteinEmbeddingTransformer(
+    ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0)
+    >>> transformer.fit_transform(X, y).shape
+    (20, 16)
+    >>> pipeline = WassersteinEmbeddingTransformer(
+    ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0
+    ... ) * KNeighborsClassifier(n_neighbors=1, metric="euclidean")
+    >>> type(pipeline).__name__
+    'SklearnClassifierPipeline'
+    >>> float((pipeline.fit(X, y).predict(X) == y).mean())
+    1.0
+    """
+
+    _tags = {
+        "authors": ["sklearn-wdist developers"],
+        "maintainers": ["sklearn-wdist developers"],
+        "scitype:transform-input": "Series",
+        "scitype:transform-output": "Primitives",
+        "scitype:transform-labels": "None",
+        "scitype:instancewise": False,
+        "X_inner_mtype": ["df-list", "numpy3D"],
+        "y_inner_mtype": "numpy1D",
+        "requires_y": False,
+        "fit_is_empty": False,
+        "capability:multivariate": True,
+        "capability:unequal_length": True,
+        "capability:unequal_length:removes": True,
+        "capability:missing_values": False,
+        "capability:categorical_in_X": False,
+        "capability:random_state": True,
+        "property:randomness": "derandomized",
+    }
+
+    def __init__(
+        self,
+        use_labels=True,
+        encoder=None,
+        n_features=8,
+        hidden_channels=64,
+        architecture="conv",
+        n_layers=2,
+        kernel_size=5,
+        dropout=0.0,
+        include_input=True,
+        normalize_output=True,
+        input_whitening="auto",
+        crop_fraction="auto",
+        scale_std=0.0,
+        jitter_std=0.0,
+        n_quantiles=16,
+        quantile_method="linear",
+        pooling="quantile",
+        p=2,
+        margin=1.0,
+        mining="batch_hard",
+        loss=None,
+        miner=None,
+        classes_per_batch=8,
+        samples_per_class=4,
+        max_epochs=30,
+        lr=1e-3,
+        optimizer=None,
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        validation_split="stratified",
+        n_iter_no_change=10,
+        device="cpu",
+        n_threads=1,
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.use_labels = use_labels
+        self.encoder = encoder
+        self.n_features = n_features
+        self.hidden_channels = hidden_channels
+        self.architecture = architecture
+        self.n_layers = n_layers
+        self.kernel_size = kernel_size
+        self.dropout = dropout
+        self.include_input = include_input
+        self.normalize_output = normalize_output
+        self.input_whitening = input_whitening
+        self.crop_fraction = crop_fraction
+        self.scale_std = scale_std
+        self.jitter_std = jitter_std
+        self.n_quantiles = n_quantiles
+        self.quantile_method = quantile_method
+        self.pooling = pooling
+        self.p = p
+        self.margin = margin
+        self.mining = mining
+        self.loss = loss
+        self.miner = miner
+        self.classes_per_batch = classes_per_batch
+        self.samples_per_class = samples_per_class
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.n_threads = n_threads
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+        super().__init__()
+
+    def _build_embedder(self) -> WassersteinSequenceEmbedder:
+        """Build a new embedder from this transformer's parameters of the same names."""
+        names = WassersteinSequenceEmbedder().get_params(deep=False).keys()
+        params = self.get_params(deep=False)
+        if params["optimizer"] is None:
+            params["optimizer"] = torch.optim.Adam
+        return WassersteinSequenceEmbedder(
+            **{name: value for name, value in params.items() if name in names}
+        )
+
+    def _fit(self, X, y=None):
+        """Train the embedder on the panel.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_instances, n_channels, n_timepoints) or list of \
+                pd.DataFrame of shape (n_timepoints_i, n_channels)
+            The series, as sktime converted them (``numpy3D`` or ``df-list``).
+        y : ndarray of shape (n_instances,), default=None
+            Class labels; used when ``use_labels`` is true.
+
+        Returns
+        -------
+        self : WassersteinEmbeddingTransformer
+            The fitted transformer.
+        """
+        sequences = _to_sequences(X)
+        labels = y if self.use_labels else None
+        if len(sequences) == 1 and labels is None:
+            sequences = _halves(sequences[0])
+        self.embedder_ = self._build_embedder().fit(sequences, labels)
+        self.metric_ = self.embedder_.metric_
+        self.n_features_out_ = len(self.embedder_.get_feature_names_out())
+        return self
+
+    def _transform(self, X, y=None):
+        """Embed the series.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_instances, n_channels, n_timepoints) or list of \
+                pd.DataFrame of shape (n_timepoints_i, n_channels)
+            The series, as sktime converted them.
+        y : ignored
+            Present for sktime's interface.
+
+        Returns
+        -------
+        Xt : pd.DataFrame of shape (n_instances, n_features_out_)
+            The embeddings (float32), one row per series, columns
+            ``"f{k}_q{m}"``; the ``metric_`` distance between rows is the
+            learned Wasserstein distance.
+        """
+        embeddings = self.embedder_.transform(_to_sequences(X))
+        return pd.DataFrame(
+            embeddings, columns=list(self.embedder_.get_feature_names_out())
+        )
+
+    def pairwise_distances(self, X, X2=None) -> np.ndarray:
+        """Learned Wasserstein distances between two panels.
+
+        This bound method of a fitted transformer is a whole-matrix
+        ``distance`` for sktime's ``KNeighborsTimeSeriesClassifier`` (with
+        ``distance_mtype="pd-multiindex"``), which then calls it once per
+        ``predict``. Fit the transformer on training data only.
+
+        Parameters
+        ----------
+        X : sktime Panel
+            Query series (any sktime Panel mtype).
+        X2 : sktime Panel, default=None
+            Reference series; ``None`` means ``X`` (a symmetric matrix with an
+            exactly zero diagonal).
+
+        Returns
+        -------
+        distances : ndarray of shape (n_instances_X, n_instances_X2)
+            The learned distance ``d_p`` (a ``W_p``-type distance, not
+            ``W_p^p``), computed from each series' embedding once.
+        """
+        from sktime.datatypes import convert_to
+
+        self.check_is_fitted()
+        panels = [
+            None if Z is None else _to_sequences(convert_to(Z, to_type="df-list"))
+            for Z in (X, X2)
+        ]
+        return self.embedder_.pairwise_distances(*panels)
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Return tiny, fast parameter settings for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the set of test parameters; there is only one.
+
+        Returns
+        -------
+        params : list of dict
+            A supervised setting and a self-supervised, dilated, ``p=1`` one.
+        """
+        tiny = {
+            "n_features": 2,
+            "hidden_channels": 4,
+            "n_layers": 1,
+            "n_quantiles": 4,
+            "max_epochs": 1,
+            "random_state": 0,
+        }
+        return [
+            tiny,
+            {**tiny, "use_labels": False, "architecture": "dilated", "p": 1},
+        ]
+
+
+def _halves(sequence: np.ndarray) -> list[np.ndarray]:
+    """Cut one (n_channels, n_timepoints) series into two halves in time."""
+    if sequence.shape[-1] < 2:
+        raise ValueError(
+            "X holds a single series of one time point: fitting needs at least "
+            "two series, or one series of at least 2 time points (cut in two)."
+        )
+    return np.array_split(sequence, 2, axis=-1)

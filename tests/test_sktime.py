@@ -1,0 +1,176 @@
+"""The sktime adapter: sktime's estimator checks, k-NN pipelines, parameters."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "sktime", reason="the sktime adapter needs sktime (pip install sktime)"
+)
+
+import pandas as pd
+import torch
+from scipy.spatial.distance import cdist
+from sklearn.neighbors import KNeighborsClassifier
+from sktime.classification.compose import SklearnClassifierPipeline
+from sktime.classification.distance_based import KNeighborsTimeSeriesClassifier
+from sktime.datatypes import convert_to
+from sktime.exceptions import NotFittedError
+from sktime.utils.estimator_checks import check_estimator
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist.datasets import load_japanese_vowels
+from sklearn_wdist.sktime import WassersteinEmbeddingTransformer
+
+TINY = WassersteinEmbeddingTransformer.get_test_params()[0]
+
+
+def _df_list(X):
+    """Our (n_channels, n_timepoints_i) arrays as sktime's df-list mtype."""
+    return [pd.DataFrame(x.T) for x in X]
+
+
+def _unequal_panel(n_per_class=6, n_channels=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for label, scale in (("a", 1.0), ("b", 3.0)):
+        for length in rng.integers(12, 20, size=n_per_class):
+            X.append(scale * rng.normal(size=(n_channels, length)))
+            y.append(label)
+    return _df_list(X), np.asarray(y)
+
+
+def test_sktime_check_estimator():
+    results = check_estimator(
+        WassersteinEmbeddingTransformer, raise_exceptions=True, verbose=False
+    )
+    assert results
+    assert set(results.values()) == {"PASSED"}, results
+
+
+def test_parameters_mirror_the_embedder():
+    adapter = inspect.signature(WassersteinEmbeddingTransformer).parameters
+    embedder = inspect.signature(WassersteinSequenceEmbedder).parameters
+    assert set(adapter) == set(embedder) | {"use_labels"}
+    for name, parameter in embedder.items():
+        if name == "optimizer":  # sktime admits no class as a default
+            assert adapter[name].default is None
+            continue
+        assert adapter[name].default == parameter.default, name
+    built = WassersteinEmbeddingTransformer(n_features=3)._build_embedder()
+    assert built.get_params() == {
+        **WassersteinSequenceEmbedder().get_params(),
+        "n_features": 3,
+    }
+    sgd = WassersteinEmbeddingTransformer(optimizer=torch.optim.SGD)
+    assert sgd._build_embedder().optimizer is torch.optim.SGD
+
+
+def test_tags_declare_a_collection_to_table_transformer():
+    tags = WassersteinEmbeddingTransformer.get_class_tags()
+    assert tags["scitype:transform-input"] == "Series"
+    assert tags["scitype:transform-output"] == "Primitives"
+    assert tags["scitype:instancewise"] is False
+    assert tags["fit_is_empty"] is False
+    assert tags["requires_y"] is False
+    assert tags["capability:unequal_length"] is True
+    assert tags["capability:multivariate"] is True
+
+
+@pytest.mark.parametrize(("p", "scipy_metric"), [(2, "euclidean"), (1, "cityblock")])
+def test_transform_is_one_row_per_series_and_isometric(p, scipy_metric):
+    X, y = _unequal_panel()
+    transformer = WassersteinEmbeddingTransformer(**{**TINY, "p": p}).fit(X, y)
+    np.testing.assert_array_equal(transformer.embedder_.classes_, ["a", "b"])
+    assert transformer.metric_ == {2: "euclidean", 1: "manhattan"}[p]
+    embeddings = transformer.transform(X)
+    assert isinstance(embeddings, pd.DataFrame)
+    assert embeddings.shape == (len(X), transformer.n_features_out_)
+    assert list(embeddings.columns) == list(
+        transformer.embedder_.get_feature_names_out()
+    )
+    np.testing.assert_array_equal(
+        embeddings.to_numpy(),
+        transformer.embedder_.transform([frame.to_numpy().T for frame in X]),
+    )
+    # Another Panel mtype of the same series gives the same rows.
+    multiindex = convert_to(X, to_type="pd-multiindex")
+    np.testing.assert_array_equal(
+        transformer.transform(multiindex).to_numpy(), embeddings.to_numpy()
+    )
+    expected = cdist(embeddings.to_numpy()[:4], embeddings, metric=scipy_metric)
+    distances = transformer.pairwise_distances(multiindex, X)[:4]
+    np.testing.assert_allclose(distances, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_labels_are_used_only_when_given_and_allowed():
+    X, y = _unequal_panel()
+    label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)
+    assert not hasattr(label_free.embedder_, "classes_")
+    without_y = WassersteinEmbeddingTransformer(**TINY).fit(X)
+    np.testing.assert_array_equal(
+        label_free.transform(X).to_numpy(), without_y.transform(X).to_numpy()
+    )
+    continuous = np.random.default_rng(0).normal(size=len(X))
+    with pytest.raises(ValueError, match="fewer than 2 sequences"):
+        WassersteinEmbeddingTransformer(**TINY).fit(X, continuous)
+    WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, continuous)
+
+
+def test_single_series_is_fitted_on_its_two_halves():
+    series = pd.DataFrame(np.random.default_rng(0).normal(size=(11, 2)))
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(series)
+    assert transformer.transform(series).shape == (1, transformer.n_features_out_)
+    with pytest.raises(ValueError, match="single series of one time point"):
+        WassersteinEmbeddingTransformer(**TINY).fit(series.iloc[:1])
+
+
+def test_not_fitted():
+    X, _ = _unequal_panel()
+    transformer = WassersteinEmbeddingTransformer(**TINY)
+    for method in (transformer.transform, transformer.pairwise_distances):
+        with pytest.raises(NotFittedError):
+            method(X)
+
+
+def test_japanese_vowels_knn_routes():
+    """Both fast routes: a classifier pipeline and a whole-matrix callable."""
+    X_train, y_train = load_japanese_vowels(split="train")
+    X_test, y_test = load_japanese_vowels(split="test")
+    X_train, X_test = _df_list(X_train), _df_list(X_test[::4])
+    y_test = y_test[::4]
+    params = dict(n_features=4, hidden_channels=16, max_epochs=2, random_state=0)
+    pipeline = WassersteinEmbeddingTransformer(**params) * KNeighborsClassifier(
+        n_neighbors=1, metric="euclidean"
+    )
+    assert isinstance(pipeline, SklearnClassifierPipeline)
+    assert pipeline.get_tag("capability:unequal_length")
+    predictions = pipeline.fit(X_train, y_train).predict(X_test)
+    assert np.mean(predictions == y_test) > 0.8  # 9 speakers: chance is 0.11
+    # sktime's k-NN with the fitted transformer's whole-matrix distance.
+    fitted = WassersteinEmbeddingTransformer(**params).fit(X_train, y_train)
+    calls = []
+
+    def distance(X, X2=None):
+        calls.append(X2 is not None)
+        return fitted.pairwise_distances(X, X2)
+
+    knn = KNeighborsTimeSeriesClassifier(
+        n_neighbors=1, distance=distance, distance_mtype="pd-multiindex"
+    )
+    np.testing.assert_array_equal(
+        knn.fit(X_train, y_train).predict(X_test), predictions
+    )
+    assert calls == [True]  # one matrix for all test series, not one per pair
+
+
+def test_import_without_sktime_names_pip_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sktime", None)  # import sktime now fails
+    monkeypatch.delitem(sys.modules, "sklearn_wdist.sktime")
+    with pytest.raises(ImportError, match="pip install sktime"):
+        importlib.import_module("sklearn_wdist.sktime")
