@@ -19,6 +19,7 @@ from ._affinity import distances_to_affinity
 from ._distance_transformer import WassersteinDistanceTransformer
 from ._embedder import WassersteinSequenceEmbedder
 from ._exact import pairwise_wasserstein_exact
+from ._neighbors import WassersteinKNeighborsTransformer
 from ._pairwise import pairwise_wasserstein, pairwise_wasserstein_chunked
 from ._validation import check_precomputed_distances, check_sequences, from_tslearn
 
@@ -26,6 +27,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "WassersteinDistanceTransformer",
+    "WassersteinKNeighborsTransformer",
     "WassersteinSequenceEmbedder",
     "check_precomputed_distances",
     "check_sequences",

@@ -1,0 +1,837 @@
+"""Sparse k-nearest-neighbour graphs of embeddings under the learned distance.
+
+:class:`WassersteinKNeighborsTransformer` is scikit-learn's
+:class:`~sklearn.neighbors.KNeighborsTransformer` for the output of
+``WassersteinSequenceEmbedder.transform``: the same parameters where they apply,
+the same CSR graph and the same self-inclusion convention, with the ``W_p``
+distance of the embedder (Euclidean for ``p=2``, Manhattan for ``p=1``). The
+search is exact (chunked top-k, never an ``n x n`` matrix) or approximate with
+FAISS, an optional dependency, for millions of sequences.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from numbers import Integral
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from scipy.sparse import csr_array
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import Tags, check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._pairwise import pairwise_wasserstein
+from ._validation import (
+    check_embedding_order,
+    check_int,
+    check_n_jobs,
+    check_p,
+    check_working_memory,
+)
+
+try:  # scikit-learn >= 1.9 returns the sparse interface chosen in its config.
+    from sklearn.utils._sparse import _align_api_if_sparse
+except ImportError:  # Older versions always return a csr_matrix.
+    from scipy.sparse import csr_matrix as _align_api_if_sparse
+
+__all__ = ["AUTO_BRUTE_MAX_SAMPLES", "WassersteinKNeighborsTransformer"]
+
+#: ``algorithm="auto"`` searches exactly below this many fitted samples.
+AUTO_BRUTE_MAX_SAMPLES = 50_000
+
+# Query rows handled by one brute-force task; for p=1, one tile row of
+# pairwise_wasserstein, so that no distance tile is computed twice.
+_ROWS_PER_TASK = 512
+
+# Bytes per entry of a block during the brute-force top-k: the float64 score and,
+# at worst, argpartition's index and a boolean mask over the whole block.
+_BYTES_PER_ENTRY = 17
+
+# Columns per group of the brute-force pre-selection (see _candidate_columns).
+_GROUP = 32
+
+# FAISS's k-means warns below 39 training points per centroid; fewer inverted
+# lists for small data sets keep it quiet and the lists well trained.
+_MIN_POINTS_PER_LIST = 39
+
+# Links per node of the HNSW graph (FAISS's usual default, "HNSW32").
+_HNSW_LINKS = 32
+
+_METRICS = {1: "manhattan", 2: "euclidean"}
+
+
+def _import_faiss() -> ModuleType:
+    """Import FAISS, or raise an ImportError naming the optional dependency."""
+    try:
+        import faiss
+    except ImportError as error:
+        raise ImportError(
+            "algorithm='faiss' needs the optional dependency faiss-cpu, which is "
+            "not installed: pip install 'sklearn-wdist[faiss]' (or pip install "
+            "faiss-cpu). algorithm='brute' is exact and needs nothing more."
+        ) from error
+    return faiss
+
+
+@contextmanager
+def _faiss_threads(faiss: ModuleType, n_jobs: int | None) -> Iterator[None]:
+    """Run FAISS with ``n_jobs`` OpenMP threads (its own default when None)."""
+    if n_jobs is None:
+        yield
+        return
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(effective_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+def _warn_working_memory(working_memory: float, needed_bytes: float) -> None:
+    warnings.warn(
+        f"Could not adhere to working_memory={working_memory} MiB: the smallest "
+        f"unit of work needs {needed_bytes / 2**20:.3g} MiB.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _sort_rows(
+    distances: np.ndarray, indices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by distance, then by index."""
+    order = np.lexsort((indices, distances), axis=-1)
+    return (
+        np.take_along_axis(distances, order, axis=1),
+        np.take_along_axis(indices, order, axis=1),
+    )
+
+
+def _exact_distances(
+    queries: np.ndarray, fitted: np.ndarray, indices: np.ndarray, p: int
+) -> np.ndarray:
+    """``W_p`` distances from each query row to the fitted rows it lists.
+
+    ``indices`` has one row per query; the differences are formed explicitly,
+    so there is no cancellation.
+    """
+    difference = queries[:, None, :] - fitted[indices]
+    if p == 1:
+        return np.abs(difference).sum(axis=2)
+    return np.sqrt(np.einsum("ijk,ijk->ij", difference, difference))
+
+
+def _candidate_columns(
+    scores: np.ndarray, k: int, slack: np.ndarray | float
+) -> np.ndarray | None:
+    """Columns that may hold the ``k`` nearest of each row; None for all columns.
+
+    The columns are cut into groups of ``_GROUP`` (columns ``j``, ``j + n``,
+    ``j + 2n``, ... for ``n = n_cols // _GROUP``, and the last columns). The
+    k-th smallest group minimum bounds the k-th smallest score of the row, so
+    every score within ``slack`` of the latter lies in a group whose minimum is
+    within ``slack`` of the former. One elementwise pass over the block then
+    replaces a selection over all columns. Columns past the end of the last
+    group are numbered ``-1``.
+    """
+    n_rows, n_cols = scores.shape
+    n_strided = n_cols // _GROUP
+    main = n_strided * _GROUP
+    minima = scores[:, :main].reshape(n_rows, _GROUP, n_strided).min(axis=1)
+    if main < n_cols:
+        tail = scores[:, main:].min(axis=1, keepdims=True)
+        minima = np.hstack((minima, tail))
+    n_groups = minima.shape[1]
+    if 2 * k >= n_groups:
+        return None
+    bound = np.partition(minima, k - 1, axis=1)[:, k - 1 : k] + slack
+    n_candidates = int(np.count_nonzero(minima <= bound, axis=1).max())
+    if 2 * n_candidates >= n_groups:
+        return None
+    groups = np.argpartition(minima, n_candidates - 1, axis=1)[:, :n_candidates]
+    members = np.where(
+        groups[:, :, None] < n_strided,
+        groups[:, :, None] + n_strided * np.arange(_GROUP),
+        main + np.arange(_GROUP),
+    ).reshape(n_rows, -1)
+    members[members >= n_cols] = -1
+    return members
+
+
+def _top_k(
+    scores: np.ndarray,
+    k: int,
+    slack: np.ndarray | float,
+    exact: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest columns of each row, by distance, then by column.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, n_cols)
+        Values increasing with the distance along each row, each within
+        ``slack / 2`` of its exact value.
+    k : int
+        Number of neighbours; all columns when ``k >= n_cols``.
+    slack : ndarray of shape (n_rows, 1) or float
+        Twice the largest error of a score (0 for exact scores).
+    exact : callable
+        ``exact(rows, cols)`` returns the exact distances of the block rows
+        ``rows`` (shape ``(m,)``) to their columns ``cols`` (shape ``(m, c)``).
+
+    Returns
+    -------
+    distances, columns : ndarray of shape (n_rows, min(k, n_cols))
+    """
+    n_rows, n_cols = scores.shape
+    rows = np.arange(n_rows)
+    if k >= n_cols:
+        columns = np.tile(np.arange(n_cols), (n_rows, 1))
+        return _sort_rows(exact(rows, columns), columns)
+    candidates = _candidate_columns(scores, k, slack)
+    if candidates is None:
+        candidate_scores = scores
+    else:
+        candidate_scores = np.take_along_axis(scores, candidates, axis=1)
+        candidate_scores[candidates < 0] = np.inf
+    local = np.argpartition(candidate_scores, k - 1, axis=1)[:, :k]
+    bound = np.take_along_axis(candidate_scores, local, axis=1).max(axis=1)
+    bound = (bound[:, None] + slack)[:, 0]
+    columns = local if candidates is None else np.take_along_axis(candidates, local, 1)
+    distances = exact(rows, columns)
+    # A column scoring within the slack of the k-th one (a tie, or a rounding
+    # error of the scores) may belong to the k nearest, and argpartition picks
+    # arbitrarily among ties: such rows are redone from exact distances.
+    crowded = np.count_nonzero(candidate_scores <= bound[:, None], axis=1) > k
+    for row in np.flatnonzero(crowded):
+        near = np.flatnonzero(candidate_scores[row] <= bound[row])
+        if candidates is not None:
+            near = candidates[row, near]
+        near_distances = exact(rows[row : row + 1], near[None, :])[0]
+        best = np.lexsort((near, near_distances))[:k]
+        distances[row], columns[row] = near_distances[best], near[best]
+    return _sort_rows(distances, columns)
+
+
+def _entries(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Entries ``block[rows[i], cols[i, j]]``."""
+    return block[rows[:, None], cols]
+
+
+def _exact_row_distances(
+    queries: np.ndarray, fitted: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Euclidean distances from ``queries[rows[i]]`` to ``fitted[cols[i, j]]``."""
+    return _exact_distances(queries[rows], fitted, cols, 2)
+
+
+def _brute_search_rows(
+    queries: np.ndarray,
+    fitted: np.ndarray,
+    fitted_sq: np.ndarray | None,
+    fitted_norm: float,
+    k: int,
+    p: int,
+    span: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest fitted rows of each query, ``span`` columns at a time.
+
+    For ``p=2``, ``fitted_sq`` holds the squared norms of the (centred) fitted
+    rows and ``fitted_norm`` the largest norm. The ranking uses
+    ``||f||^2 - 2 q.f``, one matrix product and one addition per entry: several
+    times faster than the cancellation-safe distances of
+    :func:`pairwise_wasserstein`. Its rounding error is bounded, so every
+    candidate it could misplace is rechecked with exact distances.
+    """
+    if p == 2:
+        reach = fitted_norm + np.linalg.norm(queries, axis=1)
+        # A score is within (n_dims + 1) * eps * (|q| + |f|)^2 of its exact
+        # value; two scores are compared, and a factor of 4 is kept in reserve.
+        slack = 8 * queries.shape[1] * np.finfo(np.float64).eps * reach[:, None] ** 2
+        scaled_queries = -2.0 * queries
+    best_distances = best_indices = None
+    for start in range(0, fitted.shape[0], span):
+        part = fitted[start : start + span]
+        if p == 1:
+            block = pairwise_wasserstein(
+                queries,
+                part,
+                p=1,
+                n_jobs=1,
+                working_memory=_ROWS_PER_TASK * span * 8 / 2**20,
+            )
+            distances, indices = _top_k(block, k, 0.0, partial(_entries, block))
+        else:
+            block = scaled_queries @ part.T
+            block += fitted_sq[start : start + span]
+            exact = partial(_exact_row_distances, queries, part)
+            distances, indices = _top_k(block, k, slack, exact)
+        indices += start
+        if best_distances is not None:
+            distances, indices = _sort_rows(
+                np.hstack((best_distances, distances)),
+                np.hstack((best_indices, indices)),
+            )
+            distances, indices = distances[:, :k], indices[:, :k]
+        best_distances, best_indices = distances, indices
+    return best_distances, best_indices
+
+
+class WassersteinKNeighborsTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Sparse graph of the k nearest neighbours under the Wasserstein distance.
+
+    scikit-learn's :class:`~sklearn.neighbors.KNeighborsTransformer` for the
+    output of ``WassersteinSequenceEmbedder.transform``: the graph links each
+    sequence to its nearest training sequences under the learned ``W_p``
+    distance (the Euclidean distance between embeddings for ``p=2``, the
+    Manhattan distance for ``p=1``), so that estimators accepting a sparse
+    ``metric="precomputed"`` graph (k-NN, DBSCAN, TSNE, Isomap, spectral
+    clustering with ``affinity="precomputed_nearest_neighbors"``) can follow it
+    in a :class:`~sklearn.pipeline.Pipeline` and scale to data sets whose dense
+    distance matrix would not fit in memory.
+
+    The graph, its layout and its self-inclusion convention are those of
+    scikit-learn: in ``"distance"`` mode each row holds ``n_neighbors + 1``
+    neighbours, because a training sample is its own nearest neighbour, at an
+    explicit distance of 0, when the training data are transformed;
+    :meth:`kneighbors` and :meth:`kneighbors_graph` called without ``X`` leave
+    each sample out of its own neighbours instead.
+
+    Parameters
+    ----------
+    mode : {"distance", "connectivity"}, default="distance"
+        Type of returned matrix: ``"connectivity"`` returns ones for the
+        neighbours, ``"distance"`` their ``W_p`` distances (not ``W_p^p``).
+    n_neighbors : int, default=5
+        Number of neighbours of each sample in the transformed sparse graph. As
+        in scikit-learn, each sample is considered its own neighbour, so one
+        extra neighbour is computed in ``"distance"`` mode: the graph then holds
+        ``n_neighbors + 1`` neighbours per row.
+    algorithm : {"auto", "brute", "faiss"}, default="auto"
+        Algorithm used to find the neighbours:
+
+        - ``"brute"``: exact search, processing the queries in blocks sized by
+          scikit-learn's ``working_memory`` setting and keeping the nearest
+          neighbours of each block, so that no ``n x n`` matrix is ever held.
+          Among equal distances the sample with the smaller index comes first.
+        - ``"faiss"``: approximate search with `FAISS
+          <https://github.com/facebookresearch/faiss>`_ (optional dependency
+          ``faiss-cpu``), with the index chosen by ``faiss_index``. The
+          neighbours found may miss some true ones; their distances are exact.
+        - ``"auto"``: ``"brute"`` when fewer than
+          ``AUTO_BRUTE_MAX_SAMPLES = 50_000`` samples are fitted or FAISS is not
+          installed, ``"faiss"`` otherwise.
+    p : {1, 2}, default=2
+        Order of the Wasserstein distance. Use the ``p`` the embedder was trained
+        with, so that the distance is the learned one; embeddings known to come
+        from an embedder of another order are refused.
+    n_jobs : int, default=None
+        Number of parallel jobs for the neighbour search. With ``"brute"``,
+        joblib threads over blocks of queries (``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; for ``p=2`` the BLAS library
+        already uses several cores). With ``"faiss"``, the number of OpenMP
+        threads of FAISS; ``None`` keeps FAISS's default (all cores).
+    faiss_index : {"ivf", "hnsw"}, default="ivf"
+        FAISS index used by ``algorithm="faiss"``:
+
+        - ``"ivf"``: an inverted file (``IndexIVFFlat``) of about
+          ``4 * sqrt(n_samples_fit)`` lists trained by k-means (at most one list
+          per 39 samples); a query scans the ``n_probe`` lists nearest to it.
+          Fast to build, suited to millions of samples.
+        - ``"hnsw"``: a hierarchical navigable small-world graph
+          (``IndexHNSWFlat``, 32 links per node), searched with a candidate list
+          of ``ef_search``. No training, usually a higher recall at a given speed,
+          but slower to build and larger in memory.
+    n_probe : int, default=16
+        Number of inverted lists a query scans with ``faiss_index="ivf"``: the
+        recall/speed knob. Larger is slower and more accurate; a value of at least
+        the number of lists (``n_lists_``) makes the search exact. Read at search
+        time, so it can be changed with ``set_params`` without refitting.
+    ef_search : int, default=64
+        Size of the candidate list of a query with ``faiss_index="hnsw"`` (at
+        least the number of neighbours searched): the recall/speed knob of HNSW.
+        Read at search time, like ``n_probe``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the k-means of the ``"ivf"`` index. Pass an int for a reproducible
+        index. Unused by the other algorithms.
+
+    Attributes
+    ----------
+    algorithm_ : {"brute", "faiss"}
+        The algorithm used, after resolving ``"auto"``.
+    effective_metric_ : {"euclidean", "manhattan"}
+        The distance between embeddings that equals ``W_p``.
+    effective_metric_params_ : dict
+        Additional keyword arguments of the metric: always empty.
+    index_ : faiss.Index or None
+        The FAISS index, or None when ``algorithm_ == "brute"``.
+    n_lists_ : int or None
+        Number of inverted lists of the ``"ivf"`` index, else None.
+    n_features_in_ : int
+        Number of embedding dimensions seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the embedding dimensions seen during :term:`fit`. Defined only
+        when ``X`` has feature names that are all strings.
+    n_samples_fit_ : int
+        Number of samples in the fitted data.
+
+    See Also
+    --------
+    sklearn.neighbors.KNeighborsTransformer : The same graph for other metrics.
+    WassersteinDistanceTransformer : The dense matrix of all distances.
+    pairwise_wasserstein : The same distances, as a dense matrix.
+
+    Notes
+    -----
+    The exact search works on blocks of 512 queries by as many fitted samples
+    as ``working_memory`` allows (``sklearn.get_config()["working_memory"]``
+    MiB, set with :func:`sklearn.config_context`), so its memory does not grow
+    with the square of the number of samples. For ``p=1`` a block holds the
+    distances of :func:`pairwise_wasserstein`. For ``p=2`` it is ranked, as in
+    scikit-learn, by ``||f||^2 - 2 q.f`` (one matrix product); the distances of
+    the nearest candidates, and of every candidate within the bounded rounding
+    error of that ranking, are then computed from differences, so that neither
+    near-duplicates nor data far from the origin lose neighbours to
+    cancellation. The graph is that of ``KNeighborsTransformer(metric=
+    "euclidean")`` (``p=2``) or ``metric="manhattan"`` (``p=1``) with
+    ``algorithm="brute"``, except that ties are always broken by index and that
+    a sample's distance to itself is exactly 0. The fitted embeddings are kept
+    as a centred float64 copy.
+
+    Differences from :class:`~sklearn.neighbors.KNeighborsTransformer`: the
+    metric is set by ``p`` (``metric``, ``metric_params`` and ``leaf_size`` do
+    not apply), the input is a dense array of embeddings (not a sparse matrix),
+    the fitted embeddings are copied, and the ``"ball_tree"`` and ``"kd_tree"``
+    algorithms are replaced by ``"faiss"``.
+
+    FAISS searches in float32 and may miss true neighbours; the distances of the
+    neighbours it finds are recomputed exactly in float64, and a query for which
+    it finds fewer than the requested number of neighbours is answered by the
+    exact search. The HNSW index is built in parallel, so unless FAISS runs on
+    one thread (``n_jobs=1``) it may differ slightly between fits. The FAISS
+    index is serialised when the transformer is pickled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_wdist import WassersteinKNeighborsTransformer
+    >>> E = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 3.0], [4.0, 3.0]])
+    >>> transformer = WassersteinKNeighborsTransformer(n_neighbors=1)
+    >>> graph = transformer.fit_transform(E)
+    >>> graph.toarray()
+    array([[0., 1., 0., 0.],
+           [1., 0., 0., 0.],
+           [0., 2., 0., 0.],
+           [0., 0., 4., 0.]])
+
+    Each row stores ``n_neighbors + 1`` entries, the first being the sample
+    itself at distance 0; without ``X``, :meth:`kneighbors` leaves it out:
+
+    >>> graph.nnz
+    8
+    >>> distances, indices = transformer.kneighbors()
+    >>> indices.ravel().tolist(), distances.ravel().tolist()
+    ([1, 0, 1, 2], [1.0, 1.0, 2.0, 4.0])
+
+    In a pipeline, after the embedder:
+
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> model = make_pipeline(
+    ...     FunctionTransformer(),  # stands in for WassersteinSequenceEmbedder
+    ...     WassersteinKNeighborsTransformer(n_neighbors=2, p=1),
+    ...     KNeighborsClassifier(n_neighbors=2, metric="precomputed"),
+    ... )
+    >>> model.fit(E, [0, 0, 1, 1]).predict(np.array([[0.0, 0.5], [4.0, 4.0]]))
+    array([0, 1])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "mode": [StrOptions({"distance", "connectivity"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "algorithm": [StrOptions({"auto", "brute", "faiss"})],
+        "p": [Options(Integral, {1, 2})],
+        "n_jobs": [Integral, None],
+        "faiss_index": [StrOptions({"ivf", "hnsw"})],
+        "n_probe": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        mode="distance",
+        n_neighbors=5,
+        algorithm="auto",
+        p=2,
+        n_jobs=None,
+        faiss_index="ivf",
+        n_probe=16,
+        ef_search=64,
+        random_state=None,
+    ):
+        self.mode = mode
+        self.n_neighbors = n_neighbors
+        self.algorithm = algorithm
+        self.p = p
+        self.n_jobs = n_jobs
+        self.faiss_index = faiss_index
+        self.n_probe = n_probe
+        self.ef_search = ef_search
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ #
+    # Fitting
+    # ------------------------------------------------------------------ #
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> WassersteinKNeighborsTransformer:
+        """Store the embeddings to search and, for FAISS, build the index.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings of the training sequences, e.g. the embedder's output.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : WassersteinKNeighborsTransformer
+            The fitted transformer.
+        """
+        # The constraints above let booleans and n_jobs=0 through.
+        p = check_p(self.p)
+        check_int(self.n_neighbors, "n_neighbors", minimum=1)
+        check_n_jobs(self.n_jobs)
+        check_embedding_order(X, p)
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        # The embeddings are kept in float64, divided by a power of two (which
+        # changes no significant bit) so that squares neither overflow nor
+        # underflow, and centred (distances are translation invariant; centring
+        # reduces the rounding of the p=2 ranking). This is a copy, so later
+        # changes to the caller's array do not move the graph.
+        largest = float(np.abs(X).max())
+        self._unit = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 0 else 1.0
+        fitted = X / np.float64(self._unit)
+        self._centre = fitted.mean(axis=0)
+        fitted -= self._centre
+        self._fit_X = fitted
+        self._fit_sq = np.einsum("ij,ij->i", fitted, fitted) if p == 2 else None
+        self._fit_norm = 0.0 if p == 1 else float(np.sqrt(self._fit_sq.max()))
+        self._p = p
+        self.n_samples_fit_ = X.shape[0]
+        self.effective_metric_ = _METRICS[p]
+        self.effective_metric_params_ = {}
+        self.algorithm_ = self._resolve_algorithm()
+        self.index_ = None
+        self.n_lists_ = None
+        if self.algorithm_ == "faiss":
+            self._build_faiss_index()
+        return self
+
+    def _resolve_algorithm(self) -> str:
+        if self.algorithm != "auto":
+            return self.algorithm
+        if self.n_samples_fit_ < AUTO_BRUTE_MAX_SAMPLES:
+            return "brute"
+        try:
+            _import_faiss()
+        except ImportError:
+            return "brute"
+        return "faiss"
+
+    def _build_faiss_index(self) -> None:
+        faiss = _import_faiss()
+        data = self._fit_X.astype(np.float32)
+        n_samples, n_dims = data.shape
+        metric = faiss.METRIC_L2 if self._p == 2 else faiss.METRIC_L1
+        with _faiss_threads(faiss, self.n_jobs):
+            if self.faiss_index == "hnsw":
+                index = faiss.index_factory(n_dims, f"HNSW{_HNSW_LINKS}", metric)
+            else:
+                n_lists = max(
+                    1,
+                    min(
+                        round(4 * math.sqrt(n_samples)),
+                        n_samples // _MIN_POINTS_PER_LIST,
+                    ),
+                )
+                index = faiss.index_factory(n_dims, f"IVF{n_lists},Flat", metric)
+                rng = check_random_state(self.random_state)
+                faiss.extract_index_ivf(index).cp.seed = int(rng.randint(2**31 - 1))
+                index.train(data)
+                self.n_lists_ = n_lists
+            index.add(data)
+        self.index_ = index
+
+    # ------------------------------------------------------------------ #
+    # Searching
+    # ------------------------------------------------------------------ #
+    def kneighbors(
+        self, X: Any = None, n_neighbors: int | None = None, return_distance=True
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+        """Find the nearest fitted samples of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            The query embeddings. If None, the neighbours of each fitted sample
+            are returned, the sample itself not being its own neighbour.
+        n_neighbors : int, default=None
+            Number of neighbours of each query; defaults to ``self.n_neighbors``.
+        return_distance : bool, default=True
+            Whether to return the distances.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            ``W_p`` distances to the neighbours, in increasing order (float64);
+            only present if ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors)
+            Indices of the neighbours among the fitted samples.
+        """
+        check_is_fitted(self)
+        n_neighbors = check_int(
+            self.n_neighbors if n_neighbors is None else n_neighbors,
+            "n_neighbors",
+            minimum=1,
+        )
+        query_is_train = X is None
+        if query_is_train:
+            queries = self._fit_X
+            # One more neighbour: the sample itself, removed below.
+            n_neighbors += 1
+        else:
+            check_embedding_order(X, self._p)
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            queries = X / np.float64(self._unit) - self._centre
+
+        n_samples_fit = self.n_samples_fit_
+        if n_neighbors > n_samples_fit:
+            if query_is_train:
+                n_neighbors -= 1
+                inequality = "n_neighbors < n_samples_fit"
+            else:
+                inequality = "n_neighbors <= n_samples_fit"
+            raise ValueError(
+                f"Expected {inequality}, but n_neighbors = {n_neighbors}, "
+                f"n_samples_fit = {n_samples_fit}, n_samples = {queries.shape[0]}"
+            )
+
+        if self.algorithm_ == "faiss":
+            neigh_dist, neigh_ind = self._faiss_kneighbors(queries, n_neighbors)
+        else:
+            neigh_dist, neigh_ind = self._brute_kneighbors(queries, n_neighbors)
+        neigh_dist *= self._unit
+
+        if query_is_train:
+            # As scikit-learn: drop each sample from its own neighbours; when more
+            # duplicates than neighbours hide it, drop the first neighbour.
+            n_queries = queries.shape[0]
+            sample_mask = neigh_ind != np.arange(n_queries)[:, None]
+            sample_mask[:, 0][np.all(sample_mask, axis=1)] = False
+            neigh_ind = neigh_ind[sample_mask].reshape(n_queries, n_neighbors - 1)
+            neigh_dist = neigh_dist[sample_mask].reshape(n_queries, n_neighbors - 1)
+        if return_distance:
+            return neigh_dist, neigh_ind
+        return neigh_ind
+
+    def kneighbors_graph(
+        self, X: Any = None, n_neighbors: int | None = None, mode="connectivity"
+    ) -> Any:
+        """Compute the (weighted) graph of k-neighbours of the queries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            The query embeddings. If None, the neighbours of each fitted sample,
+            the sample itself not being its own neighbour.
+        n_neighbors : int, default=None
+            Number of neighbours of each query; defaults to ``self.n_neighbors``.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            ``"connectivity"`` stores ones, ``"distance"`` the ``W_p`` distances.
+
+        Returns
+        -------
+        graph : sparse matrix of shape (n_queries, n_samples_fit)
+            CSR matrix whose row ``i`` holds the neighbours of query ``i`` in
+            increasing distance (indices are not sorted). Its sparse interface
+            (``csr_matrix`` or ``csr_array``) follows scikit-learn's
+            ``sparse_interface`` setting where it has one.
+        """
+        check_is_fitted(self)
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        if mode == "connectivity":
+            neigh_ind = self.kneighbors(X, n_neighbors, return_distance=False)
+            data = np.ones(neigh_ind.size)
+        elif mode == "distance":
+            neigh_dist, neigh_ind = self.kneighbors(X, n_neighbors)
+            data = np.ravel(neigh_dist)
+        else:
+            raise ValueError(
+                'Unsupported mode, must be one of "connectivity", '
+                f'or "distance" but got "{mode}" instead'
+            )
+        n_queries, width = neigh_ind.shape
+        indptr = np.arange(0, n_queries * width + 1, width)
+        graph = csr_array(
+            (data, neigh_ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_)
+        )
+        return _align_api_if_sparse(graph)
+
+    def _brute_kneighbors(
+        self, queries: np.ndarray, n_neighbors: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search of centred queries, one task per block of 512 of them."""
+        working_memory = check_working_memory(None)
+        budget = working_memory * 2**20
+        span = int(budget // (_BYTES_PER_ENTRY * _ROWS_PER_TASK))
+        span = max(_ROWS_PER_TASK, span - span % _ROWS_PER_TASK)
+        if span * _ROWS_PER_TASK * _BYTES_PER_ENTRY > budget:
+            _warn_working_memory(
+                working_memory, span * _ROWS_PER_TASK * _BYTES_PER_ENTRY
+            )
+        tasks = (
+            delayed(_brute_search_rows)(
+                queries[start : start + _ROWS_PER_TASK],
+                self._fit_X,
+                self._fit_sq,
+                self._fit_norm,
+                n_neighbors,
+                self._p,
+                span,
+            )
+            for start in range(0, queries.shape[0], _ROWS_PER_TASK)
+        )
+        # Threads: the work is BLAS and NumPy loops that release the GIL.
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(tasks)
+        return (
+            np.vstack([distances for distances, _ in results]),
+            np.vstack([indices for _, indices in results]),
+        )
+
+    def _faiss_kneighbors(
+        self, queries: np.ndarray, n_neighbors: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS search of centred queries, with exact distances.
+
+        Queries for which FAISS finds too few neighbours are searched exactly.
+        """
+        faiss = _import_faiss()
+        index = self.index_
+        if self.n_lists_ is not None:
+            index.nprobe = check_int(self.n_probe, "n_probe", minimum=1)
+        else:
+            ef_search = check_int(self.ef_search, "ef_search", minimum=1)
+            index.hnsw.efSearch = max(ef_search, n_neighbors)
+        # Rows per chunk: the exact recomputation gathers n_neighbors embeddings
+        # (and their differences to the query) per row.
+        row_bytes = 16 * n_neighbors * queries.shape[1]
+        rows = max(1, int(check_working_memory(None) * 2**20 // row_bytes))
+        neigh_dist = np.empty((queries.shape[0], n_neighbors))
+        neigh_ind = np.empty((queries.shape[0], n_neighbors), dtype=np.intp)
+        with _faiss_threads(faiss, self.n_jobs):
+            for start in range(0, queries.shape[0], rows):
+                chunk = queries[start : start + rows]
+                _, found = index.search(chunk.astype(np.float32), n_neighbors)
+                found = found.astype(np.intp)
+                # FAISS marks missing neighbours with -1 (an IVF search whose
+                # scanned lists hold fewer samples than requested).
+                short = np.flatnonzero((found < 0).any(axis=1))
+                found[short] = 0
+                distances = _exact_distances(chunk, self._fit_X, found, self._p)
+                distances, found = _sort_rows(distances, found)
+                if short.size:
+                    distances[short], found[short] = self._brute_kneighbors(
+                        chunk[short], n_neighbors
+                    )
+                neigh_dist[start : start + rows] = distances
+                neigh_ind[start : start + rows] = found
+        return neigh_dist, neigh_ind
+
+    # ------------------------------------------------------------------ #
+    # Transforming
+    # ------------------------------------------------------------------ #
+    def transform(self, X: Any) -> Any:
+        """Compute the graph of nearest fitted samples of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query embeddings.
+
+        Returns
+        -------
+        Xt : sparse matrix of shape (n_queries, n_samples_fit)
+            ``Xt[i, j]`` is the weight of the edge from query ``i`` to fitted
+            sample ``j``: its ``W_p`` distance, or 1 in ``"connectivity"`` mode.
+            Only the neighbours have an explicit value; in ``"distance"`` mode
+            each row has ``n_neighbors + 1`` of them, so a fitted sample keeps
+            itself, at an explicit distance of 0. CSR format.
+        """
+        check_is_fitted(self)
+        add_one = self.mode == "distance"
+        return self.kneighbors_graph(
+            X, mode=self.mode, n_neighbors=self.n_neighbors + add_one
+        )
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """Fit to ``X``, then return the graph of its samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings of the training sequences.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        Xt : sparse matrix of shape (n_samples, n_samples)
+            The graph of :meth:`transform`: each sample is its own first
+            neighbour, at an explicit distance of 0 in ``"distance"`` mode.
+        """
+        return self.fit(X).transform(X)
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of output columns, one per fitted sample."""
+        return self.n_samples_fit_
+
+    # ------------------------------------------------------------------ #
+    # Pickling: FAISS indexes are C++ objects, stored as bytes.
+    # ------------------------------------------------------------------ #
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        if state.get("index_") is not None:
+            state["index_"] = _import_faiss().serialize_index(state["index_"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("index_"), np.ndarray):
+            state = dict(state)
+            state["index_"] = _import_faiss().deserialize_index(state["index_"])
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags

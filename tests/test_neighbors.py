@@ -1,0 +1,532 @@
+"""WassersteinKNeighborsTransformer: scikit-learn's k-NN graph on embeddings."""
+
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+from sklearn import config_context
+from sklearn.cluster import DBSCAN, SpectralClustering
+from sklearn.datasets import make_blobs, make_s_curve
+from sklearn.manifold import TSNE, Isomap
+from sklearn.metrics import adjusted_rand_score
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import sklearn_wdist._neighbors as neighbors_module
+from sklearn_wdist import WassersteinKNeighborsTransformer, WassersteinSequenceEmbedder
+from sklearn_wdist._validation import record_embedding_order
+
+METRICS = {1: "manhattan", 2: "euclidean"}
+
+
+def _sklearn(p, **params):
+    return KNeighborsTransformer(metric=METRICS[p], algorithm="brute", **params)
+
+
+def _reference(queries, fitted, k, p):
+    """Exact k nearest rows by distance, then by index, from scipy's cdist."""
+    distances = cdist(queries, fitted, METRICS[p].replace("manhattan", "cityblock"))
+    index = np.broadcast_to(np.arange(fitted.shape[0]), distances.shape)
+    order = np.lexsort((index, distances), axis=-1)[:, :k]
+    return np.take_along_axis(distances, order, axis=1), order
+
+
+def _assert_same_graph(ours, theirs):
+    """Same CSR layout and values; indices equal where distances are not tied."""
+    assert type(ours) is type(theirs)
+    assert ours.shape == theirs.shape
+    assert ours.dtype == theirs.dtype == np.float64
+    np.testing.assert_array_equal(ours.indptr, theirs.indptr)
+    # scikit-learn's GEMM-based self-distance is ~1e-8, ours exactly 0.
+    np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-7, atol=1e-6)
+    width = np.diff(ours.indptr)[0]
+    distances = ours.data.reshape(-1, width)
+    tied = np.zeros(distances.shape, dtype=bool)
+    if (ours.data != 1).any():  # not a connectivity graph
+        close = np.isclose(distances[:, 1:], distances[:, :-1], rtol=1e-9, atol=0)
+        tied[:, 1:] |= close
+        tied[:, :-1] |= close
+    assert tied.mean() < 0.01
+    np.testing.assert_array_equal(
+        ours.indices.reshape(-1, width)[~tied],
+        theirs.indices.reshape(-1, width)[~tied],
+    )
+
+
+@pytest.fixture(scope="module")
+def random_embeddings():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(1500, 6)), rng.normal(size=(70, 6))
+
+
+# --------------------------------------------------------------------------- #
+# The same graph as scikit-learn's exact KNeighborsTransformer
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("mode", ["distance", "connectivity"])
+def test_graph_matches_sklearn(random_embeddings, p, mode):
+    X, Y = random_embeddings
+    ours = WassersteinKNeighborsTransformer(n_neighbors=6, p=p, mode=mode)
+    theirs = _sklearn(p, n_neighbors=6, mode=mode)
+    _assert_same_graph(ours.fit_transform(X), theirs.fit_transform(X))
+    _assert_same_graph(ours.transform(Y), theirs.transform(Y))
+    for graph_mode in ("distance", "connectivity"):
+        _assert_same_graph(
+            ours.kneighbors_graph(mode=graph_mode),
+            theirs.kneighbors_graph(mode=graph_mode),
+        )
+        _assert_same_graph(
+            ours.kneighbors_graph(Y, 3, mode=graph_mode),
+            theirs.kneighbors_graph(Y, 3, mode=graph_mode),
+        )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_kneighbors_matches_sklearn(random_embeddings, p):
+    X, Y = random_embeddings
+    ours = WassersteinKNeighborsTransformer(n_neighbors=4, p=p).fit(X)
+    theirs = _sklearn(p, n_neighbors=4).fit(X)
+    for query in (None, Y):
+        distances, indices = ours.kneighbors(query)
+        expected_distances, expected_indices = theirs.kneighbors(query)
+        np.testing.assert_allclose(distances, expected_distances, rtol=1e-7)
+        np.testing.assert_array_equal(indices, expected_indices)
+        np.testing.assert_array_equal(
+            ours.kneighbors(query, 2, return_distance=False), expected_indices[:, :2]
+        )
+
+
+def test_self_inclusion_convention(random_embeddings):
+    X, _ = random_embeddings
+    X = X[:40]
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=3)
+    graph = transformer.fit_transform(X)
+    # "distance" mode: n_neighbors + 1 per row, the sample first at an explicit 0.
+    assert graph.nnz == 40 * 4
+    np.testing.assert_array_equal(graph.indices.reshape(40, 4)[:, 0], np.arange(40))
+    assert (graph.data.reshape(40, 4)[:, 0] == 0).all()
+    connectivity = transformer.set_params(mode="connectivity").transform(X)
+    assert connectivity.nnz == 40 * 3
+    assert (connectivity.data == 1).all()
+    # Without X the sample is not its own neighbour.
+    indices = transformer.kneighbors(return_distance=False)
+    assert indices.shape == (40, 3)
+    assert (indices != np.arange(40)[:, None]).all()
+    assert transformer.get_feature_names_out().shape == (40,)
+
+
+def test_duplicates_hiding_the_sample_as_sklearn():
+    # Five copies of one point and n_neighbors=2: for the later copies, the
+    # sample is not among the first 3 candidates and the first one is dropped.
+    X = np.vstack([np.zeros((5, 2)), np.arange(10.0).reshape(5, 2) + 1])
+    ours = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
+    distances, indices = ours.kneighbors()
+    expected, _ = _sklearn(2, n_neighbors=2).fit(X).kneighbors()
+    np.testing.assert_allclose(distances, expected)
+    np.testing.assert_array_equal(indices[:5], [[1, 2], [0, 2], [0, 1], [1, 2], [1, 2]])
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_ties_broken_by_index(p):
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 3, size=(2000, 2)).astype(float)
+    Y = rng.integers(0, 3, size=(50, 2)).astype(float)
+    distances, indices = (
+        WassersteinKNeighborsTransformer(n_neighbors=7, p=p).fit(X).kneighbors(Y)
+    )
+    expected_distances, expected_indices = _reference(Y, X, 7, p)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("shift", [0.0, 1e8], ids=["centred", "far from the origin"])
+def test_exact_on_hard_data(p, shift):
+    # Two tight clusters far apart: the p=2 ranking by ||f||^2 - 2 q.f loses
+    # many digits and every near-tie is rechecked from exact differences.
+    rng = np.random.default_rng(2)
+    X = shift + np.vstack(
+        [
+            1e4 + 1e-3 * rng.normal(size=(600, 5)),
+            -1e4 + 1e-3 * rng.normal(size=(600, 5)),
+        ]
+    )
+    Y = X[::7] + 1e-4 * rng.normal(size=X[::7].shape)
+    distances, indices = (
+        WassersteinKNeighborsTransformer(n_neighbors=5, p=p).fit(X).kneighbors(Y)
+    )
+    expected_distances, expected_indices = _reference(Y, X, 5, p)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_working_memory_and_n_jobs_do_not_change_the_graph(random_embeddings, p):
+    X, Y = random_embeddings
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=5, p=p).fit(X)
+    expected = transformer.transform(Y)
+    # 5 MiB: blocks of 512 fitted samples, so three blocks are merged.
+    with config_context(working_memory=5):
+        chunked = transformer.transform(Y)
+    parallel = transformer.set_params(n_jobs=2).transform(np.vstack([Y] * 10))
+    np.testing.assert_array_equal(chunked.indices, expected.indices)
+    np.testing.assert_array_equal(chunked.data, expected.data)
+    np.testing.assert_array_equal(parallel[:70].indices, expected.indices)
+    with pytest.warns(UserWarning, match="working_memory"):
+        with config_context(working_memory=0.5):
+            transformer.transform(Y[:2])
+
+
+def test_float32_embeddings_give_float64_graph(random_embeddings):
+    X, Y = random_embeddings
+    graph = WassersteinKNeighborsTransformer().fit(X.astype(np.float32))
+    graph = graph.transform(Y.astype(np.float32))
+    assert graph.dtype == np.float64
+    expected_distances, expected_indices = _reference(
+        Y.astype(np.float32).astype(np.float64),
+        X.astype(np.float32).astype(np.float64),
+        6,
+        2,
+    )
+    np.testing.assert_array_equal(graph.indices.reshape(70, 6), expected_indices)
+    np.testing.assert_allclose(graph.data.reshape(70, 6), expected_distances)
+
+
+def test_fitted_embeddings_are_copied(random_embeddings):
+    X, Y = random_embeddings
+    X = X[:30].copy()
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
+    expected = transformer.transform(Y)
+    X[:] = 0
+    graph = transformer.transform(Y)
+    np.testing.assert_array_equal(graph.indices, expected.indices)
+    np.testing.assert_array_equal(graph.data, expected.data)
+
+
+# --------------------------------------------------------------------------- #
+# Bad input
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"n_neighbors": True}, TypeError, "n_neighbors"),
+        ({"n_neighbors": 2.5}, ValueError, "n_neighbors"),
+        ({"n_neighbors": 0}, ValueError, "n_neighbors"),
+        ({"mode": "weights"}, ValueError, "mode"),
+        ({"algorithm": "kd_tree"}, ValueError, "algorithm"),
+        ({"p": 3}, ValueError, "'p' parameter"),
+        ({"p": True}, TypeError, "p must be an int"),
+        ({"n_jobs": 0}, ValueError, "n_jobs"),
+        ({"faiss_index": "pq"}, ValueError, "faiss_index"),
+        ({"n_probe": 0}, ValueError, "n_probe"),
+    ],
+)
+def test_bad_parameters(params, error, match):
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(error, match=match):
+        WassersteinKNeighborsTransformer(**params).fit(X)
+
+
+def test_too_many_neighbours():
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=6).fit(X)
+    # "distance" mode asks for n_neighbors + 1 = 7 > 6 fitted samples.
+    with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit"):
+        transformer.transform(X)
+    with pytest.raises(ValueError, match="n_neighbors < n_samples_fit"):
+        transformer.kneighbors()
+    with pytest.raises(ValueError, match="n_neighbors must be an int >= 1"):
+        transformer.kneighbors(X, 0)
+    with pytest.raises(TypeError, match="n_neighbors must be an int"):
+        transformer.kneighbors(X, True)
+    with pytest.raises(ValueError, match="Unsupported mode"):
+        transformer.kneighbors_graph(X, 2, mode="weights")
+    assert transformer.set_params(mode="connectivity").transform(X).nnz == 36
+
+
+def test_bad_embeddings():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=2)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        transformer.fit(bad)
+    transformer.fit(X)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        transformer.transform(bad)
+    with pytest.raises(ValueError, match="X has 4 features"):
+        transformer.transform(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="2D array"):
+        transformer.transform(np.zeros(3))
+
+
+def test_embeddings_of_another_order_are_refused():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    record_embedding_order(X, 1)  # as WassersteinSequenceEmbedder(p=1).transform
+    with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
+        WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=2, p=1).fit(X)
+    assert transformer.effective_metric_ == "manhattan"
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X.copy())
+    with pytest.raises(ValueError, match="trained with p=1"):
+        transformer.transform(X)
+
+
+# --------------------------------------------------------------------------- #
+# Feeding scikit-learn estimators, as its approximate nearest neighbours example
+# --------------------------------------------------------------------------- #
+CENTRES = np.array([[0, 0, 0, 0], [10, 10, 0, 0], [-10, 0, 10, 0]], dtype=float)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(150, centers=CENTRES, cluster_std=1.0, random_state=0)
+    X_test, y_test = make_blobs(60, centers=CENTRES, cluster_std=1.5, random_state=1)
+    return X, y, X_test, y_test
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_kneighbors_classifier(blobs, p):
+    X, y, X_test, y_test = blobs
+    models = [
+        make_pipeline(transformer, KNeighborsClassifier(5, metric="precomputed"))
+        for transformer in (
+            WassersteinKNeighborsTransformer(n_neighbors=5, p=p),
+            _sklearn(p, n_neighbors=5),
+        )
+    ]
+    ours, theirs = (model.fit(X, y) for model in models)
+    np.testing.assert_array_equal(ours.predict(X_test), theirs.predict(X_test))
+    assert ours.score(X_test, y_test) == theirs.score(X_test, y_test) > 0.9
+
+
+@pytest.mark.parametrize(("p", "eps"), [(1, 8.0), (2, 5.0)])
+def test_dbscan(blobs, p, eps):
+    X, y, _, _ = blobs
+    labels = [
+        make_pipeline(transformer, DBSCAN(eps=eps, metric="precomputed"))
+        .fit(X)[-1]
+        .labels_
+        for transformer in (
+            WassersteinKNeighborsTransformer(n_neighbors=30, p=p),
+            _sklearn(p, n_neighbors=30),
+        )
+    ]
+    assert len(set(labels[0])) == 3
+    assert adjusted_rand_score(y, labels[0]) == 1.0
+    np.testing.assert_array_equal(labels[0], labels[1])
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_tsne(blobs, p):
+    X, _, _, _ = blobs
+    outputs = []
+    for transformer in (
+        WassersteinKNeighborsTransformer(n_neighbors=16, p=p),
+        _sklearn(p, n_neighbors=16),
+    ):
+        # TSNE needs 3 * perplexity + 1 neighbours per sample.
+        tsne = TSNE(metric="precomputed", init="random", perplexity=5, random_state=0)
+        # Its many short OpenMP regions crawl when torch's OpenMP runtime is
+        # loaded too (tens of seconds instead of one on two busy cores).
+        with threadpool_limits(1, user_api="openmp"):
+            outputs.append(make_pipeline(transformer, tsne).fit_transform(X))
+    assert outputs[0].shape == (150, 2)
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_isomap(p):
+    X, _ = make_s_curve(150, random_state=0)
+    outputs = [
+        make_pipeline(
+            transformer, Isomap(n_neighbors=10, metric="precomputed")
+        ).fit_transform(X)
+        for transformer in (
+            WassersteinKNeighborsTransformer(n_neighbors=10, p=p),
+            _sklearn(p, n_neighbors=10),
+        )
+    ]
+    assert outputs[0].shape == (150, 2)
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-8)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_spectral_clustering(blobs, p):
+    X, y, _, _ = blobs
+    labels = []
+    for transformer in (
+        WassersteinKNeighborsTransformer(n_neighbors=10, p=p),
+        _sklearn(p, n_neighbors=10),
+    ):
+        model = make_pipeline(
+            transformer,
+            SpectralClustering(
+                n_clusters=3,
+                affinity="precomputed_nearest_neighbors",
+                random_state=0,
+            ),
+        )
+        with warnings.catch_warnings():
+            # Three well-separated blobs: the graph has three components.
+            warnings.filterwarnings("ignore", "Graph is not fully connected")
+            labels.append(model.fit(X)[-1].labels_)
+    assert adjusted_rand_score(y, labels[0]) == 1.0
+    np.testing.assert_array_equal(labels[0], labels[1])
+
+
+def test_after_the_embedder():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 10)
+    X = rng.normal(size=(30, 2, 20)) + y[:, None, None]
+    embedder = WassersteinSequenceEmbedder(
+        n_features=4,
+        hidden_channels=8,
+        n_layers=1,
+        n_quantiles=4,
+        max_epochs=2,
+        random_state=0,
+    )
+    model = make_pipeline(
+        embedder,
+        WassersteinKNeighborsTransformer(n_neighbors=3),
+        KNeighborsClassifier(n_neighbors=3, metric="precomputed"),
+    ).fit(X, y)
+    predictions = model.predict(X[::4])
+    assert predictions.shape == (8,)
+    assert set(predictions) <= {0, 1, 2}
+    assert model[1].n_features_in_ == embedder.transform(X[:1]).shape[1]
+    assert model[1].effective_metric_ == embedder.metric_
+
+
+# --------------------------------------------------------------------------- #
+# FAISS (optional)
+# --------------------------------------------------------------------------- #
+def test_missing_faiss(monkeypatch):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss raises
+    with pytest.raises(ImportError, match=r"faiss-cpu.*sklearn-wdist\[faiss\]"):
+        WassersteinKNeighborsTransformer(algorithm="faiss").fit(X)
+    monkeypatch.setattr(neighbors_module, "AUTO_BRUTE_MAX_SAMPLES", 10)
+    transformer = WassersteinKNeighborsTransformer().fit(X)
+    assert transformer.algorithm_ == "brute"
+    assert transformer.index_ is None
+
+
+def test_auto_is_brute_below_the_threshold(monkeypatch):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    transformer = WassersteinKNeighborsTransformer().fit(X)
+    assert transformer.algorithm_ == "brute"
+    assert neighbors_module.AUTO_BRUTE_MAX_SAMPLES == 50_000
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    monkeypatch.setattr(neighbors_module, "AUTO_BRUTE_MAX_SAMPLES", 20)
+    assert WassersteinKNeighborsTransformer().fit(X).algorithm_ == "faiss"
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    X, _ = make_blobs(3000, n_features=16, centers=10, random_state=0)
+    Y, _ = make_blobs(200, n_features=16, centers=10, random_state=0)
+    return X, Y + 0.1
+
+
+def _recall(graph, expected):
+    width = np.diff(expected.indptr)[0]
+    found = graph.indices.reshape(-1, width)
+    truth = expected.indices.reshape(-1, width)
+    return (
+        np.mean([len(set(a) & set(b)) for a, b in zip(found, truth, strict=True)])
+        / width
+    )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("faiss_index", ["ivf", "hnsw"])
+def test_faiss_recall(clustered, p, faiss_index):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X, Y = clustered
+    exact = WassersteinKNeighborsTransformer(n_neighbors=10, p=p, algorithm="brute")
+    approximate = WassersteinKNeighborsTransformer(
+        n_neighbors=10,
+        p=p,
+        algorithm="faiss",
+        faiss_index=faiss_index,
+        n_jobs=1,
+        random_state=0,
+    )
+    graph, expected = approximate.fit_transform(X), exact.fit_transform(X)
+    assert approximate.algorithm_ == "faiss"
+    assert _recall(graph, expected) >= 0.9
+    assert _recall(approximate.transform(Y), exact.transform(Y)) >= 0.9
+    # Exact distances of the neighbours found, the sample itself at 0 first.
+    rows = np.repeat(np.arange(3000), 11)
+    truth = cdist(X, X, METRICS[p].replace("manhattan", "cityblock"))
+    np.testing.assert_allclose(graph.data, truth[rows, graph.indices], atol=1e-12)
+    assert (graph.indices.reshape(3000, 11)[:, 0] == np.arange(3000)).mean() > 0.99
+    assert (np.diff(graph.data.reshape(3000, 11), axis=1) >= 0).all()
+    indices = approximate.kneighbors(return_distance=False)
+    assert indices.shape == (3000, 10)
+    assert (indices != np.arange(3000)[:, None]).all()
+    assert faiss_index in type(approximate.index_).__name__.lower()
+
+
+def test_faiss_ivf_knobs(clustered):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X, Y = clustered
+    transformer = WassersteinKNeighborsTransformer(
+        n_neighbors=5, algorithm="faiss", random_state=0
+    ).fit(X)
+    # 4 * sqrt(3000) = 219 lists, but at most one per 39 samples.
+    assert transformer.n_lists_ == 3000 // 39
+    exact = WassersteinKNeighborsTransformer(n_neighbors=5).fit(X).transform(Y)
+    # Scanning every list is exact; n_probe is read at search time.
+    graph = transformer.set_params(n_probe=transformer.n_lists_).transform(Y)
+    np.testing.assert_array_equal(graph.indices, exact.indices)
+    np.testing.assert_allclose(graph.data, exact.data, rtol=1e-12)
+    # Same random_state, same index.
+    again = WassersteinKNeighborsTransformer(
+        n_neighbors=5, algorithm="faiss", random_state=0, n_probe=2
+    ).fit(X)
+    first = transformer.set_params(n_probe=2).transform(Y)
+    np.testing.assert_array_equal(again.transform(Y).indices, first.indices)
+
+
+def test_faiss_short_lists_fall_back_to_exact():
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X, _ = make_blobs(400, n_features=4, centers=8, random_state=0)
+    # One probed list may hold fewer than 60 samples: FAISS returns -1 there.
+    transformer = WassersteinKNeighborsTransformer(
+        n_neighbors=60, algorithm="faiss", n_probe=1, random_state=0
+    ).fit(X)
+    distances, indices = transformer.kneighbors(X[:50])
+    assert (indices >= 0).all()
+    np.testing.assert_allclose(
+        distances, cdist(X[:50], X)[np.arange(50)[:, None], indices], atol=1e-12
+    )
+
+
+def test_faiss_pickles(clustered):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X, Y = clustered
+    for faiss_index in ("ivf", "hnsw"):
+        transformer = WassersteinKNeighborsTransformer(
+            algorithm="faiss", faiss_index=faiss_index, random_state=0, n_jobs=1
+        ).fit(X)
+        loaded = pickle.loads(pickle.dumps(transformer))
+        expected = transformer.transform(Y)
+        graph = loaded.transform(Y)
+        np.testing.assert_array_equal(graph.indices, expected.indices)
+        np.testing.assert_array_equal(graph.data, expected.data)
+
+
+# --------------------------------------------------------------------------- #
+# scikit-learn's estimator checks
+# --------------------------------------------------------------------------- #
+@parametrize_with_checks([WassersteinKNeighborsTransformer()])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
