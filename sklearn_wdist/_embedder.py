@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._exact import pairwise_wasserstein_exact
 from ._pairwise import pairwise_wasserstein
@@ -256,6 +256,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Optimizer class.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
+    optimizer_kwargs : dict, default=None
+        Further keyword arguments of the optimizer, e.g. ``{"momentum": 0.9}``
+        for ``torch.optim.SGD`` (``lr`` and ``weight_decay`` have their own
+        parameters).
     early_stopping : bool, default=False
         Hold out part of the training data, score it with MAP@R after every
         epoch, stop after ``n_iter_no_change`` epochs without improvement and
@@ -279,6 +283,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         keeps PyTorch's own setting.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (learning-rate schedules, checkpoints, ...).
+        With ``early_stopping=True`` the validation MAP@R is recorded in the
+        history as ``valid_map_at_r`` with the flag ``valid_map_at_r_best``,
+        so ``Checkpoint(monitor="valid_map_at_r_best")`` or
+        ``EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)``
+        work; a callback monitoring a validation record that training does not
+        produce (skorch's default ``valid_loss``) is refused before training.
+        A ``ProgressBar`` counts batches.
     verbose : int, default=0
         ``1`` prints skorch's per-epoch table.
     random_state : int, RandomState instance or None, default=None
@@ -399,6 +410,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [type],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "optimizer_kwargs": [dict, None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "validation_split": [StrOptions({"stratified", "classes"})],
@@ -440,6 +452,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         lr=1e-3,
         optimizer=torch.optim.Adam,
         weight_decay=0.0,
+        optimizer_kwargs=None,
         early_stopping=False,
         validation_fraction=0.1,
         validation_split="stratified",
@@ -477,6 +490,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.optimizer_kwargs = optimizer_kwargs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
@@ -645,6 +659,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                     "skorch.callbacks.Callback) or a (name, callback) tuple, got "
                     f"{entry!r}."
                 )
+        for key in self.optimizer_kwargs or {}:
+            if not isinstance(key, str) or key in ("lr", "weight_decay", "params"):
+                raise ValueError(
+                    f"optimizer_kwargs has the key {key!r}; use the lr and "
+                    "weight_decay parameters for those, and string keys only."
+                )
+        self._check_monitors()
         self._build_criterion()  # a loss or miner that cannot work fails here
         if self.encoder is not None:
             parameters = list(self.encoder.parameters())
@@ -654,6 +675,36 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                     "requires_grad=False): there is nothing to train."
                 )
         return _check_device(self.device)
+
+    def _check_monitors(self) -> None:
+        """Refuse callbacks that monitor a validation record nobody writes.
+
+        skorch's ``EarlyStopping()`` and ``Checkpoint()`` default to
+        ``valid_loss``; training here records no validation loss, and the
+        validation MAP@R only with ``early_stopping=True``. Without this check
+        they fail with a KeyError after the first epoch.
+        """
+        recorded = {_VALIDATION_KEY, _VALIDATION_KEY + "_best"}
+        for index, entry in enumerate(self.callbacks or []):
+            callback = entry[1] if isinstance(entry, tuple) else entry
+            monitor = getattr(callback, "monitor", None)
+            if not isinstance(monitor, str) or not monitor.startswith("valid"):
+                continue
+            if monitor in recorded and self.early_stopping:
+                continue
+            reason = (
+                "only with early_stopping=True"
+                if monitor in recorded
+                else "never: the validation score is valid_map_at_r (higher is "
+                "better), with its flag valid_map_at_r_best"
+            )
+            raise ValueError(
+                f"callbacks[{index}] ({type(callback).__name__}) monitors "
+                f"{monitor!r}, which training records {reason}. Use e.g. "
+                "EarlyStopping(monitor='valid_map_at_r', lower_is_better=False) "
+                "or Checkpoint(monitor='valid_map_at_r_best') with "
+                "early_stopping=True."
+            )
 
     def _split(self, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the indices of the training and early-stopping sequences."""
@@ -801,12 +852,15 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                     ),
                 ),
             ]
-        callbacks += list(self.callbacks or [])
+        callbacks += [
+            _count_batches(entry, len(sampler)) for entry in self.callbacks or []
+        ]
         return SequenceNet(
             module=module,
             criterion=self._build_criterion(),
             optimizer=self.optimizer,
             optimizer__weight_decay=self.weight_decay,
+            **{f"optimizer__{k}": v for k, v in (self.optimizer_kwargs or {}).items()},
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=1,
@@ -1090,6 +1144,20 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _count_batches(entry, n_batches: int):
+    """Return a ProgressBar that counts batches; other callbacks unchanged.
+
+    skorch's ``ProgressBar`` guesses batches per epoch as sequences / batch
+    size, but class-balanced batches come from a batch sampler (batch size 1
+    to the DataLoader). A copy with the sampler's count is used instead.
+    """
+    name, callback = entry if isinstance(entry, tuple) else (None, entry)
+    if isinstance(callback, ProgressBar) and callback.batches_per_epoch == "auto":
+        callback = copy.copy(callback)
+        callback.batches_per_epoch = n_batches
+    return callback if name is None else (name, callback)
 
 
 def _from_metric_learning(obj) -> bool:

@@ -437,4 +437,13 @@ class RetrievalValidation(Callback):
             if np.isfinite(embeddings).all()
             else float("nan")
         )
+        # The best-so-far flag, as skorch's EpochScoring writes it, for
+        # Checkpoint(monitor=name + "_best") and friends.
+        previous = [
+            epoch[self.name]
+            for epoch in net.history[:-1]
+            if np.isfinite(epoch.get(self.name, np.nan))
+        ]
+        best = bool(np.isfinite(score) and (not previous or score > max(previous)))
         net.history.record(self.name, score)
+        net.history.record(self.name + "_best", best)

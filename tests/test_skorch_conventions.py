@@ -1,0 +1,99 @@
+"""skorch's own callbacks and conventions work with the embedder."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Checkpoint, EarlyStopping, ProgressBar
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+
+TINY = dict(n_features=4, hidden_channels=8, n_layers=1, n_quantiles=4, max_epochs=4)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 8)
+    X = rng.normal(size=(len(y), 2, 20)) * (1 + y[:, None, None])
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [EarlyStopping(), Checkpoint(dirname="unused"), EarlyStopping(monitor="valid_acc")],
+    ids=["EarlyStopping()", "Checkpoint()", "valid_acc"],
+)
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_callbacks_needing_a_missing_record_fail_before_training(
+    callback, early_stopping
+):
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(
+        **TINY, callbacks=[callback], early_stopping=early_stopping
+    )
+    with pytest.raises(ValueError, match=r"callbacks\[0\] .* monitors 'valid_"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+
+
+def test_validation_score_has_a_best_flag_and_checkpoint_uses_it(tmp_path):
+    X, y = _data()
+    checkpoint = Checkpoint(monitor="valid_map_at_r_best", dirname=str(tmp_path))
+    model = WassersteinSequenceEmbedder(
+        **TINY,
+        early_stopping=True,
+        validation_split="classes",
+        validation_fraction=0.5,
+        callbacks=[checkpoint],
+        random_state=0,
+    ).fit(X, y)
+    scores = model.history_[:, "valid_map_at_r"]
+    flags = model.history_[:, "valid_map_at_r_best"]
+    # The flag marks a new maximum, exactly.
+    expected = [s > max(scores[:i], default=-1.0) for i, s in enumerate(scores)]
+    assert flags == expected
+    assert (tmp_path / "params.pt").exists()
+    # Checkpoint recorded an event on the epochs with a new best.
+    events = model.history_[:, "event_cp"]
+    assert [bool(e) for e in events] == flags
+
+
+def test_early_stopping_on_the_validation_map_at_r_works():
+    X, y = _data()
+    stop = EarlyStopping(
+        monitor="valid_map_at_r", lower_is_better=False, patience=1, threshold=1.0
+    )
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 20},
+        early_stopping=True,
+        validation_split="classes",
+        validation_fraction=0.5,
+        callbacks=[stop],
+        random_state=0,
+    ).fit(X, y)
+    # A threshold of 1.0 can never be beaten: stop after patience 1.
+    assert len(model.history_) == 2
+
+
+def test_progress_bar_counts_batches(capsys):
+    X, y = _data()
+    bar = ProgressBar()
+    model = WassersteinSequenceEmbedder(
+        **TINY, classes_per_batch=2, samples_per_class=4, callbacks=[bar]
+    ).fit(X, y)
+    n_batches = len(model.history_[-1, "batches"])
+    assert n_batches == 4  # 32 sequences / (2 classes x 4)
+    err = capsys.readouterr().err
+    assert f"/{n_batches}" in err
+    assert "/32" not in err
+    assert bar.batches_per_epoch == "auto"  # the user's callback is not modified
+
+
+def test_optimizer_kwargs_reach_the_optimizer():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(
+        **TINY, optimizer=torch.optim.SGD, optimizer_kwargs={"momentum": 0.9}
+    ).fit(X, y)
+    group = model.net_.optimizer_.param_groups[0]
+    assert group["momentum"] == 0.9
+    with pytest.raises(ValueError, match="optimizer_kwargs has the key 'lr'"):
+        WassersteinSequenceEmbedder(**TINY, optimizer_kwargs={"lr": 1.0}).fit(X, y)
