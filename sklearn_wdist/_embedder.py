@@ -260,6 +260,12 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Further keyword arguments of the optimizer, e.g. ``{"momentum": 0.9}``
         for ``torch.optim.SGD`` (``lr`` and ``weight_decay`` have their own
         parameters).
+    warm_start : bool, default=False
+        When true and the estimator is fitted, ``fit`` continues training the
+        current model for ``max_epochs`` more epochs (optimizer state kept,
+        ``history_`` extended) on the data given, instead of starting anew.
+        The encoder, ``pooling``, ``p`` and the input preprocessing of the
+        first fit are kept; ``classes_`` are those of the last fit.
     early_stopping : bool, default=False
         Hold out part of the training data, score it with MAP@R after every
         epoch, stop after ``n_iter_no_change`` epochs without improvement and
@@ -411,6 +417,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         "optimizer": [type],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "optimizer_kwargs": [dict, None],
+        "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "validation_split": [StrOptions({"stratified", "classes"})],
@@ -453,6 +460,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         optimizer=torch.optim.Adam,
         weight_decay=0.0,
         optimizer_kwargs=None,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         validation_split="stratified",
@@ -491,6 +499,7 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.optimizer_kwargs = optimizer_kwargs
+        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
@@ -544,7 +553,10 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             The fitted estimator.
         """
         device = self._check_settings()
-        sequences = check_sequences(X, name="X")
+        previous = self._warm_start_state()
+        sequences = check_sequences(
+            X, name="X", n_channels=None if previous is None else self.n_features_in_
+        )
         if y is None:
             classes, codes = None, self._check_unsupervised(len(sequences))
         else:
@@ -553,10 +565,16 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         train_index, valid_index = self._split(codes, seed)
-        mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
+        if previous is None:
+            mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
+        else:  # the encoder was trained on this input space: keep it
+            mean, matrix = self.whitening_mean_, self.whitening_matrix_
         inputs = to_network_input(sequences, mean, matrix, "X")
         train_inputs = [inputs[i] for i in train_index]
-        module = self._build_module(inputs[0].shape[0], train_inputs, seed)
+        if previous is None:
+            module = self._build_module(inputs[0].shape[0], train_inputs, seed)
+        else:  # a copy: an interrupted warm start leaves the model as it was
+            module = copy.deepcopy(self.net_.module_)
         n_embedding_features = self._probe(module, inputs, "X")
         augmentation = self._augmentation(supervised=y is not None, seed=seed)
         if augmentation is not None and self.encoder is not None:
@@ -570,11 +588,33 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             device,
             augmentation,
             supervised=y is not None,
+            previous=previous,
         )
         self._check_trained(net, train_inputs)
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
         self.n_embedding_features_ = n_embedding_features
         return self
+
+    def _warm_start_state(self):
+        """Return the net to continue from (warm start of a fitted model) or None.
+
+        What the first fit decided stays: the encoder, the pooling, ``p`` and
+        the input preprocessing; changing one of them needs a fresh fit.
+        """
+        if not self.warm_start or not hasattr(self, "net_"):
+            return None
+        changed = [
+            name
+            for name, fitted in (("p", self.p_), ("pooling", self.pooling_))
+            if getattr(self, name) != fitted
+        ]
+        if changed:
+            raise ValueError(
+                f"warm_start=True continues the fitted model, whose "
+                f"{', '.join(changed)} cannot change; set warm_start=False to "
+                "train a new one."
+            )
+        return self.net_
 
     def _check_unsupervised(self, n_sequences: int) -> np.ndarray:
         """Check that ``fit(X)`` can train without labels; every sequence a class."""
@@ -891,8 +931,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         device,
         augmentation,
         supervised: bool = True,
+        previous=None,
     ):
-        """Run skorch's training loop under the interrupt and RNG contracts."""
+        """Run skorch's training loop under the interrupt and RNG contracts.
+
+        With ``previous`` (a warm start), the new net starts from a copy of its
+        optimizer state and history and continues them (``partial_fit``).
+        """
         train_index, valid_index = split
         scale = self._n_levels() ** (-1.0 / self.p)
         validation = None
@@ -921,7 +966,15 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
             self._user_encoder_rng(seed),
         ):
             try:
-                net.fit(train, None)
+                if previous is None:
+                    net.fit(train, None)
+                else:
+                    net.initialize()
+                    net.optimizer_.load_state_dict(
+                        copy.deepcopy(previous.optimizer_.state_dict())
+                    )
+                    net.history = copy.deepcopy(previous.history)
+                    net.partial_fit(train, None)
             except TrainingInterrupted as wrapped:
                 interrupt = wrapped.__cause__
                 raise interrupt.with_traceback(interrupt.__traceback__) from None

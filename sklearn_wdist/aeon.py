@@ -122,6 +122,10 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         Optimizer class.
     weight_decay : float, default=0.0
         Weight decay.
+    optimizer_kwargs : dict, default=None
+        Further keyword arguments of the optimizer.
+    warm_start : bool, default=False
+        Continue training the fitted embedder in a later ``fit``.
     early_stopping : bool, default=False
         Stop on the retrieval score of held-out series.
     validation_fraction : float, default=0.1
@@ -236,6 +240,8 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         lr=1e-3,
         optimizer=torch.optim.Adam,
         weight_decay=0.0,
+        optimizer_kwargs=None,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         validation_split="stratified",
@@ -274,6 +280,8 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.optimizer_kwargs = optimizer_kwargs
+        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split

@@ -132,6 +132,10 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         default (sktime admits no class as a default value).
     weight_decay : float, default=0.0
         Weight decay.
+    optimizer_kwargs : dict, default=None
+        Further keyword arguments of the optimizer.
+    warm_start : bool, default=False
+        Continue training the fitted embedder in a later ``fit``.
     early_stopping : bool, default=False
         Stop on the retrieval score of held-out series.
     validation_fraction : float, default=0.1
@@ -263,6 +267,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         lr=1e-3,
         optimizer=None,
         weight_decay=0.0,
+        optimizer_kwargs=None,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         validation_split="stratified",
@@ -301,6 +307,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.optimizer_kwargs = optimizer_kwargs
+        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split

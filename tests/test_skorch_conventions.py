@@ -97,3 +97,67 @@ def test_optimizer_kwargs_reach_the_optimizer():
     assert group["momentum"] == 0.9
     with pytest.raises(ValueError, match="optimizer_kwargs has the key 'lr'"):
         WassersteinSequenceEmbedder(**TINY, optimizer_kwargs={"lr": 1.0}).fit(X, y)
+
+
+def test_warm_start_continues_training_and_extends_the_history():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    first_epochs = len(model.history_)
+    first_losses = model.history_[:, "train_loss"]
+    weights = {k: v.clone() for k, v in model.module_.state_dict().items()}
+    model.fit(X, y)
+    assert len(model.history_) == 2 * first_epochs
+    assert model.history_[:first_epochs, "train_loss"] == first_losses
+    assert model.history_[-1, "epoch"] == 2 * first_epochs
+    changed = any(
+        not torch.equal(weights[k], v) for k, v in model.module_.state_dict().items()
+    )
+    assert changed
+    # A cold refit starts again: one run's worth of epochs.
+    model.set_params(warm_start=False).fit(X, y)
+    assert len(model.history_) == first_epochs
+
+
+def test_warm_start_continues_from_the_current_weights():
+    from skorch.callbacks import Callback
+
+    class Snapshot(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.start = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+    X, y = _data()
+    snapshot = Snapshot()
+    model = WassersteinSequenceEmbedder(
+        **TINY, warm_start=True, callbacks=[snapshot], random_state=0
+    ).fit(X, y)
+    end_of_first = {k: v.clone() for k, v in model.module_.state_dict().items()}
+    model.fit(X, y)
+    for name, value in end_of_first.items():
+        torch.testing.assert_close(snapshot.start[name], value, rtol=0, atol=0)
+
+
+def test_interrupted_warm_start_keeps_the_model():
+    from skorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_batch_end(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    before = model.transform(X)
+    n_epochs = len(model.history_)
+    model.set_params(callbacks=[Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), before)
+    assert len(model.history_) == n_epochs
+
+
+def test_warm_start_refuses_a_changed_p():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="p cannot change"):
+        model.set_params(p=1).fit(X, y)
