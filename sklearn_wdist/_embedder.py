@@ -868,12 +868,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         return loss
 
     def _build_net(
-        self, module, train_codes, seed, validation, augmentation=None
+        self, module, train_codes, seed, validation, augmentation=None, n_batches=None
     ) -> SequenceNet:
         sampler = ClassBalancedBatchSampler(
             train_codes,
             classes_per_batch=self.classes_per_batch,
             samples_per_class=self.samples_per_class,
+            n_batches=n_batches,
             seed=seed,
         )
         callbacks = [("stop_on_nonfinite", StopOnNonFiniteLoss())]
@@ -950,12 +951,17 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
                 self.n_threads,
                 _VALIDATION_KEY,
             )
+        n_batches = None
         if not supervised:
             # Every sequence is a class of samples_per_class views, which the
-            # augmentation makes different crops of it.
+            # augmentation makes different crops of it. An epoch still draws
+            # about n_sequences views, as a labelled epoch does.
+            n_batches = math.ceil(
+                len(train_index) / (self.classes_per_batch * self.samples_per_class)
+            )
             train_index = np.repeat(train_index, self.samples_per_class)
         net = self._build_net(
-            module, codes[train_index], seed, validation, augmentation
+            module, codes[train_index], seed, validation, augmentation, n_batches
         )
         train = SequenceDataset([inputs[i] for i in train_index], codes[train_index])
         dropout_generator = torch.Generator(device=device).manual_seed(seed + 1)

@@ -361,8 +361,10 @@ def embed_sequences(
     """Flattened embeddings ``Q * scale`` of ``sequences``, in input order.
 
     The module runs in evaluation mode without gradients, on batches of
-    sequences of similar length (little padding); a sequence's embedding does
-    not depend on its batch.
+    sequences of similar length (little padding). Padding and the other
+    sequences of a batch do not enter a sequence's embedding; only float32
+    rounding may differ with the batch's shape (BLAS kernels), by about one
+    unit in the last place.
     """
     device = module_device(module)
     out: np.ndarray | None = None
