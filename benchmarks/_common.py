@@ -93,6 +93,8 @@ _ENERGY_CHUNK_ELEMENTS = 1 << 24
 DETERMINISTIC_MARK = " (det.)"
 # The embedder's defaults before ``benchmarks/select_defaults.py`` chose them.
 PREVIOUS_DEFAULTS = {
+    "architecture": "conv",
+    "kernel_size": 5,
     "n_features": 32,
     "n_layers": 3,
     "include_input": False,

@@ -89,10 +89,13 @@ DEFAULT_CONFIGS = {
     # The low-capacity configuration: a linear map of the whitened channels,
     # joined by the channels themselves.
     "linear+input+norm": {
+        "architecture": "conv",
         "n_layers": 0,
         "include_input": True,
         "normalize_output": True,
     },
+    # The defaults before the multi-scale encoder (selection round 3).
+    "conv, 2 layers": {"architecture": "conv", "n_layers": 2, "kernel_size": 5},
     "previous defaults": common.PREVIOUS_DEFAULTS,
 }
 

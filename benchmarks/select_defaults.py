@@ -60,6 +60,8 @@ UNSEEN_DATASETS = tuple(
 # unseen classes of the evidence harness.
 ALLOWED_CLASSES = {"JapaneseVowels": ("1", "2", "3", "4", "5")}
 _INPUT_NORM = {
+    "architecture": "conv",
+    "kernel_size": 5,
     "include_input": True,
     "normalize_output": True,
     "input_whitening": "within_class",
@@ -96,7 +98,9 @@ CONFIGS = {
     "deep+input+norm, 8 features, 2 layers": _CONV,
     "linear+input+norm": {**_INPUT_NORM, "n_features": 32, "n_layers": 0},
     # Round 3 (all shipped data sets): the multi-scale encoder, augmentation
-    # and training without labels.
+    # and training without labels. Chose "dilated, auto blocks" (sum of the
+    # mean differences 0.307, against 0.303 with augmentation and 0.242 for
+    # the previous default "conv, 2 layers").
     "conv, 2 layers": _CONV,
     "conv, 2 layers, augmented": {**_CONV, **_AUGMENTED},
     "dilated, auto blocks": _DILATED,

@@ -150,19 +150,19 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         ``include_input`` is true).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
-    architecture : {"conv", "dilated"}, default="conv"
+    architecture : {"conv", "dilated"}, default="dilated"
         The default encoder's family. ``"conv"``: a stack of ``n_layers``
         convolutions (:class:`~sklearn_wdist.nn.ConvEncoder`), which sees
         ``1 + n_layers * (kernel_size - 1)`` steps. ``"dilated"``: ``n_layers``
         residual blocks of convolutions dilated 1, 2, 4, ...
         (:class:`~sklearn_wdist.nn.DilatedConvEncoder`), whose reach grows
         exponentially, for patterns spanning hundreds of steps.
-    n_layers : int or "auto", default=2
+    n_layers : int or "auto", default="auto"
         Number of convolution blocks of the default encoder. ``"auto"``: for
         ``"dilated"``, the fewest blocks whose receptive field covers the median
         training sequence length (at most 10, see
         :func:`~sklearn_wdist.nn.dilated_blocks_for_length`); for ``"conv"``, 2.
-    kernel_size : int, default=5
+    kernel_size : int, default=3
         Temporal width of the default encoder's convolutions.
     dropout : float, default=0.0
         Dropout probability in the default encoder.
@@ -435,9 +435,9 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         encoder=None,
         n_features=8,
         hidden_channels=64,
-        architecture="conv",
-        n_layers=2,
-        kernel_size=5,
+        architecture="dilated",
+        n_layers="auto",
+        kernel_size=3,
         dropout=0.0,
         include_input=True,
         normalize_output=True,

@@ -258,7 +258,13 @@ class PoisonWeights(Callback):
                 if self.target == "weight":
                     encoder.head.weight[0, 0] = float("nan")
                 else:
-                    encoder.norms[0].running_var[0] = float("inf")
+                    norm = next(
+                        m
+                        for m in encoder.modules()
+                        if getattr(m, "running_var", None) is not None
+                        and m is not encoder.input_norm
+                    )
+                    norm.running_var[0] = float("inf")
 
 
 @pytest.mark.parametrize("target", ["weight", "buffer"])

@@ -89,7 +89,7 @@ def test_auto_blocks_cover_the_median_length(long_data):
 def test_conv_architecture_reports_its_receptive_field(long_data):
     X, y = long_data
     model = WassersteinSequenceEmbedder(
-        **TINY, n_layers="auto", kernel_size=5, random_state=0
+        **TINY, architecture="conv", n_layers="auto", kernel_size=5, random_state=0
     ).fit(X, y)
     assert model.receptive_field_ == 9  # two convolutions of width 5
 
