@@ -29,7 +29,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import roc_curve
+from scipy.stats import norm
+from sklearn.metrics import DetCurveDisplay, RocCurveDisplay
 
 from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein
 from sklearn_wdist.datasets import load_japanese_vowels
@@ -105,8 +106,8 @@ raw_quantiles = np.stack(
 distances["raw quantiles, untrained"] = pairwise_wasserstein(raw_quantiles, p=2)
 
 # %%
-# Equal error rate and ROC curve on the unseen speakers
-# -----------------------------------------------------
+# Equal error rate, ROC and DET curves on the unseen speakers
+# ------------------------------------------------------------
 # Every unordered pair of evaluation recordings is a trial: genuine if both
 # come from the same speaker, impostor otherwise.
 genuine, impostor = genuine_impostor_distances(
@@ -119,25 +120,45 @@ for name, D in distances.items():
     eer[name] = equal_error_rate(D, y_unseen)
     print(f"{name:26s} {eer[name]:.4f}  {pair_roc_auc(D, y_unseen):.4f}")
 
-fig, (ax_roc, ax_hist) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+# %%
+# The pairs are a binary problem that scikit-learn's displays draw directly:
+# ``y_true`` says "same speaker", and the score is ``-distance`` (a smaller
+# distance means "more likely the same speaker"). The ROC curve shows the
+# true accept rate against the false accept rate; the DET curve shows both
+# error rates on a probit scale, where the low-error corner that matters for
+# verification is spread out, and the EER is where it crosses the diagonal.
+fig, (ax_roc, ax_det, ax_hist) = plt.subplots(
+    1, 3, figsize=(13, 4), layout="constrained"
+)
 colors = ["tab:blue", "tab:orange", "0.4"]
 for (name, D), color in zip(distances.items(), colors, strict=True):
     genuine, impostor = genuine_impostor_distances(D, y_unseen)
     same_speaker = np.r_[np.ones(len(genuine)), np.zeros(len(impostor))]
-    # A smaller distance means "more likely the same speaker".
-    far, tar, _ = roc_curve(same_speaker, -np.r_[genuine, impostor])
-    ax_roc.plot(far, tar, color=color, label=f"{name} (EER {eer[name]:.3f})")
+    score = -np.r_[genuine, impostor]
+    roc = RocCurveDisplay.from_predictions(same_speaker, score, name=name, ax=ax_roc)
+    det = DetCurveDisplay.from_predictions(
+        same_speaker, score, name=f"{name} (EER {eer[name]:.3f})", ax=ax_det
+    )
+    roc.line_.set_color(color)
+    det.line_.set_color(color)
     ax_roc.plot(eer[name], 1 - eer[name], "o", color=color)
+    eer_probit = norm.ppf(np.clip(eer[name], 1e-6, 1 - 1e-6))
+    ax_det.plot(eer_probit, eer_probit, "o", color=color)
 ax_roc.plot([0, 1], [1, 0], ":", color="0.7", lw=1)  # FAR = FRR
+ax_det.plot([-3, 3], [-3, 3], ":", color="0.7", lw=1)  # FAR = FRR
 ax_roc.set(
-    xscale="log",
-    xlim=(1e-3, 1),
-    ylim=(0, 1.01),
     xlabel="false accept rate (impostor pairs accepted)",
     ylabel="true accept rate",
     title="ROC, speakers unseen in training",
 )
+ax_det.set(
+    xlabel="false accept rate",
+    ylabel="false reject rate",
+    title="DET, speakers unseen in training",
+)
+# The displays drew their legends before the lines were recoloured.
 ax_roc.legend(loc="lower right", fontsize="small")
+ax_det.legend(loc="upper right", fontsize="small")
 
 best = min(eer, key=eer.get)
 genuine, impostor = genuine_impostor_distances(distances[best], y_unseen)

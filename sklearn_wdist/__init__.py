@@ -20,12 +20,16 @@ from ._distance_transformer import WassersteinDistanceTransformer
 from ._embedder import WassersteinSequenceEmbedder
 from ._exact import pairwise_wasserstein_exact
 from ._neighbors import WassersteinKNeighborsTransformer
+from ._onnx import to_onnx
 from ._pairwise import pairwise_wasserstein, pairwise_wasserstein_chunked
+from ._plotting import QuantileFunctionDisplay, TrainingHistoryDisplay
 from ._validation import check_precomputed_distances, check_sequences, from_tslearn
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "QuantileFunctionDisplay",
+    "TrainingHistoryDisplay",
     "WassersteinDistanceTransformer",
     "WassersteinKNeighborsTransformer",
     "WassersteinSequenceEmbedder",
@@ -38,4 +42,5 @@ __all__ = [
     "pairwise_wasserstein",
     "pairwise_wasserstein_chunked",
     "pairwise_wasserstein_exact",
+    "to_onnx",
 ]

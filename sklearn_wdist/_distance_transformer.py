@@ -16,6 +16,7 @@ from sklearn.utils import Tags
 from sklearn.utils._param_validation import Options
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docs import DocumentationLinkMixin
 from ._pairwise import pairwise_wasserstein
 from ._validation import check_embedding_order, check_n_jobs, check_p
 
@@ -23,7 +24,10 @@ __all__ = ["WassersteinDistanceTransformer"]
 
 
 class WassersteinDistanceTransformer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    DocumentationLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Wasserstein distances from embeddings to reference embeddings.
 
@@ -54,7 +58,7 @@ class WassersteinDistanceTransformer(
         Copy of the embeddings seen in ``fit``; the columns of ``transform``.
     n_features_in_ : int
         Number of embedding dimensions seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the embedding dimensions seen during ``fit``. Defined only when
         ``X`` has feature names that are all strings.
 

@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
+from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
 from ._pairwise import pairwise_wasserstein
 from ._training import (
@@ -120,7 +121,9 @@ def _split_validation_classes(
     return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
 
-class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
+class WassersteinSequenceEmbedder(
+    DocumentationLinkMixin, TransformerMixin, BaseEstimator
+):
     """Learned distributional embedding of sequences, trained with a Wasserstein loss.
 
     A PyTorch encoder maps every time step of a sequence to ``K`` learned
@@ -315,13 +318,13 @@ class WassersteinSequenceEmbedder(TransformerMixin, BaseEstimator):
         Class labels seen in ``fit``; only defined after a fit with labels.
     quantile_levels_ : ndarray of shape (n_quantiles,)
         The levels ``tau_m`` (the single level 0.5 when ``pooling="mean"``).
-    whitening_mean_ : ndarray of shape (n_features_in_,) or None
+    whitening_mean_ : ndarray of shape (`n_features_in_`,) or None
         Channel means of the training steps, subtracted in float64 from every
         sequence before whitening and before the cast to the network's float32,
         so a small signal on a large offset keeps its precision. ``None`` when
         the channels are passed unchanged (a user ``encoder`` without
         whitening).
-    whitening_matrix_ : ndarray of shape (n_features_in_, n_features_in_) or None
+    whitening_matrix_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or None
         The whitening matrix applied to every centred sequence (``None``
         without whitening).
     p_ : int

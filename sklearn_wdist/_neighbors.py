@@ -33,6 +33,7 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docs import DocumentationLinkMixin
 from ._pairwise import pairwise_wasserstein
 from ._validation import (
     check_embedding_order,
@@ -291,7 +292,10 @@ def _brute_search_rows(
 
 
 class WassersteinKNeighborsTransformer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    DocumentationLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Sparse graph of the k nearest neighbours under the Wasserstein distance.
 
@@ -383,9 +387,9 @@ class WassersteinKNeighborsTransformer(
     n_lists_ : int or None
         Number of inverted lists of the ``"ivf"`` index, else None.
     n_features_in_ : int
-        Number of embedding dimensions seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the embedding dimensions seen during :term:`fit`. Defined only
+        Number of embedding dimensions seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the embedding dimensions seen during ``fit``. Defined only
         when ``X`` has feature names that are all strings.
     n_samples_fit_ : int
         Number of samples in the fitted data.

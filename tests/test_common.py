@@ -1,8 +1,13 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_wdist import WassersteinDistanceTransformer, WassersteinSequenceEmbedder
+from sklearn_wdist import (
+    WassersteinDistanceTransformer,
+    WassersteinKNeighborsTransformer,
+    WassersteinSequenceEmbedder,
+)
 
 # Small and fast: the checks fit dozens of times on tiny data.
 FAST_EMBEDDER = WassersteinSequenceEmbedder(
@@ -41,3 +46,20 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        WassersteinSequenceEmbedder(),
+        WassersteinDistanceTransformer(),
+        WassersteinKNeighborsTransformer(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_html_repr_links_to_the_api_reference(estimator):
+    from sklearn.utils import estimator_html_repr
+
+    link = estimator._get_doc_link()
+    assert link.endswith(f"/generated/sklearn_wdist.{type(estimator).__name__}.html")
+    assert link in estimator_html_repr(estimator)
