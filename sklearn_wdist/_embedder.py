@@ -1048,23 +1048,43 @@ class WassersteinSequenceEmbedder(
         return self.net_.module_
 
     # ---------------------------------------------------------------- embedding
-    def _network_input(self, X, name: str = "X") -> list[np.ndarray]:
-        """Return the sequences validated and preprocessed, as the encoder sees them."""
+    def _checked_sequences(self, X, name: str = "X") -> list[np.ndarray]:
+        """Validate ``X`` against the fit (views of the caller's data, no copy)."""
         check_is_fitted(self)
         sequences = check_sequences(X, name=name, n_channels=self.n_features_in_)
-        return self._preprocess(sequences, name)
-
-    def _preprocess(self, sequences, name: str) -> list[np.ndarray]:
-        inputs = to_network_input(
-            sequences, self.whitening_mean_, self.whitening_matrix_, name
-        )
         if self.user_encoder_:
-            self._probe(self.module_, inputs, name)
-        return inputs
+            # The shortest sequence must pass the user's encoder before any
+            # batch is embedded.
+            shortest = int(np.argmin([s.shape[-1] for s in sequences]))
+            self._probe(
+                self.module_,
+                self._preparer(name)([sequences[shortest]], [shortest]),
+                name,
+            )
+        return sequences
 
-    def _embed(self, inputs: list[np.ndarray], name: str) -> np.ndarray:
+    def _preparer(self, name: str):
+        """Per-batch preprocessing: centring and whitening, then the cast."""
+        mean, matrix = self.whitening_mean_, self.whitening_matrix_
+
+        def prepare(chunk: list[np.ndarray], indices) -> list[np.ndarray]:
+            return to_network_input(chunk, mean, matrix, name, indices)
+
+        return prepare
+
+    def _network_input(self, X, name: str = "X") -> list[np.ndarray]:
+        """Return the sequences validated and preprocessed, as the encoder sees them."""
+        sequences = self._checked_sequences(X, name)
+        return self._preparer(name)(sequences, range(len(sequences)))
+
+    def _embed(self, sequences: list[np.ndarray], name: str) -> np.ndarray:
         embeddings = embed_sequences(
-            self.net_.module_, inputs, self.embedding_scale_, self.n_threads
+            self.net_.module_,
+            sequences,
+            self.embedding_scale_,
+            self.n_threads,
+            prepare=self._preparer(name),
+            verbose=self.verbose,
         )
         check_finite_embeddings(embeddings, name)
         return embeddings
@@ -1090,7 +1110,7 @@ class WassersteinSequenceEmbedder(
         FloatingPointError
             If the model's output overflows for some sequence.
         """
-        embeddings = self._embed(self._network_input(X), "X")
+        embeddings = self._embed(self._checked_sequences(X), "X")
         record_embedding_order(embeddings, self.p_)
         return embeddings
 
@@ -1112,7 +1132,10 @@ class WassersteinSequenceEmbedder(
             standardised input channels.
         """
         features = sequence_step_features(
-            self.module_, self._network_input(X), self.n_threads
+            self.module_,
+            self._checked_sequences(X),
+            self.n_threads,
+            prepare=self._preparer("X"),
         )
         for index, h in enumerate(features):
             check_finite_embeddings(h[None], f"X[{index}]")
@@ -1179,9 +1202,9 @@ class WassersteinSequenceEmbedder(
             MAP@R in [0, 1].
         """
         check_is_fitted(self)
-        sequences = check_sequences(X, name="X", n_channels=self.n_features_in_)
+        sequences = self._checked_sequences(X)
         _, codes = check_labels(y, len(sequences), name="y")
-        embeddings = self._embed(self._preprocess(sequences, "X"), "X")
+        embeddings = self._embed(sequences, "X")
         return retrieval_score(embeddings, codes, self.p_)
 
     def get_feature_names_out(self, input_features=None):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from ._pairwise import pairwise_wasserstein
 from .metrics import mean_average_precision_at_r
@@ -310,9 +311,14 @@ def check_finite_embeddings(embeddings: np.ndarray, name: str) -> None:
 # The one inference path
 # --------------------------------------------------------------------------- #
 def _length_sorted_batches(
-    sequences: list[np.ndarray],
+    sequences: list[np.ndarray], prepare: Callable | None = None
 ) -> Iterator[tuple[np.ndarray, dict]]:
-    """Batches of index arrays and padded tensors, shortest sequences first."""
+    """Batches of index arrays and padded tensors, shortest sequences first.
+
+    ``prepare(chunk_sequences, chunk_indices)`` turns the raw sequences of a
+    batch into network input, one batch at a time, so that nothing but the
+    output and one batch is held beside the caller's data.
+    """
     lengths = np.array([s.shape[-1] for s in sequences])
     order = np.argsort(lengths, kind="stable")
     start = 0
@@ -327,7 +333,10 @@ def _length_sorted_batches(
         ):
             stop += 1
         chunk = order[start:stop]
-        batch, _ = pad_batch([(sequences[i], 0) for i in chunk])
+        members = [sequences[i] for i in chunk]
+        if prepare is not None:
+            members = prepare(members, chunk)
+        batch, _ = pad_batch([(member, 0) for member in members])
         yield chunk, batch
         start = stop
 
@@ -357,6 +366,8 @@ def embed_sequences(
     sequences: list[np.ndarray],
     scale: float,
     n_threads: int | None,
+    prepare: Callable | None = None,
+    verbose: int = 0,
 ) -> np.ndarray:
     """Flattened embeddings ``Q * scale`` of ``sequences``, in input order.
 
@@ -364,29 +375,38 @@ def embed_sequences(
     sequences of similar length (little padding). Padding and the other
     sequences of a batch do not enter a sequence's embedding; only float32
     rounding may differ with the batch's shape (BLAS kernels), by about one
-    unit in the last place.
+    unit in the last place. With ``prepare`` (see
+    :func:`_length_sorted_batches`) the memory used beside the output is one
+    batch; ``verbose`` shows a progress bar (sequences done).
     """
     device = module_device(module)
     out: np.ndarray | None = None
-    with _inference(module, n_threads):
-        for chunk, batch in _length_sorted_batches(sequences):
+    with (
+        _inference(module, n_threads),
+        tqdm(total=len(sequences), unit="seq", disable=not verbose) as progress,
+    ):
+        for chunk, batch in _length_sorted_batches(sequences, prepare):
             pooled = module(batch["x"].to(device), batch["lengths"].to(device))
             pooled = pooled.reshape(len(chunk), -1).cpu().numpy()
             if out is None:
                 out = np.empty((len(sequences), pooled.shape[1]), dtype=np.float32)
             out[chunk] = pooled
+            progress.update(len(chunk))
     out *= np.float32(scale)
     return out
 
 
 def sequence_step_features(
-    module: torch.nn.Module, sequences: list[np.ndarray], n_threads: int | None
+    module: torch.nn.Module,
+    sequences: list[np.ndarray],
+    n_threads: int | None,
+    prepare: Callable | None = None,
 ) -> list[np.ndarray]:
     """Return the valid per-step features ``(K, T_i')`` of each sequence, in order."""
     device = module_device(module)
     features: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
     with _inference(module, n_threads):
-        for chunk, batch in _length_sorted_batches(sequences):
+        for chunk, batch in _length_sorted_batches(sequences, prepare):
             h, lengths = module.step_features(
                 batch["x"].to(device), batch["lengths"].to(device)
             )

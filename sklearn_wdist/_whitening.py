@@ -108,12 +108,14 @@ def to_network_input(
     mean: np.ndarray | None,
     matrix: np.ndarray | None,
     name: str = "X",
+    indices=None,
 ) -> list[np.ndarray]:
     """Return ``matrix @ (x - mean)`` for every sequence, as float32.
 
     The arithmetic is done in the input's precision or float64, whichever is
     wider, and rounded to float32 once, at the end. ``mean=None`` passes the
-    values unchanged; ``matrix=None`` only centres.
+    values unchanged; ``matrix=None`` only centres. ``indices`` are the
+    positions of ``sequences`` in the caller's collection, for error messages.
 
     Raises
     ------
@@ -122,7 +124,8 @@ def to_network_input(
     """
     limit = np.finfo(np.float32).max
     out = []
-    for index, sequence in enumerate(sequences):
+    positions = range(len(sequences)) if indices is None else indices
+    for index, sequence in zip(positions, sequences, strict=True):
         values = sequence
         if mean is not None:
             values = sequence.astype(np.float64) - mean[:, None]

@@ -224,3 +224,34 @@ def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch
     assert len(seen) > 1
     # Every batch fits the budget, except a single sequence longer than it.
     assert all(b * t <= 300 or b == 1 for b, _, t in seen)
+
+
+def test_transform_holds_one_batch_beside_the_output():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 10)
+    small = rng.normal(size=(20, 2, 50))
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 1}, architecture="conv", n_layers=1, random_state=0
+    ).fit(small, y)
+    X = rng.normal(size=(4000, 2, 500)) + 100.0  # float64, 32 MB
+    reference = model.transform(X[:50])
+    tracemalloc.start()
+    embeddings = model.transform(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # A float32 copy of all input would alone be 16 MB; the output is 0.4 MB
+    # and one batch of preprocessed input at most 2**16 steps.
+    assert peak < X.nbytes / 8, peak
+    np.testing.assert_allclose(embeddings[:50], reference, rtol=1e-5, atol=1e-6)
+
+
+def test_verbose_transform_shows_progress(capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2, 30))
+    y = np.repeat([0, 1], 10)
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    capsys.readouterr()
+    model.set_params(verbose=1).transform(X)
+    assert "20/20" in capsys.readouterr().err
