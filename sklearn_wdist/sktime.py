@@ -82,11 +82,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Learned per-step features of the default encoder.
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
-    architecture : {"conv", "dilated"}, default="conv"
+    architecture : {"conv", "dilated"}, default="dilated"
         Plain or dilated residual convolutions.
-    n_layers : int or "auto", default=2
+    n_layers : int or "auto", default="auto"
         Convolution blocks of the default encoder.
-    kernel_size : int, default=5
+    kernel_size : int, default=3
         Temporal width of the convolutions.
     dropout : float, default=0.0
         Dropout probability in the default encoder.
@@ -243,9 +243,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         encoder=None,
         n_features=8,
         hidden_channels=64,
-        architecture="conv",
-        n_layers=2,
-        kernel_size=5,
+        architecture="dilated",
+        n_layers="auto",
+        kernel_size=3,
         dropout=0.0,
         include_input=True,
         normalize_output=True,

@@ -161,3 +161,36 @@ def test_warm_start_refuses_a_changed_p():
     model = WassersteinSequenceEmbedder(**TINY, warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="p cannot change"):
         model.set_params(p=1).fit(X, y)
+
+
+def test_load_init_state_resumes_from_a_checkpoint(tmp_path):
+    from skorch.callbacks import Callback, LoadInitState
+
+    X, y = _data()
+    checkpoint = Checkpoint(monitor="valid_map_at_r_best", dirname=str(tmp_path))
+    params = dict(
+        **TINY, early_stopping=True, validation_split="classes", validation_fraction=0.5
+    )
+    first = WassersteinSequenceEmbedder(
+        **params, callbacks=[checkpoint], random_state=0
+    ).fit(X, y)
+    best_epoch = max(
+        i for i, flag in enumerate(first.history_[:, "valid_map_at_r_best"]) if flag
+    )
+
+    class Snapshot(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.start = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+    snapshot = Snapshot()
+    checkpoint_again = Checkpoint(monitor="valid_map_at_r_best", dirname=str(tmp_path))
+    WassersteinSequenceEmbedder(
+        **params,
+        callbacks=[LoadInitState(checkpoint_again), snapshot],
+        random_state=1,
+    ).fit(X, y)
+    saved = torch.load(tmp_path / "params.pt", weights_only=True)
+    # Training resumed from the weights saved at the best epoch.
+    for name, value in saved.items():
+        torch.testing.assert_close(snapshot.start[name], value, rtol=0, atol=0)
+    assert best_epoch >= 0
