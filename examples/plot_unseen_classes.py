@@ -66,21 +66,22 @@ print(
 # Two embedders. The default settings: the channels are first whitened with
 # their within-speaker covariance (``input_whitening``, fitted on the training
 # speakers: directions along which one speaker's frames vary count less), a
-# two-layer convolutional encoder learns 8 standardised features
+# multi-scale encoder (dilated residual convolutions covering the median
+# recording length) learns 8 standardised features
 # (``normalize_output=True``), and the whitened channels themselves are kept
 # in the embedding (``include_input=True``, a residual path that keeps what
 # the untrained raw-quantile distance knows). The second is a low-capacity
 # variant meant for transfer to new classes from few training classes: the
 # same, with a linear map of the channels instead of the convolutions
-# (``n_layers=0``). With only five training speakers, capacity is what
-# decides transfer.
+# (``architecture="conv", n_layers=0``). With only five training speakers,
+# capacity is what decides transfer.
 max_epochs = 2 if FAST else 30
 embedders = {
     "learned, default encoder": WassersteinSequenceEmbedder(
         max_epochs=max_epochs, random_state=0
     ),
     "learned, linear encoder": WassersteinSequenceEmbedder(
-        n_layers=0, max_epochs=max_epochs, random_state=0
+        architecture="conv", n_layers=0, max_epochs=max_epochs, random_state=0
     ),
 }
 distances = {}
