@@ -1024,6 +1024,8 @@ class WassersteinSequenceEmbedder(
         # pickles with a memory address in it, so keeping it would make the
         # fitted model's hash (joblib.hash, aeon's state checks) unstable.
         net.iterator_train__generator = None
+        # Inference only from here on; see _training._inference.
+        net.module_.eval()
         self.net_ = net
         self.history_ = net.history
         if classes is not None:

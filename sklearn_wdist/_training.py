@@ -343,13 +343,19 @@ def _length_sorted_batches(
 
 @contextmanager
 def _inference(module: torch.nn.Module, n_threads: int | None):
+    # A fitted module stays in evaluation mode, and is then never switched:
+    # switching back and forth would let concurrent calls in other threads run
+    # (and update batch statistics) in training mode. Only a module in
+    # training (the validation callback during fit) is switched, and back.
     was_training = module.training
-    module.eval()
+    if was_training:
+        module.eval()
     try:
         with torch.no_grad(), torch_threads(n_threads):
             yield
     finally:
-        module.train(was_training)
+        if was_training:
+            module.train()
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -566,6 +566,22 @@ def test_thread_setting_is_restored_after_concurrent_fits(data):
     assert torch.get_num_threads() == before
 
 
+def test_concurrent_transforms_of_one_model_are_right_and_leave_it_unchanged(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    state = {k: v.clone() for k, v in model.module_.state_dict().items()}
+    X = np.concatenate([X] * 40)  # several inference batches per call
+    serial = model.transform(X)
+    # Many threads share one fitted model, as a Dask worker or web server would.
+    results = Parallel(n_jobs=4, backend="threading")(
+        delayed(model.transform)(X) for _ in range(12)
+    )
+    for result in results:
+        np.testing.assert_allclose(result, serial, rtol=1e-6, atol=1e-7)
+    for name, value in model.module_.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
 # --------------------------------------------------------------------------- #
 # 7. Units: affinities follow the geometry
 # --------------------------------------------------------------------------- #

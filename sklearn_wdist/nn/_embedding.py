@@ -123,7 +123,8 @@ class QuantileEmbedding(nn.Module):
             If the encoder fails on ``x`` or returns no valid output.
         """
         was_training = self.training
-        self.eval()
+        if was_training:  # a module in evaluation mode is never switched
+            self.eval()
         try:
             with torch.no_grad():
                 lengths = torch.tensor([x.shape[-1]], device=x.device)
@@ -134,7 +135,8 @@ class QuantileEmbedding(nn.Module):
                 f"(too short?): {error}"
             ) from error
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         return int(features.shape[1])
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
