@@ -101,4 +101,5 @@ with (
 fig, ax = plt.subplots(figsize=(5, 2.4), layout="constrained")
 ax.barh(["in this process", "2 Dask workers"], [local_s, cluster_s])
 ax.set_xlabel(f"seconds to embed {len(collection)} sequences")
+FIGURE_DIR.mkdir(parents=True, exist_ok=True)
 fig.savefig(FIGURE_DIR / "plot_distributed.png", dpi=100)
