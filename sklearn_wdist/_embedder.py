@@ -61,6 +61,7 @@ from .nn import (
     dilated_blocks_for_length,
     quantile_levels,
 )
+from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
 # Training sequences whose embeddings are checked for NaN/inf after training.
@@ -866,7 +867,7 @@ class WassersteinSequenceEmbedder(
                 p=self.p, margin=self.margin, mining=self.mining
             )
         loss = copy.deepcopy(self.loss)
-        if self.miner is not None or _from_metric_learning(loss):
+        if self.miner is not None or from_metric_learning(loss):
             return MetricLearningLoss(loss, miner=copy.deepcopy(self.miner), p=self.p)
         return loss
 
@@ -1041,7 +1042,9 @@ class WassersteinSequenceEmbedder(
         self.quantile_levels_ = quantile_levels(self._n_levels()).numpy()
         self.metric_ = "euclidean" if self.p_ == 2 else "manhattan"
         self.user_encoder_ = self.encoder is not None
-        self.receptive_field_ = _receptive_field(net.module_.encoder)
+        self.receptive_field_ = (
+            None if self.encoder is not None else net.module_.encoder.receptive_field
+        )
 
     @property
     def module_(self) -> QuantileEmbedding:
@@ -1245,23 +1248,6 @@ def _count_batches(entry, n_batches: int):
         callback = copy.copy(callback)
         callback.batches_per_epoch = n_batches
     return callback if name is None else (name, callback)
-
-
-def _from_metric_learning(obj) -> bool:
-    """Whether ``obj`` is a pytorch-metric-learning object (by its class)."""
-    return any(
-        cls.__module__.partition(".")[0] == "pytorch_metric_learning"
-        for cls in type(obj).__mro__
-    )
-
-
-def _receptive_field(encoder: torch.nn.Module) -> int | None:
-    """Input steps one output step of a built-in encoder sees (None otherwise)."""
-    if isinstance(encoder, DilatedConvEncoder):
-        return encoder.receptive_field
-    if isinstance(encoder, ConvEncoder):
-        return 1 + sum(conv.kernel_size[0] - 1 for conv in encoder.convs)
-    return None
 
 
 def _check_device(device) -> torch.device:

@@ -34,6 +34,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 import numpy as np
 import torch
 
+from ._adapters import build_embedder, fit_embedder, tiny_parameter_sets
 from ._embedder import WassersteinSequenceEmbedder
 
 __all__ = ["WassersteinEmbeddingTransformer"]
@@ -295,11 +296,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
 
     def _build_embedder(self) -> WassersteinSequenceEmbedder:
         """Build a new embedder from this transformer's parameters of the same names."""
-        names = WassersteinSequenceEmbedder().get_params(deep=False).keys()
-        params = self.get_params(deep=False)
-        return WassersteinSequenceEmbedder(
-            **{name: value for name, value in params.items() if name in names}
-        )
+        return build_embedder(self.get_params(deep=False))
 
     def _fit(self, X, y=None):
         """Train the embedder on the collection.
@@ -317,10 +314,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self : WassersteinEmbeddingTransformer
             The fitted transformer.
         """
-        labels = y if self.use_labels else None
-        self.embedder_ = self._build_embedder().fit(X, labels)
-        self.metric_ = self.embedder_.metric_
-        self.n_features_out_ = len(self.embedder_.get_feature_names_out())
+        fit_embedder(self, X, y)
         return self
 
     def _transform(self, X, y=None):
@@ -382,15 +376,4 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         params : list of dict
             A supervised setting and a self-supervised, dilated, ``p=1`` one.
         """
-        tiny = {
-            "n_features": 2,
-            "hidden_channels": 4,
-            "n_layers": 1,
-            "n_quantiles": 4,
-            "max_epochs": 1,
-            "random_state": 0,
-        }
-        return [
-            tiny,
-            {**tiny, "use_labels": False, "architecture": "dilated", "p": 1},
-        ]
+        return tiny_parameter_sets()

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._adapters import build_embedder, fit_embedder, tiny_parameter_sets
 from ._embedder import WassersteinSequenceEmbedder
 
 __all__ = ["WassersteinEmbeddingTransformer"]
@@ -322,13 +323,10 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
 
     def _build_embedder(self) -> WassersteinSequenceEmbedder:
         """Build a new embedder from this transformer's parameters of the same names."""
-        names = WassersteinSequenceEmbedder().get_params(deep=False).keys()
         params = self.get_params(deep=False)
         if params["optimizer"] is None:
             params["optimizer"] = torch.optim.Adam
-        return WassersteinSequenceEmbedder(
-            **{name: value for name, value in params.items() if name in names}
-        )
+        return build_embedder(params)
 
     def _fit(self, X, y=None):
         """Train the embedder on the panel.
@@ -347,12 +345,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
             The fitted transformer.
         """
         sequences = _to_sequences(X)
-        labels = y if self.use_labels else None
-        if len(sequences) == 1 and labels is None:
+        if len(sequences) == 1 and (y is None or not self.use_labels):
             sequences = _halves(sequences[0])
-        self.embedder_ = self._build_embedder().fit(sequences, labels)
-        self.metric_ = self.embedder_.metric_
-        self.n_features_out_ = len(self.embedder_.get_feature_names_out())
+        fit_embedder(self, sequences, y)
         return self
 
     def _transform(self, X, y=None):
@@ -423,18 +418,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         params : list of dict
             A supervised setting and a self-supervised, dilated, ``p=1`` one.
         """
-        tiny = {
-            "n_features": 2,
-            "hidden_channels": 4,
-            "n_layers": 1,
-            "n_quantiles": 4,
-            "max_epochs": 1,
-            "random_state": 0,
-        }
-        return [
-            tiny,
-            {**tiny, "use_labels": False, "architecture": "dilated", "p": 1},
-        ]
+        return tiny_parameter_sets()
 
 
 def _halves(sequence: np.ndarray) -> list[np.ndarray]:

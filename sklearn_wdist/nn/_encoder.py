@@ -248,6 +248,8 @@ class ConvEncoder(MaskedEncoder):
         ``True``: ``forward`` takes the valid lengths and honours them.
     out_features : int
         Number of per-step output features.
+    receptive_field : int
+        Number of input steps each output step depends on.
 
     Examples
     --------
@@ -283,6 +285,7 @@ class ConvEncoder(MaskedEncoder):
             self.norms.append(MaskedBatchNorm1d(hidden_channels))
             width = hidden_channels
         self.dropout = SeededDropout(dropout)
+        self.receptive_field = 1 + n_layers * (kernel_size - 1)
 
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Convolution blocks; padded steps are zero before every convolution."""

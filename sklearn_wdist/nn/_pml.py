@@ -27,7 +27,7 @@ def _check_order(p: Any) -> int:
     return int(p)
 
 
-def _from_pml(obj: Any) -> bool:
+def from_metric_learning(obj: Any) -> bool:
     """Whether ``obj``'s class, or one of its bases, is defined by PML."""
     return any(cls.__module__.partition(".")[0] == _PML for cls in type(obj).__mro__)
 
@@ -40,7 +40,7 @@ def _check_distance(owner: Any, name: str, p: int) -> None:
     with ``power=1``. Objects that do not come from PML are not checked: their
     distance, if any, is theirs to define.
     """
-    if not _from_pml(owner):
+    if not from_metric_learning(owner):
         return
     distance = getattr(owner, "distance", None)
     if distance is None:
