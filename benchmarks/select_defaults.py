@@ -73,6 +73,7 @@ _DILATED = {
     "architecture": "dilated",
     "n_layers": "auto",
     "kernel_size": 3,
+    "readout": "last",
 }
 _AUGMENTED = {"crop_fraction": 0.8, "scale_std": 0.1, "jitter_std": 0.05}
 # Label-free candidates (fit(X)) are named with LABEL_FREE.
@@ -106,6 +107,9 @@ CONFIGS = {
     "dilated, auto blocks": _DILATED,
     "dilated, auto blocks, augmented": {**_DILATED, **_AUGMENTED},
     "dilated, auto blocks" + LABEL_FREE: {**_DILATED, "crop_fraction": 0.5},
+    # Round 4: the learned features read every block of the dilated encoder
+    # (patterns of every scale), not only the last one.
+    "dilated, all-block read-out": {**_DILATED, "readout": "all"},
 }
 ROUND_3 = [
     "conv, 2 layers",

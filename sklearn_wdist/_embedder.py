@@ -168,6 +168,12 @@ class WassersteinSequenceEmbedder(
         :func:`~sklearn_wdist.nn.dilated_blocks_for_length`); for ``"conv"``, 2.
     kernel_size : int, default=3
         Temporal width of the default encoder's convolutions.
+    readout : {"last", "all"}, default="last"
+        Which blocks of the ``"dilated"`` encoder its learned features read
+        (ignored by ``"conv"``): ``"last"``, the last block, whose steps see the
+        whole receptive field; ``"all"``, every block side by side, so features
+        can mix patterns of every scale (see
+        :class:`~sklearn_wdist.nn.DilatedConvEncoder`).
     dropout : float, default=0.0
         Dropout probability in the default encoder.
     include_input : bool, default=True
@@ -393,6 +399,7 @@ class WassersteinSequenceEmbedder(
             StrOptions({"auto"}),
         ],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "readout": [StrOptions({"last", "all"})],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "normalize_output": ["boolean"],
@@ -442,6 +449,7 @@ class WassersteinSequenceEmbedder(
         architecture="dilated",
         n_layers="auto",
         kernel_size=3,
+        readout="last",
         dropout=0.0,
         include_input=True,
         normalize_output=True,
@@ -481,6 +489,7 @@ class WassersteinSequenceEmbedder(
         self.architecture = architecture
         self.n_layers = n_layers
         self.kernel_size = kernel_size
+        self.readout = readout
         self.dropout = dropout
         self.include_input = include_input
         self.normalize_output = normalize_output
@@ -833,7 +842,7 @@ class WassersteinSequenceEmbedder(
             with torch.device("meta"):
                 if self.architecture == "dilated":
                     encoder = DilatedConvEncoder(
-                        n_channels, n_blocks=n_layers, **options
+                        n_channels, n_blocks=n_layers, readout=self.readout, **options
                     )
                 else:
                     encoder = ConvEncoder(n_channels, n_layers=n_layers, **options)

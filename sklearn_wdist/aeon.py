@@ -80,6 +80,8 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         Convolution blocks of the default encoder.
     kernel_size : int, default=3
         Temporal width of the convolutions.
+    readout : {"last", "all"}, default="last"
+        Which blocks of the ``"dilated"`` encoder the learned features read.
     dropout : float, default=0.0
         Dropout probability in the default encoder.
     include_input : bool, default=True
@@ -220,6 +222,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         architecture="dilated",
         n_layers="auto",
         kernel_size=3,
+        readout="last",
         dropout=0.0,
         include_input=True,
         normalize_output=True,
@@ -260,6 +263,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.architecture = architecture
         self.n_layers = n_layers
         self.kernel_size = kernel_size
+        self.readout = readout
         self.dropout = dropout
         self.include_input = include_input
         self.normalize_output = normalize_output

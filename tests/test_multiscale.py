@@ -20,10 +20,13 @@ TINY = dict(n_features=4, hidden_channels=8, n_quantiles=4, max_epochs=3)
 # --------------------------------------------------------------------------- #
 # DilatedConvEncoder
 # --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("readout", ["last", "all"])
 @pytest.mark.parametrize(("n_blocks", "kernel_size"), [(1, 3), (3, 3), (2, 5)])
-def test_receptive_field_matches_the_gradient_support(n_blocks, kernel_size):
+def test_receptive_field_matches_the_gradient_support(n_blocks, kernel_size, readout):
     torch.manual_seed(0)
-    encoder = DilatedConvEncoder(2, n_blocks=n_blocks, kernel_size=kernel_size).eval()
+    encoder = DilatedConvEncoder(
+        2, n_blocks=n_blocks, kernel_size=kernel_size, readout=readout
+    ).eval()
     length = 2 * dilated_receptive_field(n_blocks, kernel_size) + 11
     x = torch.randn(1, 2, length, requires_grad=True)
     t = length // 2
@@ -45,9 +48,12 @@ def test_blocks_for_length_is_the_smallest_covering_count(kernel_size):
         assert dilated_blocks_for_length(length, kernel_size) == brute
 
 
-def test_dilated_output_on_valid_steps_ignores_padding():
+@pytest.mark.parametrize("readout", ["last", "all"])
+def test_dilated_output_on_valid_steps_ignores_padding(readout):
     torch.manual_seed(0)
-    encoder = DilatedConvEncoder(3, n_features=5, n_blocks=3, include_input=True)
+    encoder = DilatedConvEncoder(
+        3, n_features=5, n_blocks=3, include_input=True, readout=readout
+    )
     # Running statistics that are not the identity, then evaluation mode.
     encoder(torch.randn(8, 3, 40), torch.full((8,), 40))
     encoder.eval()
@@ -58,6 +64,44 @@ def test_dilated_output_on_valid_steps_ignores_padding():
     together = encoder(batch, torch.tensor([17, 40]))
     torch.testing.assert_close(together[:1, :, :17], alone, rtol=1e-5, atol=1e-6)
     assert torch.all(together[0, :, 17:] == 0)
+
+
+def test_all_block_readout_is_a_projection_of_every_scale():
+    torch.manual_seed(0)
+    encoder = DilatedConvEncoder(2, n_features=3, hidden_channels=4, n_blocks=3)
+    wide = DilatedConvEncoder(
+        2, n_features=3, hidden_channels=4, n_blocks=3, readout="all"
+    )
+    wide.load_state_dict(
+        {k: v for k, v in encoder.state_dict().items() if not k.startswith("head")},
+        strict=False,
+    )
+    encoder.eval()
+    wide.eval()
+    assert wide.head.in_channels == 4 * (3 + 1)
+    # A head that reads the last block's rows only is the last-block encoder.
+    with torch.no_grad():
+        wide.head.weight.zero_()
+        wide.head.weight[:, -4:] = encoder.head.weight
+        wide.head.bias.copy_(encoder.head.bias)
+    x, lengths = torch.randn(2, 2, 30), torch.tensor([30, 12])
+    torch.testing.assert_close(wide(x, lengths), encoder(x, lengths))
+    # Reading the lifted input alone gives features of one step.
+    with torch.no_grad():
+        wide.head.weight.zero_()
+        wide.head.weight[:, :4] = 1.0
+    x.requires_grad_(True)
+    wide(x, lengths)[0, :, 15].sum().backward()
+    assert np.flatnonzero(x.grad[0].abs().sum(0).numpy() > 0).tolist() == [15]
+
+
+def test_readout_is_validated():
+    with pytest.raises(ValueError, match="readout"):
+        DilatedConvEncoder(2, readout="first")
+    with pytest.raises(ValueError, match="readout"):
+        WassersteinSequenceEmbedder(readout="first").fit(
+            np.zeros((4, 1, 5)), [0, 0, 1, 1]
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -94,9 +138,12 @@ def test_conv_architecture_reports_its_receptive_field(long_data):
     assert model.receptive_field_ == 9  # two convolutions of width 5
 
 
-def test_dilated_fit_is_deterministic(long_data):
+@pytest.mark.parametrize("readout", ["last", "all"])
+def test_dilated_fit_is_deterministic(long_data, readout):
     X, y = long_data
-    params = dict(**TINY, architecture="dilated", n_layers=2, random_state=3)
+    params = dict(
+        **TINY, architecture="dilated", n_layers=2, readout=readout, random_state=3
+    )
     a = WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
     b = WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
     np.testing.assert_array_equal(a, b)

@@ -94,6 +94,12 @@ class DilatedConvEncoder(MaskedEncoder):
         Append the normalised input channels to the output features.
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics.
+    readout : {"last", "all"}, default="last"
+        What the output projection reads. ``"last"``: the last block, whose
+        steps see the whole receptive field. ``"all"``: the lifted input and
+        the output of every block, side by side, so the learned features can
+        mix patterns of every scale from a few steps up to the receptive field
+        (``hidden_channels * (n_blocks + 1)`` projected rows).
 
     Attributes
     ----------
@@ -124,10 +130,19 @@ class DilatedConvEncoder(MaskedEncoder):
         dropout: float = 0.0,
         include_input: bool = False,
         normalize_output: bool = False,
+        readout: str = "last",
     ) -> None:
+        if readout not in ("last", "all"):
+            raise ValueError(f"readout must be 'last' or 'all', got {readout!r}.")
+        n_read = n_blocks + 1 if readout == "all" else 1
         super().__init__(
-            in_channels, n_features, hidden_channels, include_input, normalize_output
+            in_channels,
+            n_features,
+            hidden_channels * n_read,
+            include_input,
+            normalize_output,
         )
+        self.readout = readout
         self.stem = nn.Conv1d(in_channels, hidden_channels, 1)
         self.blocks = nn.ModuleList(
             _ResidualBlock(hidden_channels, kernel_size, 2**block, dropout)
@@ -138,6 +153,11 @@ class DilatedConvEncoder(MaskedEncoder):
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Residual dilated blocks; padded steps are zero before every convolution."""
         hidden = self.stem(inputs).masked_fill(~mask, 0.0)
+        # Every scale is kept only when the read-out needs it (inference
+        # memory stays one block's output otherwise).
+        scales = [hidden] if self.readout == "all" else None
         for block in self.blocks:
             hidden = block(hidden, mask)
-        return hidden
+            if scales is not None:
+                scales.append(hidden)
+        return hidden if scales is None else torch.cat(scales, dim=1)
