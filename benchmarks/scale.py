@@ -347,6 +347,7 @@ def child_size(args: argparse.Namespace, work: Path, n: int) -> dict[str, Any]:
                 "index_s": fit_s,
                 "search_s": search_s,
                 "n_lists": model.n_lists_,
+                "n_training_samples": model.n_training_samples_,
                 "n_probe": args.n_probe if algorithm == "faiss" else None,
                 "extrapolated": False,
                 **memory(),
@@ -749,7 +750,13 @@ def markdown(payload: dict[str, Any]) -> str:
             if s["stage"] == "graph":
                 label = f"10-NN graph, {s['algorithm']}"
                 if s.get("n_lists"):
-                    label += f" (IVF, {s['n_lists']} lists, n_probe {s['n_probe']})"
+                    label += f" (IVF, {s['n_lists']} lists"
+                    if s.get("n_training_samples"):
+                        label += f" trained on {s['n_training_samples']:,} samples"
+                    label += f", n_probe {s['n_probe']}"
+                    if s.get("index_s") is not None:
+                        label += f"; index build {_fmt(s['index_s'])} s"
+                    label += ")"
             rows.append(
                 [
                     f"{r['n']:,}",

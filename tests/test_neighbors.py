@@ -496,6 +496,82 @@ def test_faiss_ivf_knobs(clustered):
     np.testing.assert_array_equal(again.transform(Y).indices, first.indices)
 
 
+@pytest.fixture(scope="module")
+def many_clustered():
+    """Enough samples that the IVF k-means trains on a subsample."""
+    X, _ = make_blobs(20_000, n_features=8, centers=40, random_state=0)
+    return X
+
+
+def test_faiss_ivf_trains_on_a_seeded_subsample(many_clustered):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X = many_clustered
+    transformer = WassersteinKNeighborsTransformer(
+        algorithm="faiss", random_state=0, n_jobs=1
+    ).fit(X)
+    # round(2 * sqrt(20_000)) lists, trained on 64 samples per list.
+    assert transformer.n_lists_ == 283 == neighbors_module._n_lists(20_000)
+    assert transformer.n_training_samples_ == 64 * 283 < 20_000
+    centroids = transformer.index_.quantizer.reconstruct_n(0, 283)
+    # The subsample and the k-means are seeded by random_state.
+    again = WassersteinKNeighborsTransformer(
+        algorithm="faiss", random_state=0, n_jobs=1
+    ).fit(X)
+    np.testing.assert_array_equal(
+        again.index_.quantizer.reconstruct_n(0, 283), centroids
+    )
+    other = WassersteinKNeighborsTransformer(
+        algorithm="faiss", random_state=1, n_jobs=1
+    ).fit(X)
+    assert not np.array_equal(other.index_.quantizer.reconstruct_n(0, 283), centroids)
+    # Small data sets are trained on all samples, with at least 39 per list.
+    small = WassersteinKNeighborsTransformer(algorithm="faiss", random_state=0)
+    small.fit(X[:3000])
+    assert small.n_training_samples_ == 3000 >= 39 * small.n_lists_
+    # No IVF index, no training set.
+    hnsw = WassersteinKNeighborsTransformer(algorithm="faiss", faiss_index="hnsw")
+    assert hnsw.fit(X[:500]).n_training_samples_ is None
+    assert WassersteinKNeighborsTransformer().fit(X[:500]).n_training_samples_ is None
+
+
+def test_faiss_ivf_default_recall(many_clustered):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X = many_clustered
+    rows = np.random.default_rng(0).choice(len(X), 500, replace=False)
+    approximate = WassersteinKNeighborsTransformer(
+        n_neighbors=10, algorithm="faiss", random_state=0
+    ).fit(X)
+    exact = WassersteinKNeighborsTransformer(n_neighbors=10, algorithm="brute")
+    exact.fit(X)
+    assert (
+        _recall(
+            approximate.kneighbors_graph(X[rows], n_neighbors=11),
+            exact.kneighbors_graph(X[rows], n_neighbors=11),
+        )
+        >= 0.95
+    )
+
+
+def test_faiss_ivf_search_order_and_blocks(many_clustered):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X = many_clustered
+    transformer = WassersteinKNeighborsTransformer(
+        n_neighbors=7, algorithm="faiss", random_state=0, n_probe=3
+    ).fit(X)
+    queries = transformer._fit_X[:3000]
+    # Grouping the queries by list finds what FAISS finds in the given order.
+    transformer.index_.nprobe = 3
+    expected = transformer.index_.search(queries.astype(np.float32), 7)[1]
+    found = transformer._faiss_search(queries, 7)
+    np.testing.assert_array_equal(np.sort(found, axis=1), np.sort(expected, axis=1))
+    # Many small search blocks give the same graph as one.
+    graph = transformer.transform(X[:3000])
+    with config_context(working_memory=0.1):
+        blocked = transformer.transform(X[:3000])
+    np.testing.assert_array_equal(blocked.indices, graph.indices)
+    np.testing.assert_array_equal(blocked.data, graph.data)
+
+
 def test_faiss_short_lists_fall_back_to_exact():
     pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
     X, _ = make_blobs(400, n_features=4, centers=8, random_state=0)
