@@ -609,7 +609,7 @@ class WassersteinKNeighborsTransformer(
 
     def _build_faiss_index(self) -> None:
         faiss = _import_faiss()
-        data = self._fit_X.astype(np.float32)
+        data = self._fit_X
         n_samples, n_dims = data.shape
         metric = faiss.METRIC_L2 if self._p == 2 else faiss.METRIC_L1
         with _faiss_threads(faiss, self.n_jobs):
@@ -627,12 +627,18 @@ class WassersteinKNeighborsTransformer(
                 n_training = min(n_samples, _TRAIN_POINTS_PER_LIST * n_lists)
                 if n_training < n_samples:
                     training = np.sort(rng.choice(n_samples, n_training, replace=False))
-                    index.train(data[training])
+                    index.train(data[training].astype(np.float32))
                 else:
-                    index.train(data)
+                    index.train(data.astype(np.float32))
                 self.n_lists_ = n_lists
                 self.n_training_samples_ = n_training
-            index.add(data)
+            # FAISS copies what it is given: the float32 rows are made a block
+            # at a time, so fitting holds the index and one block beside the
+            # fitted embeddings, not a float32 copy of all of them as well.
+            budget = check_working_memory(None) * 2**20 / 4
+            rows = max(_ROWS_PER_TASK, int(budget // (4 * max(n_dims, 1))))
+            for start in range(0, n_samples, rows):
+                index.add(data[start : start + rows].astype(np.float32))
         self.index_ = index
 
     # ------------------------------------------------------------------ #
@@ -674,8 +680,11 @@ class WassersteinKNeighborsTransformer(
             n_neighbors += 1
         else:
             check_embedding_order(X, self._p)
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-            queries = X / np.float64(self._unit) - self._centre
+            # The queries are scaled and centred in float64 one block at a time
+            # (_search), so no float64 copy of all of them is ever made.
+            queries = validate_data(
+                self, X, dtype=[np.float64, np.float32], reset=False
+            )
 
         n_samples_fit = self.n_samples_fit_
         if n_neighbors > n_samples_fit:
@@ -689,10 +698,7 @@ class WassersteinKNeighborsTransformer(
                 f"n_samples_fit = {n_samples_fit}, n_samples = {queries.shape[0]}"
             )
 
-        if self.algorithm_ == "faiss":
-            neigh_dist, neigh_ind = self._faiss_kneighbors(queries, n_neighbors)
-        else:
-            neigh_dist, neigh_ind = self._brute_kneighbors(queries, n_neighbors)
+        neigh_dist, neigh_ind = self._search(queries, n_neighbors, query_is_train)
         neigh_dist *= self._unit
 
         if query_is_train:
@@ -750,6 +756,35 @@ class WassersteinKNeighborsTransformer(
             (data, neigh_ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_)
         )
         return _align_api_if_sparse(graph)
+
+    def _search(
+        self, queries: np.ndarray, n_neighbors: int, centred: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Search all queries, scaling and centring them block by block.
+
+        Queries that are not ``centred`` (the caller's) become float64 copies
+        one block at a time, a block taking at most a quarter of
+        ``working_memory``, so the memory of a search is the output and a
+        block, not a float64 copy of every query.
+        """
+        search = (
+            self._faiss_kneighbors
+            if self.algorithm_ == "faiss"
+            else self._brute_kneighbors
+        )
+        if centred:
+            return search(queries, n_neighbors)
+        n_queries, n_dims = queries.shape
+        budget = check_working_memory(None) * 2**20 / 4
+        rows = max(_ROWS_PER_TASK, int(budget // (8 * max(n_dims, 1))))
+        neigh_dist = np.empty((n_queries, n_neighbors))
+        neigh_ind = np.empty((n_queries, n_neighbors), dtype=np.intp)
+        for start in range(0, n_queries, rows):
+            block = queries[start : start + rows] / np.float64(self._unit)
+            block -= self._centre
+            stop = start + block.shape[0]
+            neigh_dist[start:stop], neigh_ind[start:stop] = search(block, n_neighbors)
+        return neigh_dist, neigh_ind
 
     def _brute_kneighbors(
         self, queries: np.ndarray, n_neighbors: int

@@ -606,3 +606,54 @@ def test_faiss_pickles(clustered):
 @parametrize_with_checks([WassersteinKNeighborsTransformer()])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def _algorithms():
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return ["brute"]
+    return ["brute", "faiss"]
+
+
+@pytest.mark.parametrize("algorithm", _algorithms())
+@pytest.mark.parametrize("p", [1, 2])
+def test_queries_scaled_block_by_block_give_the_same_graph(algorithm, p):
+    rng = np.random.default_rng(0)
+    fitted = rng.normal(size=(3000, 6)) * 1e3 + 5e3
+    queries = rng.normal(size=(3000, 6)) * 1e3 + 5e3
+    model = WassersteinKNeighborsTransformer(
+        n_neighbors=4, algorithm=algorithm, p=p, random_state=0
+    ).fit(fitted)
+    whole = model.kneighbors(queries)
+    # A working memory this small cuts the queries into many blocks.
+    with config_context(working_memory=0.05), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        blocks = model.kneighbors(queries)
+    np.testing.assert_array_equal(blocks[1], whole[1])
+    np.testing.assert_array_equal(blocks[0], whole[0])
+
+
+@pytest.mark.parametrize("algorithm", _algorithms())
+def test_search_never_copies_all_queries_to_float64(algorithm):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    fitted = rng.normal(size=(1000, 32)).astype(np.float32)
+    queries = rng.normal(size=(100_000, 32)).astype(np.float32)
+    model = WassersteinKNeighborsTransformer(
+        n_neighbors=2, algorithm=algorithm, random_state=0
+    ).fit(fitted)
+    with config_context(working_memory=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tracemalloc.start()
+        try:
+            distances, indices = model.kneighbors(queries)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    output = distances.nbytes + indices.nbytes
+    float64_copy = queries.size * 8
+    # The output and a few MiB of blocks: far below one float64 copy of all
+    # queries (24 MiB here), which the search used to make.
+    assert peak < output + float64_copy / 2
