@@ -90,10 +90,13 @@ class InterruptAt(Callback):
 class SigintAt(Callback):
     """Send a real SIGINT to this process in the middle of an epoch."""
 
+    def __init__(self, wait=2.0):
+        self.wait = wait
+
     def on_batch_end(self, net, **kwargs):
         if len(net.history) >= 2:
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(2.0)  # the signal arrives while we wait
+            time.sleep(self.wait)  # the signal arrives while we wait
 
 
 @pytest.mark.parametrize("hook", ["batch", "epoch"])
@@ -115,13 +118,37 @@ def test_real_sigint_propagates_and_keeps_the_previous_model(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
     snapshot = _snapshot(model, X)
-    handler = signal.getsignal(signal.SIGINT)
-    model.set_params(callbacks=[SigintAt()], max_epochs=6)
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(X, y)
-    _assert_unchanged(model, X, snapshot)
-    # The caller's handler is back in place.
-    assert signal.getsignal(signal.SIGINT) is handler
+    # Python's own Ctrl-C handler, whatever the test runner inherited: a shell
+    # without job control starts background jobs with SIGINT ignored (and an
+    # ignored SIGINT is rightly left ignored by fit, see the next test).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        model.set_params(callbacks=[SigintAt()], max_epochs=6)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+        _assert_unchanged(model, X, snapshot)
+        # The caller's handler is back in place.
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers can only be installed from the main thread",
+)
+def test_ignored_sigint_stays_ignored_during_fit(data):
+    X, y = data
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        model = WassersteinSequenceEmbedder(
+            **{**TINY, "max_epochs": 3}, callbacks=[SigintAt(wait=0.2)], random_state=0
+        )
+        model.fit(X, y)  # the SIGINTs sent by the callback change nothing
+        assert len(model.history_) == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_interrupted_first_fit_leaves_the_estimator_unfitted(data):
