@@ -625,11 +625,12 @@ class WassersteinKNeighborsTransformer(
                 # Fewer points per list than FAISS's own subsampling threshold
                 # (256): the subsample drawn here is the whole training set.
                 n_training = min(n_samples, _TRAIN_POINTS_PER_LIST * n_lists)
-                if n_training < n_samples:
-                    training = np.sort(rng.choice(n_samples, n_training, replace=False))
-                    index.train(data[training].astype(np.float32))
-                else:
-                    index.train(data.astype(np.float32))
+                training = (
+                    np.sort(rng.choice(n_samples, n_training, replace=False))
+                    if n_training < n_samples
+                    else slice(None)
+                )
+                index.train(data[training].astype(np.float32))
                 self.n_lists_ = n_lists
                 self.n_training_samples_ = n_training
             # FAISS copies what it is given: the float32 rows are made a block
