@@ -37,16 +37,6 @@ TINY = WassersteinEmbeddingTransformer._get_test_params()[0]
 STATE_CHECK = "check_non_state_changing_method"
 
 
-def _unequal_collection(n_per_class=6, n_channels=2, seed=0):
-    rng = np.random.default_rng(seed)
-    X, y = [], []
-    for label, scale in (("a", 1.0), ("b", 3.0)):
-        for length in rng.integers(12, 20, size=n_per_class):
-            X.append(scale * rng.normal(size=(n_channels, length)))
-            y.append(label)
-    return X, np.asarray(y)
-
-
 def _fingerprint(value, depth=0):
     """Hash ``value``'s state; torch generators by their state, not their pickle."""
     if isinstance(value, torch.Generator):
@@ -80,8 +70,8 @@ def test_aeon_state_check_is_stable():
 
 
 @pytest.mark.parametrize("params", WassersteinEmbeddingTransformer._get_test_params())
-def test_transform_leaves_fitted_state_unchanged(params):
-    X, y = _unequal_collection()
+def test_transform_leaves_fitted_state_unchanged(params, unequal_sequences):
+    X, y = unequal_sequences()
     X_before = [x.copy() for x in X]
     transformer = WassersteinEmbeddingTransformer(**params).fit(X, y)
     before = _fingerprint(transformer)
@@ -110,8 +100,8 @@ def test_parameters_mirror_the_embedder():
     }
 
 
-def test_labels_are_used_only_when_given_and_allowed():
-    X, y = _unequal_collection()
+def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
+    X, y = unequal_sequences()
     supervised = WassersteinEmbeddingTransformer(**TINY).fit(X, y)
     np.testing.assert_array_equal(supervised.embedder_.classes_, ["a", "b"])
     label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)
@@ -122,8 +112,10 @@ def test_labels_are_used_only_when_given_and_allowed():
 
 
 @pytest.mark.parametrize(("p", "scipy_metric"), [(2, "euclidean"), (1, "cityblock")])
-def test_transform_is_isometric_to_pairwise_distances(p, scipy_metric):
-    X, y = _unequal_collection()
+def test_transform_is_isometric_to_pairwise_distances(
+    p, scipy_metric, unequal_sequences
+):
+    X, y = unequal_sequences()
     transformer = WassersteinEmbeddingTransformer(**{**TINY, "p": p}).fit(X, y)
     assert transformer.metric_ == {2: "euclidean", 1: "manhattan"}[p]
     embeddings = transformer.transform(X)
@@ -148,13 +140,13 @@ def test_equal_length_numpy3d_input():
     )
 
 
-def test_pairwise_distances_checks_fit_and_channels():
-    X, y = _unequal_collection(n_channels=2)
+def test_pairwise_distances_checks_fit_and_channels(unequal_sequences):
+    X, y = unequal_sequences(n_channels=2)
     transformer = WassersteinEmbeddingTransformer(**TINY)
     with pytest.raises(NotFittedError):
         transformer.pairwise_distances(X)
     transformer.fit(X, y)
-    wrong_channels, _ = _unequal_collection(n_channels=3)
+    wrong_channels, _ = unequal_sequences(n_channels=3)
     with pytest.raises(ValueError, match="number of channels"):
         transformer.pairwise_distances(wrong_channels)
     with pytest.raises(ValueError, match="number of channels"):
@@ -184,8 +176,8 @@ def test_japanese_vowels_knn_pipeline():
     np.testing.assert_array_equal(sklearn_pipeline.predict(X_test), predictions)
 
 
-def test_regression_pipeline_trains_without_labels():
-    X, _ = _unequal_collection()
+def test_regression_pipeline_trains_without_labels(unequal_sequences):
+    X, _ = unequal_sequences()
     target = np.random.default_rng(2).normal(size=len(X))
     pipeline = RegressorPipeline(
         WassersteinEmbeddingTransformer(**TINY, use_labels=False),
@@ -199,8 +191,8 @@ def test_regression_pipeline_trains_without_labels():
         ).fit(X, target)
 
 
-def test_missing_values_are_refused_before_training():
-    X, y = _unequal_collection()
+def test_missing_values_are_refused_before_training(unequal_sequences):
+    X, y = unequal_sequences()
     X[3][0, 5] = np.nan
     with pytest.raises(ValueError, match="missing values"):
         WassersteinEmbeddingTransformer(**TINY).fit(X, y)

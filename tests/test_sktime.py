@@ -35,14 +35,10 @@ def _df_list(X):
     return [pd.DataFrame(x.T) for x in X]
 
 
-def _unequal_panel(n_per_class=6, n_channels=2, seed=0):
-    rng = np.random.default_rng(seed)
-    X, y = [], []
-    for label, scale in (("a", 1.0), ("b", 3.0)):
-        for length in rng.integers(12, 20, size=n_per_class):
-            X.append(scale * rng.normal(size=(n_channels, length)))
-            y.append(label)
-    return _df_list(X), np.asarray(y)
+def _unequal_panel(make, **kwargs):
+    """The toy collection of ``make`` (the ``unequal_sequences`` fixture) as df-list."""
+    X, y = make(**kwargs)
+    return _df_list(X), y
 
 
 def test_sktime_check_estimator():
@@ -83,8 +79,10 @@ def test_tags_declare_a_collection_to_table_transformer():
 
 
 @pytest.mark.parametrize(("p", "scipy_metric"), [(2, "euclidean"), (1, "cityblock")])
-def test_transform_is_one_row_per_series_and_isometric(p, scipy_metric):
-    X, y = _unequal_panel()
+def test_transform_is_one_row_per_series_and_isometric(
+    p, scipy_metric, unequal_sequences
+):
+    X, y = _unequal_panel(unequal_sequences)
     transformer = WassersteinEmbeddingTransformer(**{**TINY, "p": p}).fit(X, y)
     np.testing.assert_array_equal(transformer.embedder_.classes_, ["a", "b"])
     assert transformer.metric_ == {2: "euclidean", 1: "manhattan"}[p]
@@ -108,8 +106,8 @@ def test_transform_is_one_row_per_series_and_isometric(p, scipy_metric):
     np.testing.assert_allclose(distances, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_labels_are_used_only_when_given_and_allowed():
-    X, y = _unequal_panel()
+def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
+    X, y = _unequal_panel(unequal_sequences)
     label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)
     assert not hasattr(label_free.embedder_, "classes_")
     without_y = WassersteinEmbeddingTransformer(**TINY).fit(X)
@@ -130,8 +128,8 @@ def test_single_series_is_fitted_on_its_two_halves():
         WassersteinEmbeddingTransformer(**TINY).fit(series.iloc[:1])
 
 
-def test_not_fitted():
-    X, _ = _unequal_panel()
+def test_not_fitted(unequal_sequences):
+    X, _ = _unequal_panel(unequal_sequences)
     transformer = WassersteinEmbeddingTransformer(**TINY)
     for method in (transformer.transform, transformer.pairwise_distances):
         with pytest.raises(NotFittedError):
