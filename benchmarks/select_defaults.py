@@ -110,7 +110,18 @@ CONFIGS = {
     # Round 4: the learned features read every block of the dilated encoder
     # (patterns of every scale), not only the last one.
     "dilated, all-block read-out": {**_DILATED, "readout": "all"},
+    # Round 5: other triplet mining (every valid triplet, or the semi-hard
+    # ones, instead of the hardest per anchor), and a wider learned embedding.
+    "dilated, batch_all mining": {**_DILATED, "mining": "batch_all"},
+    "dilated, semi_hard mining": {**_DILATED, "mining": "semi_hard"},
+    "dilated, 16 features": {**_DILATED, "n_features": 16},
 }
+ROUND_5 = [
+    "dilated, auto blocks",
+    "dilated, batch_all mining",
+    "dilated, semi_hard mining",
+    "dilated, 16 features",
+]
 ROUND_3 = [
     "conv, 2 layers",
     "conv, 2 layers, augmented",
