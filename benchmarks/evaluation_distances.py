@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import _common as common
@@ -42,7 +41,6 @@ from sklearn.metrics import pairwise_distances
 
 from sklearn_wdist import WassersteinSequenceEmbedder
 
-Distance = Callable[[np.ndarray, np.ndarray], np.ndarray]
 INNER_LEVELS = (0.1, 0.9)
 RAW_WEIGHTS = (0.5, 2.0)
 
@@ -108,14 +106,9 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
     E_eval = embedder.transform(task.X_eval)
     E_ref = E_eval if verification else E_train
     records = []
-    with torch.no_grad():
-        matrices = distances(
-            E_eval,
-            E_ref,
-            E_train,
-            embedder.n_embedding_features_,
-            embedder.n_features,
-        )
+    matrices = distances(
+        E_eval, E_ref, E_train, embedder.n_embedding_features_, embedder.n_features
+    )
     for name, D in matrices.items():
         if verification:
             scores = common.verification_scores(D, task.y_eval)
@@ -129,7 +122,7 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
             scores=scores,
             fit_s=fit_s,
         )
-        print("  " + common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
+        print(common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
         records.append(record)
     return records
 
@@ -181,13 +174,9 @@ def summarise(records: list[common.Record]) -> str:
                 for name in names
             ]
             rows.append([method, *(f"{m:.3f}" for m in means), f"{np.mean(means):.4f}"])
-        better = "higher" if common.SCORES[key].higher_is_better else "lower"
-        lines += [
-            f"### {protocol}: {key} ({better} is better), mean over seeds",
-            "",
-            *common.markdown_table(["distance", *names, "mean"], rows),
-            "",
-        ]
+        lines += select_defaults.section(
+            protocol, key, ["distance", *names, "mean"], rows
+        )
     return "\n".join(lines)
 
 

@@ -116,12 +116,6 @@ CONFIGS = {
     "dilated, semi_hard mining": {**_DILATED, "mining": "semi_hard"},
     "dilated, 16 features": {**_DILATED, "n_features": 16},
 }
-ROUND_5 = [
-    "dilated, auto blocks",
-    "dilated, batch_all mining",
-    "dilated, semi_hard mining",
-    "dilated, 16 features",
-]
 ROUND_3 = [
     "conv, 2 layers",
     "conv, 2 layers, augmented",
@@ -217,14 +211,23 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
                 cells.append(f"{np.mean(values):.3f}")
                 differences.append(np.mean(values) - np.mean(raw))
             rows.append([method, *cells, f"{np.mean(differences):+.3f}"])
-        better = "higher" if common.SCORES[key].higher_is_better else "lower"
-        lines += [
-            f"### {protocol}: {key} ({better} is better), mean over seeds",
-            "",
-            *common.markdown_table(["method", *names, "mean difference to raw"], rows),
-            "",
-        ]
+        lines += section(
+            protocol, key, ["method", *names, "mean difference to raw"], rows
+        )
     return "\n".join(lines)
+
+
+def section(
+    protocol: str, key: str, header: list[str], rows: list[list[str]]
+) -> list[str]:
+    """Markdown lines of one summary table: a heading, then the table."""
+    better = "higher" if common.SCORES[key].higher_is_better else "lower"
+    return [
+        f"### {protocol}: {key} ({better} is better), mean over seeds",
+        "",
+        *common.markdown_table(header, rows),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
