@@ -210,7 +210,8 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
                 ]
                 cells.append(f"{np.mean(values):.3f}")
                 differences.append(np.mean(values) - np.mean(raw))
-            rows.append([method, *cells, f"{np.mean(differences):+.3f}"])
+            if differences:  # a method run on none of these tasks has no row
+                rows.append([method, *cells, f"{np.mean(differences):+.3f}"])
         lines += section(
             protocol, key, ["method", *names, "mean difference to raw"], rows
         )
