@@ -83,10 +83,10 @@ class _FullBatches(WassersteinSequenceEmbedder):
     def _build_net(self, module, train_codes, seed, validation, *args, **kwargs):
         net = super()._build_net(module, train_codes, seed, validation, *args, **kwargs)
         default = net.iterator_train__batch_sampler
-        per_batch = default.classes_per_batch
+        # The default sampler caps its classes per batch at the number of classes.
+        size = self.classes_per_batch * self.samples_per_class
         filled = max(
-            self.samples_per_class,
-            math.ceil(self.classes_per_batch * self.samples_per_class / per_batch),
+            self.samples_per_class, math.ceil(size / default.classes_per_batch)
         )
         net.iterator_train__batch_sampler = ClassBalancedBatchSampler(
             train_codes,
