@@ -115,6 +115,8 @@ CONFIGS = {
     "dilated, batch_all mining": {**_DILATED, "mining": "batch_all"},
     "dilated, semi_hard mining": {**_DILATED, "mining": "semi_hard"},
     "dilated, 16 features": {**_DILATED, "n_features": 16},
+    # Round 6: finer quantile functions (tails resolved twice as finely).
+    "dilated, 32 quantiles": {**_DILATED, "n_quantiles": 32},
 }
 ROUND_3 = [
     "conv, 2 layers",
