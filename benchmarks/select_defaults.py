@@ -115,8 +115,12 @@ CONFIGS = {
     "dilated, batch_all mining": {**_DILATED, "mining": "batch_all"},
     "dilated, semi_hard mining": {**_DILATED, "mining": "semi_hard"},
     "dilated, 16 features": {**_DILATED, "n_features": 16},
-    # Round 6: finer quantile functions (tails resolved twice as finely).
+    # Round 6: finer quantile functions (tails resolved twice as finely), and
+    # the soft-margin triplet loss, the best with batch-hard mining in Hermans
+    # et al. (2017), "In defense of the triplet loss for person
+    # re-identification".
     "dilated, 32 quantiles": {**_DILATED, "n_quantiles": 32},
+    "dilated, soft margin": {**_DILATED, "margin": "soft"},
 }
 ROUND_3 = [
     "conv, 2 layers",
