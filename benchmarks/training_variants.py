@@ -78,7 +78,7 @@ class EdgeCorrected(WassersteinSequenceEmbedder):
 
 
 class _FullBatches(WassersteinSequenceEmbedder):
-    same_steps = False
+    same_steps: bool  # as many batches per epoch as the default, or fewer
 
     def _build_net(self, module, train_codes, seed, validation, *args, **kwargs):
         net = super()._build_net(module, train_codes, seed, validation, *args, **kwargs)
