@@ -61,6 +61,17 @@ _ROWS_PER_TASK = 512
 # at worst, argpartition's index and a boolean mask over the whole block.
 _BYTES_PER_ENTRY = 17
 
+
+def _copy_block_rows(n_dims: int, itemsize: int) -> int:
+    """Rows of a converted copy that fit in a quarter of ``working_memory``.
+
+    Never fewer than ``_ROWS_PER_TASK``: a tiny working memory still makes
+    blocks worth a call.
+    """
+    budget = check_working_memory(None) * 2**20 / 4
+    return max(_ROWS_PER_TASK, int(budget // (itemsize * max(n_dims, 1))))
+
+
 # Columns per group of the brute-force pre-selection (see _candidate_columns).
 _GROUP = 32
 
@@ -636,8 +647,7 @@ class WassersteinKNeighborsTransformer(
             # FAISS copies what it is given: the float32 rows are made a block
             # at a time, so fitting holds the index and one block beside the
             # fitted embeddings, not a float32 copy of all of them as well.
-            budget = check_working_memory(None) * 2**20 / 4
-            rows = max(_ROWS_PER_TASK, int(budget // (4 * max(n_dims, 1))))
+            rows = _copy_block_rows(n_dims, np.dtype(np.float32).itemsize)
             for start in range(0, n_samples, rows):
                 index.add(data[start : start + rows].astype(np.float32))
         self.index_ = index
@@ -776,8 +786,7 @@ class WassersteinKNeighborsTransformer(
         if centred:
             return search(queries, n_neighbors)
         n_queries, n_dims = queries.shape
-        budget = check_working_memory(None) * 2**20 / 4
-        rows = max(_ROWS_PER_TASK, int(budget // (8 * max(n_dims, 1))))
+        rows = _copy_block_rows(n_dims, np.dtype(np.float64).itemsize)
         neigh_dist = np.empty((n_queries, n_neighbors))
         neigh_ind = np.empty((n_queries, n_neighbors), dtype=np.intp)
         for start in range(0, n_queries, rows):
