@@ -465,6 +465,35 @@ class WhitenedRawQuantileMethod(RawQuantileMethod):
         return raw_quantile_features(whitened, self.mean_, self.std_)
 
 
+class WhitenedDifferencesQuantileMethod(WhitenedRawQuantileMethod):
+    """The untrained part of the default embedding: whitened channels and slopes.
+
+    The whitened channels of :class:`WhitenedRawQuantileMethod` and, as the
+    embedder's ``include_differences`` appends them, each channel's first
+    difference (zero at the first step), standardised over the training steps.
+    """
+
+    name = "whitened raw + difference quantile W2"
+
+    @staticmethod
+    def _with_differences(sequences: list[np.ndarray]) -> list[np.ndarray]:
+        return [
+            np.concatenate([x, np.diff(x, axis=1, prepend=x[:, :1])], axis=0)
+            for x in sequences
+        ]
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        super().fit(X, y, seed)
+        whitened = to_network_input(check_sequences(X), *self.whitening_)
+        self.mean_, self.std_ = channel_statistics(self._with_differences(whitened))
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        whitened = to_network_input(check_sequences(X), *self.whitening_)
+        return raw_quantile_features(
+            self._with_differences(whitened), self.mean_, self.std_
+        )
+
+
 class DTWMethod(Method):
     """1-NN under full-window DTW (aeon); the evaluation step does all the work."""
 

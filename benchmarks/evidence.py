@@ -42,6 +42,9 @@ Methods
   whitening of the channels (fitted on the training data; the features are
   computed from exactly the encoder's float32 input), without any training of
   an encoder: the ablation of the whitening step.
+- ``whitened raw + difference quantile W2``: the untrained rows of the
+  default embedding, the whitened channels and (``include_differences``) each
+  one's first difference, standardised over the training steps; no training.
 - ``1-NN DTW``: aeon ``KNeighborsTimeSeriesClassifier(n_neighbors=1,
   distance="dtw")``, full window; ``aeon.distances.dtw_pairwise_distance`` for
   the unseen protocol (it accepts unequal-length lists). Deterministic.
@@ -92,10 +95,18 @@ DEFAULT_CONFIGS = {
         "architecture": "conv",
         "n_layers": 0,
         "include_input": True,
+        "include_differences": False,
         "normalize_output": True,
     },
+    # The defaults before the first-difference rows (selection round 7).
+    "no difference rows": {"include_differences": False},
     # The defaults before the multi-scale encoder (selection round 3).
-    "conv, 2 layers": {"architecture": "conv", "n_layers": 2, "kernel_size": 5},
+    "conv, 2 layers": {
+        "architecture": "conv",
+        "n_layers": 2,
+        "kernel_size": 5,
+        "include_differences": False,
+    },
     "previous defaults": common.PREVIOUS_DEFAULTS,
 }
 
@@ -137,6 +148,7 @@ def build_methods(
         ),
         common.RawQuantileMethod(),
         common.WhitenedRawQuantileMethod(),
+        common.WhitenedDifferencesQuantileMethod(),
         common.DTWMethod(),
         common.MiniRocketMethod(pad_length),
     ]

@@ -17,7 +17,26 @@ the mean differences to the raw-quantile baseline over seen accuracy, unseen
 - ``full batches, same steps``: the same batches, as many per epoch as the
   default has;
 - ``at least N steps``: more epochs when an epoch has few batches, so that
-  training takes at least N optimiser steps (small data sets).
+  training takes at least N optimiser steps (small data sets);
+- ``labelled + crop triplets``: each batch also holds a random crop of every
+  sequence (at least half of it, as ``fit(X)`` draws), and the loss adds the
+  label-free triplet loss to the labelled one: a crop's positive is its own
+  sequence and its negatives are all other sequences, same class included. The
+  labelled loss sees the uncropped sequences only, as the default's does;
+- ``weights averaged over the last quarter``: stochastic weight averaging
+  (Izmailov et al., 2018): the trained weights are the mean of the weights at
+  the end of each epoch of the last quarter of training, and the normalisation
+  statistics are then computed again, over the training sequences, for those
+  weights. Same optimiser steps, no extra fit time beyond one pass;
+- ``with first differences``: every channel's first difference (``x[t] -
+  x[t-1]``, 0 at the first step) is appended as one more input channel, so
+  the whitening, the encoder and the kept input rows see the slopes too;
+- ``input rows with differences``: the encoder is the default's; only the kept
+  (whitened) input rows gain the distribution of each channel's first
+  difference, standardised over the training steps. It was run as a subclass
+  and is now the estimator's ``include_differences=True`` (the default since
+  this round); the other variants are compared with the round 5 default and
+  run with ``include_differences=False``.
 
 A variant only needs to run on the tasks it changes: on a task with at least
 ``P`` classes the batch variants train exactly as the default does. Run (seeds
@@ -44,9 +63,16 @@ import _common as common
 import numpy as np
 import select_defaults
 import torch
+from skorch.callbacks import Callback
 
 from sklearn_wdist import WassersteinSequenceEmbedder
-from sklearn_wdist.nn import ClassBalancedBatchSampler
+from sklearn_wdist._training import AugmentingCollate, pad_batch
+from sklearn_wdist._validation import check_sequences
+from sklearn_wdist.nn import (
+    ClassBalancedBatchSampler,
+    MaskedBatchNorm1d,
+    WassersteinTripletLoss,
+)
 from sklearn_wdist.nn._dilated import _ResidualBlock
 
 DEFAULT = "dilated, auto blocks"
@@ -132,13 +158,134 @@ class AtLeast600Steps(_MinimumSteps):
     min_steps = 600
 
 
+class _SequenceAndCrop(AugmentingCollate):
+    """Collate a batch of ``B`` sequences, then a random crop of each (``2B``)."""
+
+    def __call__(self, batch):
+        crops = [(self.augment(sequence), label) for sequence, label in batch]
+        return pad_batch([*batch, *crops])
+
+
+class _LabelledAndCropLoss(torch.nn.Module):
+    """The labelled triplet loss on the sequences plus the crop triplet loss."""
+
+    def __init__(self, labelled: WassersteinTripletLoss) -> None:
+        super().__init__()
+        self.labelled = labelled
+
+    def forward(self, quantiles, labels):
+        n_sequences = len(labels) // 2
+        instances = torch.arange(n_sequences, device=labels.device).repeat(2)
+        return self.labelled(
+            quantiles[:n_sequences], labels[:n_sequences]
+        ) + self.labelled(quantiles, instances)
+
+
+class LabelledAndCropTriplets(WassersteinSequenceEmbedder):
+    """The default, with the label-free crop triplets added to the labelled ones."""
+
+    def _augmentation(self, supervised, seed):
+        if not supervised:
+            return super()._augmentation(supervised, seed)
+        crop = self._crop_fraction(supervised=False)
+        return _SequenceAndCrop(crop, self.scale_std, self.jitter_std, seed + 2)
+
+    def _build_criterion(self):
+        return _LabelledAndCropLoss(super()._build_criterion())
+
+
+class _AverageLastEpochs(Callback):
+    """Average the weights of the last epochs; recompute normalisation statistics."""
+
+    def __init__(self, first_epoch: int, batch_size: int) -> None:
+        self.first_epoch = first_epoch
+        self.batch_size = batch_size
+
+    def initialize(self):
+        self.sum_, self.count_ = None, 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) < self.first_epoch:
+            return
+        weights = [t.detach().clone() for t in net.module_.parameters()]
+        if self.sum_ is None:
+            self.sum_ = weights
+        else:
+            for total, weight in zip(self.sum_, weights, strict=True):
+                total += weight
+        self.count_ += 1
+
+    def on_train_end(self, net, X=None, **kwargs):
+        if self.sum_ is None:
+            return
+        module = net.module_
+        with torch.no_grad():
+            for weight, total in zip(module.parameters(), self.sum_, strict=True):
+                weight.copy_(total / self.count_)
+        norms = [m for m in module.modules() if isinstance(m, MaskedBatchNorm1d)]
+        momenta = [norm.momentum for norm in norms]
+        sequences = [X[i][0] for i in range(len(X))]
+        order = np.argsort([s.shape[-1] for s in sequences], kind="stable")
+        was_training = module.training
+        module.train()
+        device = next(module.parameters()).device
+        with torch.no_grad():
+            for k, start in enumerate(range(0, len(order), self.batch_size)):
+                members = [sequences[i] for i in order[start : start + self.batch_size]]
+                batch, _ = pad_batch([(member, 0) for member in members])
+                for norm in norms:  # a running mean over the batches
+                    norm.momentum = 1.0 / (k + 1)
+                module(batch["x"].to(device), batch["lengths"].to(device))
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        module.train(was_training)
+
+
+class AveragedWeights(WassersteinSequenceEmbedder):
+    """The default, with the weights averaged over the last quarter of epochs."""
+
+    def _build_net(self, *args, **kwargs):
+        net = super()._build_net(*args, **kwargs)
+        first = self.max_epochs - max(1, self.max_epochs // 4) + 1
+        size = self.classes_per_batch * self.samples_per_class
+        net.callbacks = [*net.callbacks, ("average", _AverageLastEpochs(first, size))]
+        return net
+
+
+def with_differences(X):
+    """Return the sequences of ``X`` with each channel's first difference appended."""
+    return [
+        np.concatenate([x, np.diff(x, axis=1, prepend=x[:, :1])], axis=0)
+        for x in check_sequences(X)
+    ]
+
+
+class WithDifferences(WassersteinSequenceEmbedder):
+    """The default, on the input channels and their first differences."""
+
+    def fit(self, X, y=None):  # noqa: D102 (WassersteinSequenceEmbedder.fit)
+        return super().fit(with_differences(X), y)
+
+    def transform(self, X):  # noqa: D102 (WassersteinSequenceEmbedder.transform)
+        return super().transform(with_differences(X))
+
+
 VARIANTS = {
     "edge-corrected convolutions": EdgeCorrected,
     "full batches, fewer steps": FullBatchesFewerSteps,
     "full batches, same steps": FullBatchesSameSteps,
     "at least 300 steps": AtLeast300Steps,
     "at least 600 steps": AtLeast600Steps,
+    "labelled + crop triplets": LabelledAndCropTriplets,
+    "weights averaged over the last quarter": AveragedWeights,
+    "with first differences": WithDifferences,
+    # Run as a subclass of the embedder before include_differences existed;
+    # it is now that parameter (and the default).
+    "input rows with differences": WassersteinSequenceEmbedder,
 }
+# Every variant changes the round 5 default, which had no difference rows.
+VARIANT_PARAMS = {"input rows with differences": {"include_differences": True}}
 
 
 class VariantMethod(common.EmbedderMethod):
@@ -149,7 +296,8 @@ class VariantMethod(common.EmbedderMethod):
         self.estimator = VARIANTS[name]
 
     def fit(self, X, y, seed):  # noqa: D102 (Method.fit)
-        self.embedder_ = self.estimator(random_state=seed).fit(X, y)
+        params = {"include_differences": False, **VARIANT_PARAMS.get(self.name, {})}
+        self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -151,7 +151,8 @@ class WassersteinSequenceEmbedder(
     n_features : int, default=8
         Number of learned per-step features of the default encoder (the
         encoder's output has ``K = n_features + n_channels`` features when
-        ``include_input`` is true).
+        ``include_input`` is true, ``n_features + 2 * n_channels`` with
+        ``include_differences`` as well).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
     architecture : {"conv", "dilated"}, default="dilated"
@@ -188,6 +189,13 @@ class WassersteinSequenceEmbedder(
         signal is then part of the embedding, a residual path that keeps what the
         untrained raw-quantile distance already knows. It matters most for
         classes never seen in training (see ``BENCHMARKS.md``).
+    include_differences : bool, default=True
+        With ``include_input``, also append each kept input channel's first
+        difference (``x[t] - x[t-1]``, zero at a sequence's first step),
+        standardised: the distribution of the signal's slopes joins that of
+        its values, as delta features do in speech. Ignored when
+        ``include_input=False``. Chosen on validation data (``BENCHMARKS.md``,
+        round 7).
     normalize_output : bool, default=True
         Standardise every learned feature of the default encoder with batch
         statistics, so that the triplet margin cannot be met by scaling the
@@ -390,7 +398,7 @@ class WassersteinSequenceEmbedder(
     ...     n_features=4, n_quantiles=8, max_epochs=3, random_state=0)
     >>> embeddings = embedder.fit(X, y).transform(X)
     >>> embeddings.shape
-    (40, 48)
+    (40, 64)
     >>> embedder.metric_
     'euclidean'
     """
@@ -408,6 +416,7 @@ class WassersteinSequenceEmbedder(
         "readout": [StrOptions({"last", "all"})],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
+        "include_differences": ["boolean"],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
         "crop_fraction": [
@@ -458,6 +467,7 @@ class WassersteinSequenceEmbedder(
         readout="last",
         dropout=0.0,
         include_input=True,
+        include_differences=True,
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -498,6 +508,7 @@ class WassersteinSequenceEmbedder(
         self.readout = readout
         self.dropout = dropout
         self.include_input = include_input
+        self.include_differences = include_differences
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction
@@ -844,6 +855,7 @@ class WassersteinSequenceEmbedder(
                 dropout=self.dropout,
                 include_input=self.include_input,
                 normalize_output=self.normalize_output,
+                include_differences=self.include_input and self.include_differences,
             )
             with torch.device("meta"):
                 if self.architecture == "dilated":
@@ -1148,8 +1160,10 @@ class WassersteinSequenceEmbedder(
             The valid steps of the encoder output, whose per-feature distributions
             the embedding summarises. With the built-in encoder and
             ``include_input=True`` the first ``n_features`` rows are the learned
-            features and the last ``n_features_in_`` rows the whitened,
-            standardised input channels.
+            features, the next ``n_features_in_`` rows the whitened,
+            standardised input channels and, with ``include_differences=True``,
+            the last ``n_features_in_`` rows their standardised first
+            differences.
         """
         features = sequence_step_features(
             self.module_,

@@ -375,8 +375,9 @@ class QuantileFunctionDisplay:
         features : array-like of int, default=None
             Which embedding features ``k`` to plot, one panel each; ``None``:
             the first four (or all, if fewer). With the built-in encoder and
-            ``include_input=True`` the last ``n_features_in_`` features are the
-            whitened input channels.
+            ``include_input=True`` the features after the ``n_features``
+            learned ones are the whitened input channels, then (with
+            ``include_differences=True``) their first differences.
         labels : array-like of shape (n_sequences,), default=None
             Labels of *all* sequences of ``X`` (such as ``y``); those of the
             plotted ones colour the lines.
@@ -589,12 +590,17 @@ def _feature_name(estimator, k: int) -> str:
     n_learned = getattr(estimator, "n_features", None)
     n_channels = getattr(estimator, "n_features_in_", None)
     if (
-        not getattr(estimator, "user_encoder_", True)
-        and getattr(estimator, "include_input", False)
-        and n_learned is not None
-        and n_channels is not None
-        and estimator.n_embedding_features_ == n_learned + n_channels
-        and k >= n_learned
+        getattr(estimator, "user_encoder_", True)
+        or not getattr(estimator, "include_input", False)
+        or n_learned is None
+        or n_channels is None
+        or k < n_learned
     ):
-        return f"feature {k} (input channel {k - n_learned})"
-    return f"feature {k}"
+        return f"feature {k}"
+    differences = getattr(estimator, "include_differences", False)
+    if estimator.n_embedding_features_ != n_learned + (1 + differences) * n_channels:
+        return f"feature {k}"
+    channel = k - n_learned
+    if channel < n_channels:
+        return f"feature {k} (input channel {channel})"
+    return f"feature {k} (difference of input channel {channel - n_channels})"

@@ -95,6 +95,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Dropout probability in the default encoder.
     include_input : bool, default=True
         Append the (whitened) input channels to the learned features.
+    include_differences : bool, default=True
+        With ``include_input``, also append the channels' first differences.
     normalize_output : bool, default=True
         Standardise every learned feature with batch statistics.
     input_whitening : {"auto", "within_class", "total"} or None, default="auto"
@@ -210,7 +212,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
     >>> transformer = WassersteinEmbeddingTransformer(
     ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0)
     >>> transformer.fit_transform(X, y).shape
-    (20, 16)
+    (20, 24)
     >>> pipeline = WassersteinEmbeddingTransformer(
     ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0
     ... ) * KNeighborsClassifier(n_neighbors=1, metric="euclidean")
@@ -252,6 +254,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         readout="last",
         dropout=0.0,
         include_input=True,
+        include_differences=True,
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -293,6 +296,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self.readout = readout
         self.dropout = dropout
         self.include_input = include_input
+        self.include_differences = include_differences
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction

@@ -54,13 +54,14 @@ def test_fitted_attributes(fitted, data):
     assert list(fitted.classes_) == ["binary", "laplace", "normal"]
     np.testing.assert_allclose(fitted.quantile_levels_, (np.arange(6) + 0.5) / 6)
     assert fitted.metric_ == "euclidean"
-    # 4 learned features and, by default, the 2 (whitened) input channels.
-    assert fitted.n_embedding_features_ == 4 + 2
+    # 4 learned features and, by default, the 2 (whitened) input channels and
+    # their 2 first differences.
+    assert fitted.n_embedding_features_ == 4 + 2 + 2
     assert fitted.whitening_matrix_.shape == (2, 2)
     assert len(fitted.history_) == 3
     assert fitted.module_ is fitted.net_.module_
     embeddings = fitted.transform(X)
-    assert embeddings.shape == (len(X), 6 * 6) and embeddings.dtype == np.float32
+    assert embeddings.shape == (len(X), 8 * 6) and embeddings.dtype == np.float32
     names = fitted.get_feature_names_out()
     assert len(names) == embeddings.shape[1] and names[0] == "f0_q0"
 
@@ -150,7 +151,7 @@ def test_univariate_and_equal_length_inputs():
     assert model.n_features_in_ == 1
     np.testing.assert_allclose(model.transform(X2d), model.transform(X), rtol=1e-6)
     # A univariate model accepts sequences of another length.
-    assert model.transform(X2d[:, :7]).shape == (len(X), (4 + 1) * 6)
+    assert model.transform(X2d[:, :7]).shape == (len(X), (4 + 1 + 1) * 6)
 
 
 def test_gridsearch_uses_score_to_choose(data):
@@ -195,7 +196,7 @@ def test_exact_distance_is_the_limit_of_the_quantile_distance(data):
 def test_step_features_have_the_valid_lengths(fitted, data):
     X, _ = data
     features = fitted.step_features(X)
-    assert [f.shape for f in features] == [(4 + 2, s.shape[-1]) for s in X]
+    assert [f.shape for f in features] == [(4 + 2 + 2, s.shape[-1]) for s in X]
 
 
 def test_early_stopping_records_validation_score_and_stops():
@@ -341,7 +342,7 @@ def test_mean_pooling_baseline(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, pooling="mean", random_state=0)
     embeddings = model.fit(X, y).transform(X)
-    assert embeddings.shape == (len(X), 4 + 2)
+    assert embeddings.shape == (len(X), 4 + 2 + 2)
     assert list(model.get_feature_names_out()[:2]) == ["f0_mean", "f1_mean"]
     features = model.step_features(X)
     np.testing.assert_allclose(
@@ -529,3 +530,24 @@ def test_whitening_is_fitted_on_the_training_part_only():
     all_steps = np.concatenate(X, axis=1).astype(np.float64)
     np.testing.assert_allclose(model.whitening_mean_, train_steps.mean(axis=1))
     assert not np.allclose(model.whitening_mean_, all_steps.mean(axis=1))
+
+
+def test_difference_rows_follow_the_input_rows(data):
+    X, y = data
+    # Without the input rows there is nothing to difference: ignored.
+    bare = WassersteinSequenceEmbedder(
+        **TINY, include_input=False, include_differences=True, random_state=0
+    ).fit(X, y)
+    assert bare.n_embedding_features_ == 4
+    kept = WassersteinSequenceEmbedder(
+        **TINY, include_differences=False, random_state=0
+    ).fit(X, y)
+    assert kept.n_embedding_features_ == 4 + 2
+    both = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    assert both.n_embedding_features_ == 4 + 2 + 2
+    # The kept input rows do not depend on the training loss (the same batches
+    # set their statistics), so they are the model's without differences; the
+    # learned rows are not, since the differences enter the distance.
+    with_differences, without = both.step_features(X)[0], kept.step_features(X)[0]
+    np.testing.assert_allclose(with_differences[4:6], without[4:6], rtol=1e-6)
+    assert not np.allclose(with_differences[:4], without[:4])

@@ -11,6 +11,7 @@ from torch import nn
 from sklearn_wdist.nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
+    DilatedConvEncoder,
     QuantileEmbedding,
     QuantileWassersteinDistance,
     WassersteinTripletLoss,
@@ -352,3 +353,52 @@ def test_mean_pooling_embedding_is_the_mean_over_valid_steps():
     out = model(*_padded(sequences))
     expected = np.stack([s.mean(axis=1, keepdims=True) for s in sequences])
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("architecture", ["conv", "dilated"])
+def test_difference_rows_ignore_padding(architecture):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(8)
+    sequences = [rng.normal(size=(3, n)).astype("float32") for n in (20, 4, 9, 1)]
+    options = dict(n_features=5, include_input=True, include_differences=True)
+    encoder = (
+        ConvEncoder(3, n_layers=2, **options)
+        if architecture == "conv"
+        else DilatedConvEncoder(3, n_blocks=2, **options)
+    )
+    assert encoder.out_features == 5 + 3 + 3
+    model = QuantileEmbedding(encoder, 6)
+    _train_a_little(model, sequences)
+    batched, alone = _embedding_alone_and_padded(model, sequences)
+    assert batched.shape == (4, 11, 6)
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_difference_rows_match_numpy():
+    torch.manual_seed(0)
+    encoder = ConvEncoder(
+        2, n_features=3, n_layers=1, include_input=True, include_differences=True
+    )
+    # Running statistics that are not the identity, then evaluation mode.
+    encoder(torch.randn(6, 2, 30) * 3 + 1, torch.tensor([30, 25, 12, 30, 7, 2]))
+    encoder.eval()
+    x = np.random.default_rng(9).normal(size=(2, 11)).astype("float32")
+    features = encoder(torch.from_numpy(x[None]), torch.tensor([11]))[0].detach()
+
+    def standardised(values, norm):
+        mean = norm.running_mean.numpy()[:, None]
+        var = norm.running_var.numpy()[:, None]
+        return (values - mean) / np.sqrt(var + norm.eps)
+
+    inputs = standardised(x, encoder.input_norm)
+    differences = np.diff(inputs, axis=1, prepend=inputs[:, :1])
+    expected = standardised(differences, encoder.difference_norm)
+    np.testing.assert_allclose(features[3:5].numpy(), inputs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(features[5:7].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_difference_rows_need_the_input_rows():
+    with pytest.raises(ValueError, match="include_input=True"):
+        ConvEncoder(2, include_input=False, include_differences=True)
+    with pytest.raises(ValueError, match="include_input=True"):
+        DilatedConvEncoder(2, include_input=False, include_differences=True)

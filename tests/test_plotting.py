@@ -163,7 +163,9 @@ def test_quantiles_plot_the_transform(fitted):
     # of transform(X[:5]) exactly. transform(X) agrees up to float32 rounding
     # (the batch size changes the kernels' summation order).
     expected = _unscaled(embedder, X[:5])
-    np.testing.assert_allclose(expected, _unscaled(embedder, X)[:5], rtol=1e-5)
+    np.testing.assert_allclose(
+        expected, _unscaled(embedder, X)[:5], rtol=1e-5, atol=1e-7
+    )
     display = QuantileFunctionDisplay.from_estimator(embedder, X)
 
     # Defaults: the first five sequences, the first four features.
@@ -205,6 +207,12 @@ def test_quantiles_chosen_sequences_features_and_labels(fitted):
     # The built-in encoder's last channels are the inputs: named in the title.
     assert display.axes_[0].get_title() == "feature 5 (input channel 1)"
     assert display.axes_[1].get_title() == "feature 1"
+    # Then the first differences of the input channels.
+    titles = QuantileFunctionDisplay.from_estimator(embedder, X, features=[6, 7])
+    assert [ax.get_title() for ax in titles.axes_] == [
+        "feature 6 (difference of input channel 0)",
+        "feature 7 (difference of input channel 1)",
+    ]
     # One colour per label, one legend entry per label.
     colors = [line.get_color() for line in display.lines_[:, 0]]
     assert colors[3] == colors[4]
@@ -259,7 +267,7 @@ def test_quantiles_constructor():
         ({"indices": [40]}, "indices"),
         ({"indices": []}, "indices"),
         ({"indices": [0.5]}, "indices"),
-        ({"features": [6]}, "features"),
+        ({"features": [8]}, "features"),
         ({"labels": [0, 1]}, "labels"),
     ],
 )

@@ -94,6 +94,9 @@ class DilatedConvEncoder(MaskedEncoder):
         Append the normalised input channels to the output features.
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics.
+    include_differences : bool, default=False
+        Also append each normalised input channel's first difference,
+        standardised (see :class:`ConvEncoder`). Needs ``include_input``.
     readout : {"last", "all"}, default="last"
         What the output projection reads. ``"last"``: the last block, whose
         steps see the whole receptive field. ``"all"``: the lifted input and
@@ -131,6 +134,7 @@ class DilatedConvEncoder(MaskedEncoder):
         include_input: bool = False,
         normalize_output: bool = False,
         readout: str = "last",
+        include_differences: bool = False,
     ) -> None:
         if readout not in ("last", "all"):
             raise ValueError(f"readout must be 'last' or 'all', got {readout!r}.")
@@ -141,6 +145,7 @@ class DilatedConvEncoder(MaskedEncoder):
             hidden_channels * n_read,
             include_input,
             normalize_output,
+            include_differences,
         )
         self.readout = readout
         self.stem = nn.Conv1d(in_channels, hidden_channels, 1)

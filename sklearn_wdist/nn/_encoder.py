@@ -130,7 +130,8 @@ class MaskedEncoder(nn.Module):
     ``hidden(inputs, mask)`` computes ``hidden_width`` features per step (zero
     on padded steps); a 1x1 convolution projects them to ``n_features``,
     optionally standardised (``normalize_output``) and followed by the
-    normalised input channels (``include_input``).
+    normalised input channels (``include_input``) and their standardised first
+    differences (``include_differences``).
 
     Parameters
     ----------
@@ -144,6 +145,10 @@ class MaskedEncoder(nn.Module):
         Append the normalised input channels to the output features.
     normalize_output : bool
         Standardise each learned feature with batch statistics.
+    include_differences : bool, default=False
+        Also append the first difference of each normalised input channel
+        (``x[t] - x[t-1]``, zero at a sequence's first step), standardised with
+        batch statistics. Needs ``include_input``.
     """
 
     accepts_lengths = True
@@ -155,15 +160,27 @@ class MaskedEncoder(nn.Module):
         hidden_width: int,
         include_input: bool,
         normalize_output: bool,
+        include_differences: bool = False,
     ) -> None:
         super().__init__()
+        if include_differences and not include_input:
+            raise ValueError(
+                "include_differences=True appends the first differences to the "
+                "kept input channels; it needs include_input=True."
+            )
         self.include_input = include_input
         self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
         self.head = nn.Conv1d(hidden_width, n_features, 1)
         self.output_norm = (
             MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
         )
-        self.out_features = n_features + (in_channels if include_input else 0)
+        self.difference_norm = (
+            MaskedBatchNorm1d(in_channels, affine=False)
+            if include_differences
+            else None
+        )
+        kept = (int(include_input) + int(include_differences)) * in_channels
+        self.out_features = n_features + kept
 
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-step hidden features of normalised inputs (zero on padded steps)."""
@@ -201,6 +218,12 @@ class MaskedEncoder(nn.Module):
             features = self.output_norm(features, mask)
         if self.include_input:
             features = torch.cat([features, inputs], dim=1)
+        if self.difference_norm is not None:
+            # Step t - 1 of a valid step t >= 1 is valid; the first step's
+            # difference is zero. Padded steps are zeroed by the normalisation.
+            previous = torch.cat([inputs[..., :1], inputs[..., :-1]], dim=-1)
+            differences = self.difference_norm(inputs - previous, mask)
+            features = torch.cat([features, differences], dim=1)
         return features
 
 
@@ -241,6 +264,10 @@ class ConvEncoder(MaskedEncoder):
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics (running
         statistics at inference).
+    include_differences : bool, default=False
+        Also append each normalised input channel's first difference
+        (``x[t] - x[t-1]``, zero at the first step), standardised: the
+        distribution of the signal's slopes. Needs ``include_input``.
 
     Attributes
     ----------
@@ -270,10 +297,16 @@ class ConvEncoder(MaskedEncoder):
         dropout: float = 0.0,
         include_input: bool = False,
         normalize_output: bool = False,
+        include_differences: bool = False,
     ) -> None:
         width = hidden_channels if n_layers > 0 else in_channels
         super().__init__(
-            in_channels, n_features, width, include_input, normalize_output
+            in_channels,
+            n_features,
+            width,
+            include_input,
+            normalize_output,
+            include_differences,
         )
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
