@@ -144,14 +144,15 @@ for name, value in accuracy.items():
 # multiplying back by ``M ** (1/p)`` gives the quantile function ``Q[k, :]`` of
 # every feature ``k``, at the levels ``quantile_levels_``: the ``n_features``
 # learned ones first, then (``include_input=True``, the default) the whitened
-# input channels. We plot the class averages over the test sequences for the
+# input channels and (``include_differences=True``) their first differences.
+# We plot the class averages over the test sequences for the
 # two learned features whose quantile functions differ most between classes,
 # next to the raw values.
 embedder = embedders["(c) learned, kernel_size=1"]
 K, M = embedder.n_embedding_features_, embedder.n_quantiles
 Q = embedder.transform(X_test).reshape(len(X_test), K, M) * M ** (1 / embedder.p)
 class_mean_Q = np.stack([Q[y_test == label].mean(axis=0) for label in classes])
-# One value per learned feature (the input channels come after them).
+# One value per learned feature (the input rows come after them).
 between_class_spread = class_mean_Q.var(axis=0).mean(axis=1)[: embedder.n_features]
 features_to_plot = np.argsort(between_class_spread)[::-1][:2]
 
