@@ -36,7 +36,11 @@ the mean differences to the raw-quantile baseline over seen accuracy, unseen
   difference, standardised over the training steps. It was run as a subclass
   and is now the estimator's ``include_differences=True`` (the default since
   this round); the other variants are compared with the round 5 default and
-  run with ``include_differences=False``.
+  run with ``include_differences=False``;
+- ``whitened difference rows``: as ``input rows with differences``, but the
+  differences are first whitened jointly with their own within-class
+  covariance (fitted on the training sequences, as the channels are), then
+  standardised: slopes that vary within a class count less.
 
 A variant only needs to run on the tasks it changes: on a task with at least
 ``P`` classes the batch variants train exactly as the default does. Run (seeds
@@ -68,12 +72,14 @@ from skorch.callbacks import Callback
 from sklearn_wdist import WassersteinSequenceEmbedder
 from sklearn_wdist._training import AugmentingCollate, pad_batch
 from sklearn_wdist._validation import check_sequences
+from sklearn_wdist._whitening import fit_whitening
 from sklearn_wdist.nn import (
     ClassBalancedBatchSampler,
     MaskedBatchNorm1d,
     WassersteinTripletLoss,
 )
 from sklearn_wdist.nn._dilated import _ResidualBlock
+from sklearn_wdist.nn._masking import lengths_to_mask
 
 DEFAULT = "dilated, auto blocks"
 
@@ -271,6 +277,56 @@ class WithDifferences(WassersteinSequenceEmbedder):
         return super().transform(with_differences(X))
 
 
+def _differences(sequences):
+    return [np.diff(x, axis=1, prepend=x[:, :1]) for x in sequences]
+
+
+class _WhitenedDifferences(torch.nn.Module):
+    """``matrix @ (d - mean)`` of the first differences ``d`` of the input."""
+
+    def __init__(self, mean: np.ndarray, matrix: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("matrix", torch.as_tensor(matrix, dtype=torch.float32))
+
+    def forward(self, x, mask):
+        x = x.masked_fill(~mask, 0.0)
+        steps = x - torch.cat([x[..., :1], x[..., :-1]], dim=-1)
+        centred = steps - self.mean[None, :, None]
+        return torch.einsum("ij,bjt->bit", self.matrix, centred)
+
+
+def _forward_with_whitened_differences(self, x, lengths):
+    mask = lengths_to_mask(lengths, x.shape[-1])
+    inputs = self.input_norm(x, mask)
+    features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
+    if self.output_norm is not None:
+        features = self.output_norm(features, mask)
+    differences = self.difference_norm(self.whitened_differences(x, mask), mask)
+    return torch.cat([features, inputs, differences], dim=1)
+
+
+class WhitenedDifferenceRows(WassersteinSequenceEmbedder):
+    """The difference rows, whitened with their within-class covariance."""
+
+    def _fit_preprocessing(self, sequences, codes, train_index, seed):
+        self._train_codes = codes[train_index]
+        return super()._fit_preprocessing(sequences, codes, train_index, seed)
+
+    def _build_module(self, n_channels, train_inputs, seed):
+        module = super()._build_module(n_channels, train_inputs, seed)
+        mean, matrix = fit_whitening(
+            _differences(train_inputs),
+            self._train_codes,
+            "within_class",
+            np.random.default_rng(seed),
+        )
+        encoder = module.encoder
+        encoder.whitened_differences = _WhitenedDifferences(mean, matrix)
+        encoder.forward = _forward_with_whitened_differences.__get__(encoder)
+        return module
+
+
 VARIANTS = {
     "edge-corrected convolutions": EdgeCorrected,
     "full batches, fewer steps": FullBatchesFewerSteps,
@@ -283,9 +339,13 @@ VARIANTS = {
     # Run as a subclass of the embedder before include_differences existed;
     # it is now that parameter (and the default).
     "input rows with differences": WassersteinSequenceEmbedder,
+    "whitened difference rows": WhitenedDifferenceRows,
 }
 # Every variant changes the round 5 default, which had no difference rows.
-VARIANT_PARAMS = {"input rows with differences": {"include_differences": True}}
+VARIANT_PARAMS = {
+    "input rows with differences": {"include_differences": True},
+    "whitened difference rows": {"include_differences": True},
+}
 
 
 class VariantMethod(common.EmbedderMethod):
