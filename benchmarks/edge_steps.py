@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     (task,) = select_defaults.build_tasks([args.dataset], [])
-    embedder = WassersteinSequenceEmbedder(n_layers=args.blocks, random_state=args.seed)
+    # The defaults of the measurement (before the difference rows): the rows
+    # after the learned ones are the raw channels only.
+    embedder = WassersteinSequenceEmbedder(
+        n_layers=args.blocks, include_differences=False, random_state=args.seed
+    )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)
     half = (embedder.receptive_field_ - 1) // 2
     print(

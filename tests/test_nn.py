@@ -410,3 +410,38 @@ def test_difference_rows_need_the_input_rows():
         ConvEncoder(2, include_input=False, include_differences=True)
     with pytest.raises(ValueError, match="include_input=True"):
         DilatedConvEncoder(2, include_input=False, include_differences=True)
+
+
+def test_difference_statistics_use_valid_steps_only():
+    torch.manual_seed(0)
+    encoder = ConvEncoder(
+        2, n_features=3, n_layers=1, include_input=True, include_differences=True
+    )
+    encoder.difference_norm.momentum = 1.0  # running statistics = this batch's
+    rng = np.random.default_rng(10)
+    sequences = [rng.normal(size=(2, n)).astype("float32") for n in (7, 1, 4)]
+    x, lengths = _padded(sequences)
+    x[0, :, 7:] = 0.0
+    x[1, :, 1:] = 99.0  # padding values that must not count
+    x[2, :, 4:] = -50.0
+    encoder.train()(x, lengths)
+    # The inputs are standardised with the batch variance over valid steps (a
+    # mean shift cancels in a difference); the first step's difference is 0.
+    steps = np.concatenate(sequences, axis=1)
+    scale = np.sqrt(steps.var(axis=1, keepdims=True) + encoder.input_norm.eps)
+    differences = np.concatenate(
+        [np.diff(s / scale, axis=1, prepend=s[:, :1] / scale) for s in sequences],
+        axis=1,
+    )
+    np.testing.assert_allclose(
+        encoder.difference_norm.running_mean.numpy(),
+        differences.mean(axis=1),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        encoder.difference_norm.running_var.numpy(),
+        differences.var(axis=1, ddof=1),
+        rtol=1e-4,
+        atol=1e-6,
+    )

@@ -94,15 +94,15 @@ class DilatedConvEncoder(MaskedEncoder):
         Append the normalised input channels to the output features.
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics.
-    include_differences : bool, default=False
-        Also append each normalised input channel's first difference,
-        standardised (see :class:`ConvEncoder`). Needs ``include_input``.
     readout : {"last", "all"}, default="last"
         What the output projection reads. ``"last"``: the last block, whose
         steps see the whole receptive field. ``"all"``: the lifted input and
         the output of every block, side by side, so the learned features can
         mix patterns of every scale from a few steps up to the receptive field
         (``hidden_channels * (n_blocks + 1)`` projected rows).
+    include_differences : bool, default=False
+        Also append each normalised input channel's first difference,
+        standardised (see :class:`ConvEncoder`). Needs ``include_input``.
 
     Attributes
     ----------

@@ -218,7 +218,8 @@ class MaskedEncoder(nn.Module):
             features = self.output_norm(features, mask)
         if self.include_input:
             features = torch.cat([features, inputs], dim=1)
-        if self.difference_norm is not None:
+        # A module pickled before the difference rows existed has no such norm.
+        if getattr(self, "difference_norm", None) is not None:
             # Step t - 1 of a valid step t >= 1 is valid; the first step's
             # difference is zero. Padded steps are zeroed by the normalisation.
             previous = torch.cat([inputs[..., :1], inputs[..., :-1]], dim=-1)
@@ -260,7 +261,8 @@ class ConvEncoder(MaskedEncoder):
         Dropout probability after each block (training only).
     include_input : bool, default=False
         Append the normalised input channels to the output features, which then
-        has ``n_features + in_channels`` rows.
+        has ``n_features + in_channels`` rows (``n_features + 2 * in_channels``
+        with ``include_differences``).
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics (running
         statistics at inference).
