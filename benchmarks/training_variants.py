@@ -40,7 +40,12 @@ the mean differences to the raw-quantile baseline over seen accuracy, unseen
 - ``whitened difference rows``: as ``input rows with differences``, but the
   differences are first whitened jointly with their own within-class
   covariance (fitted on the training sequences, as the channels are), then
-  standardised: slopes that vary within a class count less.
+  standardised: slopes that vary within a class count less;
+- ``difference rows at the correlation lag``: the difference rows take
+  ``x[t] - x[t - L]`` (``x[0]`` standing in before the start) instead of the
+  step-to-step difference, with ``L`` read off the training sequences: the
+  smallest lag at which their mean autocorrelation falls below 0.5 (at most
+  half the median length). Slow shapes get slopes over their own scale.
 
 A variant only needs to run on the tasks it changes: on a task with at least
 ``P`` classes the batch variants train exactly as the default does. Run (seeds
@@ -327,6 +332,50 @@ class WhitenedDifferenceRows(WassersteinSequenceEmbedder):
         return module
 
 
+def correlation_lag(sequences) -> int:
+    """Smallest lag whose mean autocorrelation is below 0.5 (at most T/2)."""
+    median = int(np.median([x.shape[-1] for x in sequences]))
+    longest = max(1, median // 2)
+    for lag in range(1, longest + 1):
+        values = []
+        for x in sequences:
+            if x.shape[-1] <= lag + 1:
+                continue
+            centred = x - x.mean(axis=1, keepdims=True)
+            spread = (centred**2).sum(axis=1)
+            keep = spread > 0
+            if not keep.any():
+                continue
+            lagged = (centred[:, lag:] * centred[:, :-lag]).sum(axis=1)
+            values.extend(lagged[keep] / spread[keep])
+        if values and np.mean(values) < 0.5:
+            return lag
+    return longest
+
+
+def _forward_with_lagged_differences(self, x, lengths):
+    mask = lengths_to_mask(lengths, x.shape[-1])
+    inputs = self.input_norm(x, mask)
+    features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
+    if self.output_norm is not None:
+        features = self.output_norm(features, mask)
+    steps = torch.arange(x.shape[-1], device=x.device)
+    earlier = (steps - self.difference_lag).clamp(min=0)
+    differences = self.difference_norm(inputs - inputs[..., earlier], mask)
+    return torch.cat([features, inputs, differences], dim=1)
+
+
+class LaggedDifferenceRows(WassersteinSequenceEmbedder):
+    """The difference rows over the training sequences' correlation lag."""
+
+    def _build_module(self, n_channels, train_inputs, seed):
+        module = super()._build_module(n_channels, train_inputs, seed)
+        encoder = module.encoder
+        encoder.difference_lag = correlation_lag(train_inputs)
+        encoder.forward = _forward_with_lagged_differences.__get__(encoder)
+        return module
+
+
 VARIANTS = {
     "edge-corrected convolutions": EdgeCorrected,
     "full batches, fewer steps": FullBatchesFewerSteps,
@@ -340,11 +389,13 @@ VARIANTS = {
     # it is now that parameter (and the default).
     "input rows with differences": WassersteinSequenceEmbedder,
     "whitened difference rows": WhitenedDifferenceRows,
+    "difference rows at the correlation lag": LaggedDifferenceRows,
 }
 # Every variant changes the round 5 default, which had no difference rows.
 VARIANT_PARAMS = {
     "input rows with differences": {"include_differences": True},
     "whitened difference rows": {"include_differences": True},
+    "difference rows at the correlation lag": {"include_differences": True},
 }
 
 
