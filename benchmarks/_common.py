@@ -208,6 +208,19 @@ def channel_statistics(X: Sequences) -> tuple[np.ndarray, np.ndarray]:
     return steps.mean(axis=1), np.where(std > 0, std, 1.0)
 
 
+def first_differences(sequences: Sequences) -> list[np.ndarray]:
+    """Each channel's ``x[t] - x[t-1]`` (0 at the first step), as the embedder's."""
+    return [np.diff(x, axis=1, prepend=x[:, :1]) for x in sequences]
+
+
+def with_first_differences(sequences: Sequences) -> list[np.ndarray]:
+    """Return the sequences with their :func:`first_differences` appended."""
+    return [
+        np.concatenate([x, d], axis=0)
+        for x, d in zip(sequences, first_differences(sequences), strict=True)
+    ]
+
+
 def raw_quantile_features(
     X: Sequences, mean: np.ndarray, std: np.ndarray, n_levels: int = RAW_QUANTILES
 ) -> np.ndarray:
@@ -475,22 +488,15 @@ class WhitenedDifferencesQuantileMethod(WhitenedRawQuantileMethod):
 
     name = "whitened raw + difference quantile W2"
 
-    @staticmethod
-    def _with_differences(sequences: list[np.ndarray]) -> list[np.ndarray]:
-        return [
-            np.concatenate([x, np.diff(x, axis=1, prepend=x[:, :1])], axis=0)
-            for x in sequences
-        ]
-
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
         super().fit(X, y, seed)
         whitened = to_network_input(check_sequences(X), *self.whitening_)
-        self.mean_, self.std_ = channel_statistics(self._with_differences(whitened))
+        self.mean_, self.std_ = channel_statistics(with_first_differences(whitened))
 
     def represent(self, X: Sequences) -> np.ndarray:
         whitened = to_network_input(check_sequences(X), *self.whitening_)
         return raw_quantile_features(
-            self._with_differences(whitened), self.mean_, self.std_
+            with_first_differences(whitened), self.mean_, self.std_
         )
 
 

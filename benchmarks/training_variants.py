@@ -264,26 +264,33 @@ class AveragedWeights(WassersteinSequenceEmbedder):
         return net
 
 
-def with_differences(X):
-    """Return the sequences of ``X`` with each channel's first difference appended."""
-    return [
-        np.concatenate([x, np.diff(x, axis=1, prepend=x[:, :1])], axis=0)
-        for x in check_sequences(X)
-    ]
-
-
 class WithDifferences(WassersteinSequenceEmbedder):
     """The default, on the input channels and their first differences."""
 
     def fit(self, X, y=None):  # noqa: D102 (WassersteinSequenceEmbedder.fit)
-        return super().fit(with_differences(X), y)
+        return super().fit(common.with_first_differences(check_sequences(X)), y)
 
     def transform(self, X):  # noqa: D102 (WassersteinSequenceEmbedder.transform)
-        return super().transform(with_differences(X))
+        return super().transform(common.with_first_differences(check_sequences(X)))
 
 
-def _differences(sequences):
-    return [np.diff(x, axis=1, prepend=x[:, :1]) for x in sequences]
+def _forward_with_variant_differences(self, x, lengths):
+    """Run the encoder, its difference rows from ``variant_differences``."""
+    mask = lengths_to_mask(lengths, x.shape[-1])
+    inputs = self.input_norm(x, mask)
+    features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
+    if self.output_norm is not None:
+        features = self.output_norm(features, mask)
+    steps = self.variant_differences(x, inputs, mask)
+    return torch.cat([features, inputs, self.difference_norm(steps, mask)], dim=1)
+
+
+def _use_differences(module, differences: torch.nn.Module):
+    """Make the encoder of ``module`` take its difference rows from ``differences``."""
+    encoder = module.encoder
+    encoder.variant_differences = differences
+    encoder.forward = _forward_with_variant_differences.__get__(encoder)
+    return module
 
 
 class _WhitenedDifferences(torch.nn.Module):
@@ -294,21 +301,11 @@ class _WhitenedDifferences(torch.nn.Module):
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("matrix", torch.as_tensor(matrix, dtype=torch.float32))
 
-    def forward(self, x, mask):
+    def forward(self, x, inputs, mask):
         x = x.masked_fill(~mask, 0.0)
         steps = x - torch.cat([x[..., :1], x[..., :-1]], dim=-1)
         centred = steps - self.mean[None, :, None]
         return torch.einsum("ij,bjt->bit", self.matrix, centred)
-
-
-def _forward_with_whitened_differences(self, x, lengths):
-    mask = lengths_to_mask(lengths, x.shape[-1])
-    inputs = self.input_norm(x, mask)
-    features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
-    if self.output_norm is not None:
-        features = self.output_norm(features, mask)
-    differences = self.difference_norm(self.whitened_differences(x, mask), mask)
-    return torch.cat([features, inputs, differences], dim=1)
 
 
 class WhitenedDifferenceRows(WassersteinSequenceEmbedder):
@@ -321,15 +318,12 @@ class WhitenedDifferenceRows(WassersteinSequenceEmbedder):
     def _build_module(self, n_channels, train_inputs, seed):
         module = super()._build_module(n_channels, train_inputs, seed)
         mean, matrix = fit_whitening(
-            _differences(train_inputs),
+            common.first_differences(train_inputs),
             self._train_codes,
             "within_class",
             np.random.default_rng(seed),
         )
-        encoder = module.encoder
-        encoder.whitened_differences = _WhitenedDifferences(mean, matrix)
-        encoder.forward = _forward_with_whitened_differences.__get__(encoder)
-        return module
+        return _use_differences(module, _WhitenedDifferences(mean, matrix))
 
 
 def correlation_lag(sequences) -> int:
@@ -353,16 +347,16 @@ def correlation_lag(sequences) -> int:
     return longest
 
 
-def _forward_with_lagged_differences(self, x, lengths):
-    mask = lengths_to_mask(lengths, x.shape[-1])
-    inputs = self.input_norm(x, mask)
-    features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
-    if self.output_norm is not None:
-        features = self.output_norm(features, mask)
-    steps = torch.arange(x.shape[-1], device=x.device)
-    earlier = (steps - self.difference_lag).clamp(min=0)
-    differences = self.difference_norm(inputs - inputs[..., earlier], mask)
-    return torch.cat([features, inputs, differences], dim=1)
+class _LaggedDifferences(torch.nn.Module):
+    """``inputs[t] - inputs[t - lag]``, the first step standing in before it."""
+
+    def __init__(self, lag: int) -> None:
+        super().__init__()
+        self.lag = lag
+
+    def forward(self, x, inputs, mask):
+        steps = torch.arange(inputs.shape[-1], device=inputs.device)
+        return inputs - inputs[..., (steps - self.lag).clamp(min=0)]
 
 
 class LaggedDifferenceRows(WassersteinSequenceEmbedder):
@@ -370,10 +364,8 @@ class LaggedDifferenceRows(WassersteinSequenceEmbedder):
 
     def _build_module(self, n_channels, train_inputs, seed):
         module = super()._build_module(n_channels, train_inputs, seed)
-        encoder = module.encoder
-        encoder.difference_lag = correlation_lag(train_inputs)
-        encoder.forward = _forward_with_lagged_differences.__get__(encoder)
-        return module
+        lag = correlation_lag(train_inputs)
+        return _use_differences(module, _LaggedDifferences(lag))
 
 
 VARIANTS = {
