@@ -12,11 +12,13 @@ from sklearn_wdist.nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
     DilatedConvEncoder,
+    MaskedBatchNorm1d,
     QuantileEmbedding,
     QuantileWassersteinDistance,
     WassersteinTripletLoss,
     batch_all_triplets,
     batch_hard_triplets,
+    lengths_to_mask,
     quantile_levels,
     quantile_pooling,
     semi_hard_triplets,
@@ -445,3 +447,89 @@ def test_difference_statistics_use_valid_steps_only():
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+def _train_norm(norm, sequences, n_batches):
+    """Run ``n_batches`` training steps of a norm (or an encoder) on one batch."""
+    x, lengths = _padded(sequences)
+    second = (
+        lengths
+        if isinstance(norm, ConvEncoder)
+        else lengths_to_mask(lengths, x.shape[-1])
+    )
+    norm.train()
+    for _ in range(n_batches):
+        norm(x, second)
+    return norm.eval()
+
+
+def test_norm_centres_but_does_not_scale_a_channel_that_never_varied():
+    rng = np.random.default_rng(11)
+    # Channel 0 varies; channel 1 is stuck at 2.5 on every valid step, and the
+    # padding (zeros) must not count as variation.
+    sequences = [rng.normal(size=(2, n)).astype("float32") for n in (9, 3, 6)]
+    for s in sequences:
+        s[1] = 2.5
+    norm = _train_norm(MaskedBatchNorm1d(2, affine=False), sequences, n_batches=200)
+    assert norm.varied.tolist() == [True, False]
+    # After 200 batches the running variance of the stuck channel is ~1e-9:
+    # dividing by it would multiply later variation by about 300.
+    assert norm.running_var[1] < 1e-6
+    x = rng.normal(size=(1, 2, 8)).astype("float32")
+    out = norm(torch.from_numpy(x), lengths_to_mask(torch.tensor([8]), 8)).numpy()[0]
+    mean, var = norm.running_mean.numpy(), norm.running_var.numpy()
+    np.testing.assert_allclose(
+        out[0], (x[0, 0] - mean[0]) / np.sqrt(var[0] + norm.eps), rtol=1e-5
+    )
+    np.testing.assert_allclose(out[1], x[0, 1] - mean[1], rtol=1e-5, atol=1e-6)
+
+
+def test_norm_keeps_scaling_small_but_real_variation():
+    rng = np.random.default_rng(12)
+    # A level of 1e5 varying by 1 part in 1e4: float32 resolves it, so it is
+    # variation, not rounding error.
+    sequences = [
+        (1e5 + 10.0 * rng.normal(size=(1, 50))).astype("float32") for _ in range(4)
+    ]
+    norm = _train_norm(MaskedBatchNorm1d(1, affine=False), sequences, n_batches=3)
+    assert norm.varied.tolist() == [True]
+
+
+def test_difference_rows_of_length_one_training_stay_on_the_input_scale():
+    torch.manual_seed(0)
+    encoder = ConvEncoder(
+        2, n_features=3, n_layers=1, include_input=True, include_differences=True
+    )
+    rng = np.random.default_rng(13)
+    single_steps = [rng.normal(size=(2, 1)).astype("float32") for _ in range(8)]
+    _train_norm(encoder, single_steps, n_batches=300)
+    assert not encoder.difference_norm.varied.any()
+    x = rng.normal(size=(2, 12)).astype("float32")
+    features = encoder(torch.from_numpy(x[None]), torch.tensor([12]))[0].detach()
+    norm = encoder.input_norm
+    inputs = (x - norm.running_mean.numpy()[:, None]) / np.sqrt(
+        norm.running_var.numpy()[:, None] + norm.eps
+    )
+    differences = np.diff(inputs, axis=1, prepend=inputs[:, :1])
+    # Centred by the (zero) training mean of the slopes, not divided by their
+    # vanishing variance.
+    np.testing.assert_allclose(features[5:7].numpy(), differences, rtol=1e-4, atol=1e-5)
+
+
+def test_norm_state_saved_before_the_flags_scales_every_channel():
+    sequences = [np.ones((2, 5), dtype="float32")] * 3
+    trained = _train_norm(MaskedBatchNorm1d(2, affine=False), sequences, n_batches=5)
+    state = trained.state_dict()
+    del state["varied"]
+    restored = MaskedBatchNorm1d(2, affine=False)
+    restored.load_state_dict(state)  # strict: the missing flag is filled in
+    assert restored.varied.all()
+    # A module pickled before the flag existed has no such buffer at all.
+    del trained._buffers["varied"]
+    x = torch.full((1, 2, 4), 3.0)
+    mask = lengths_to_mask(torch.tensor([4]), 4)
+    expected = (3.0 - trained.running_mean) / torch.sqrt(
+        trained.running_var + trained.eps
+    )
+    torch.testing.assert_close(trained.eval()(x, mask)[0, :, 0], expected)
+    torch.testing.assert_close(restored.eval()(x, mask), trained(x, mask))

@@ -18,6 +18,15 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     so a sequence's output does not depend on the rest of its batch. Padded steps
     are set to zero on output.
 
+    A channel that never varied over the valid steps of a training batch (all
+    training sequences of length one, a sensor stuck during training) is
+    centred but not scaled, as scikit-learn's ``StandardScaler`` does with
+    zero variance: dividing by its vanishing running variance would blow up any
+    variation it shows later by up to ``eps ** -0.5``. "Never varied" means a
+    batch standard deviation of at most 64 machine epsilons of the input dtype,
+    relative to ``max(|mean|, 1)``, i.e. rounding error. The flags are the
+    buffer ``varied``; modules saved before it existed scale every channel.
+
     Parameters
     ----------
     num_features : int
@@ -37,26 +46,85 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     torch.Size([3, 2, 5])
     """
 
+    def __init__(self, num_features: int, **kwargs) -> None:
+        super().__init__(num_features, **kwargs)
+        if self.track_running_stats:
+            self.register_buffer(
+                "varied",
+                torch.zeros(
+                    num_features, dtype=torch.bool, device=self.running_mean.device
+                ),
+            )
+        else:
+            self.register_buffer("varied", None)
+
+    def reset_running_stats(self) -> None:
+        """Reset the running statistics and the ``varied`` flags."""
+        super().reset_running_stats()
+        if self._buffers.get("varied") is not None:
+            self.varied.zero_()
+
+    def _load_from_state_dict(
+        self,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ) -> None:
+        # State saved before the flags existed: every channel is scaled, as then.
+        key = prefix + "varied"
+        if self._buffers.get("varied") is not None and key not in state_dict:
+            state_dict[key] = torch.ones_like(self.varied)
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
+        varied = self._buffers.get("varied")
         if self.training or self.running_mean is None:
             weight = mask.to(x.dtype)
             count = weight.sum().clamp(min=1.0)
             mean = (x * weight).sum(dim=(0, 2)) / count
             centred = (x - mean[None, :, None]) * weight
             var = centred.pow(2).sum(dim=(0, 2)) / count
+            scaled = _varies(mean, var)
             if self.track_running_stats and self.running_mean is not None:
                 with torch.no_grad():
                     unbiased = var * count / (count - 1).clamp(min=1.0)
                     self.running_mean.lerp_(mean, self.momentum)
                     self.running_var.lerp_(unbiased, self.momentum)
                     self.num_batches_tracked += 1
+                    if varied is not None:
+                        varied |= scaled
         else:
             mean, var = self.running_mean, self.running_var
-        out = (x - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + self.eps)
+            # Modules pickled before the flags existed scale every channel.
+            scaled = (
+                varied
+                if varied is not None
+                else torch.ones_like(mean, dtype=torch.bool)
+            )
+        scale = torch.where(scaled, torch.rsqrt(var + self.eps), torch.ones_like(var))
+        out = (x - mean[None, :, None]) * scale[None, :, None]
         if self.affine:
             out = out * self.weight[None, :, None] + self.bias[None, :, None]
         return out.masked_fill(~mask, 0.0)
+
+
+def _varies(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """Channels whose variance exceeds the rounding error of their mean."""
+    tolerance = 64 * torch.finfo(var.dtype).eps * mean.abs().clamp(min=1.0)
+    return var > tolerance.square()
 
 
 def reset_encoder_parameters(
