@@ -64,29 +64,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         if self._buffers.get("varied") is not None:
             self.varied.zero_()
 
-    def _load_from_state_dict(
-        self,
-        state_dict,
-        prefix,
-        local_metadata,
-        strict,
-        missing_keys,
-        unexpected_keys,
-        error_msgs,
-    ) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # State saved before the flags existed: every channel is scaled, as then.
         key = prefix + "varied"
         if self._buffers.get("varied") is not None and key not in state_dict:
             state_dict[key] = torch.ones_like(self.varied)
-        super()._load_from_state_dict(
-            state_dict,
-            prefix,
-            local_metadata,
-            strict,
-            missing_keys,
-            unexpected_keys,
-            error_msgs,
-        )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
