@@ -81,6 +81,31 @@ _INTEGER_PARAMETERS = (
 # A user encoder may draw from torch's global generator (its own dropout); such
 # fits are serialised so that threads cannot interleave their draws.
 _GLOBAL_RNG_LOCK = threading.Lock()
+# Parameters that shape the module built by the first fit; a warm start keeps
+# that module, so it refuses a change of any of them (and of p and pooling).
+_STRUCTURAL_PARAMETERS = (
+    "encoder",
+    "n_features",
+    "hidden_channels",
+    "architecture",
+    "n_layers",
+    "kernel_size",
+    "readout",
+    "dropout",
+    "include_input",
+    "include_differences",
+    "normalize_output",
+    "input_whitening",
+    "n_quantiles",
+    "quantile_method",
+)
+
+
+def _same_parameter(current, fitted) -> bool:
+    """Whether a structural parameter still has the value the module was built with."""
+    if isinstance(current, torch.nn.Module) or isinstance(fitted, torch.nn.Module):
+        return current is fitted
+    return bool(current == fitted)
 
 
 def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator):
@@ -289,7 +314,12 @@ class WassersteinSequenceEmbedder(
         current model for ``max_epochs`` more epochs (optimizer state kept,
         ``history_`` extended) on the data given, instead of starting anew.
         The encoder, ``pooling``, ``p`` and the input preprocessing of the
-        first fit are kept; ``classes_`` are those of the last fit.
+        first fit are kept, so changing a parameter that shapes them
+        (``encoder``, ``n_features``, ``hidden_channels``, ``architecture``,
+        ``n_layers``, ``kernel_size``, ``readout``, ``dropout``,
+        ``include_input``, ``include_differences``, ``normalize_output``,
+        ``input_whitening``, ``n_quantiles``, ``quantile_method``, ``pooling``,
+        ``p``) raises a ``ValueError``; ``classes_`` are those of the last fit.
     early_stopping : bool, default=False
         Hold out part of the training data, score it with MAP@R after every
         epoch, stop after ``n_iter_no_change`` epochs without improvement and
@@ -622,6 +652,10 @@ class WassersteinSequenceEmbedder(
         )
         self._check_trained(net, train_inputs)
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
+        if previous is None:  # what a warm start may not change
+            self._built_with = {
+                name: getattr(self, name) for name in _STRUCTURAL_PARAMETERS
+            }
         self.n_embedding_features_ = n_embedding_features
         return self
 
@@ -637,6 +671,13 @@ class WassersteinSequenceEmbedder(
             name
             for name, fitted in (("p", self.p_), ("pooling", self.pooling_))
             if getattr(self, name) != fitted
+        ]
+        # Models fitted before the structure was recorded check p and pooling.
+        built = getattr(self, "_built_with", {})
+        changed += [
+            name
+            for name, fitted in built.items()
+            if not _same_parameter(getattr(self, name), fitted)
         ]
         if changed:
             raise ValueError(

@@ -194,3 +194,43 @@ def test_load_init_state_resumes_from_a_checkpoint(tmp_path):
     for name, value in saved.items():
         torch.testing.assert_close(snapshot.start[name], value, rtol=0, atol=0)
     assert best_epoch >= 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"include_differences": False},
+        {"n_features": 3},
+        {"n_quantiles": 8},
+        {"architecture": "conv"},
+        {"input_whitening": None},
+    ],
+)
+def test_warm_start_refuses_a_changed_structure(change):
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    before = model.transform(X)
+    (name,) = change
+    with pytest.raises(ValueError, match=f"{name} cannot change"):
+        model.set_params(**change).fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), before)
+
+
+def test_warm_start_accepts_equal_values_and_training_parameters():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(
+        **TINY, dropout=0, warm_start=True, random_state=0
+    ).fit(X, y)
+    # 0.0 == 0, and the learning rate and epochs are not structure.
+    model.set_params(dropout=0.0, lr=1e-4, max_epochs=1).fit(X, y)
+    assert len(model.history_) == TINY["max_epochs"] + 1
+
+
+def test_warm_start_of_a_model_fitted_before_the_structure_was_recorded():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    del model._built_with  # as unpickled from an older version
+    model.set_params(max_epochs=1).fit(X, y)
+    assert len(model.history_) == TINY["max_epochs"] + 1
