@@ -500,6 +500,59 @@ class WhitenedDifferencesQuantileMethod(WhitenedRawQuantileMethod):
         )
 
 
+def within_class_spread(R: np.ndarray, y: np.ndarray, n_rows: int) -> np.ndarray:
+    """Mean squared W2 distance of each row over same-class pairs of ``R``.
+
+    ``R`` holds flattened quantile embeddings of ``n_rows`` rows; every ordered
+    pair of distinct sequences of one class enters (brute force).
+    """
+    Q = R.reshape(len(R), n_rows, -1)
+    total, pairs = np.zeros(n_rows), 0
+    for label in np.unique(y):
+        members = Q[np.asarray(y) == label]
+        if len(members) < 2:
+            continue
+        squared = ((members[:, None] - members[None]) ** 2).sum(axis=-1)
+        total += squared.sum(axis=(0, 1))
+        pairs += len(members) * (len(members) - 1)
+    return total / max(pairs, 1)
+
+
+def spread_row_weights(spread: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``sqrt(mean(s) / s_k)`` on ``rows`` (a boolean mask) with spread, else 1."""
+    weights = np.ones(len(spread))
+    chosen = spread[rows]
+    positive = chosen > 0
+    reference = chosen[positive].mean() if positive.any() else 1.0
+    weights[rows] = np.where(
+        positive, np.sqrt(reference / np.where(positive, chosen, 1.0)), 1.0
+    )
+    return weights
+
+
+class WeightedWhitenedDifferencesQuantileMethod(WhitenedDifferencesQuantileMethod):
+    """The untrained rows of the default, weighted as the default weights them.
+
+    Each row (a whitened channel or its slopes) is scaled by
+    ``sqrt(mean(s) / s_k)``, ``s_k`` its mean squared W2 distance over pairs of
+    training sequences of one class: the embedder's
+    ``input_row_weighting="within_class"``, computed here by brute force.
+    """
+
+    name = "weighted whitened raw + difference quantile W2"
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        super().fit(X, y, seed)
+        R = super().represent(X)
+        n_rows = len(self.mean_)
+        spread = within_class_spread(R, y, n_rows)
+        weights = spread_row_weights(spread, np.ones(n_rows, dtype=bool))
+        self.scale_ = np.repeat(weights, R.shape[1] // n_rows)
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        return super().represent(X) * self.scale_
+
+
 class DTWMethod(Method):
     """1-NN under full-window DTW (aeon); the evaluation step does all the work."""
 

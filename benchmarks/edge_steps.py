@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     # The defaults of the measurement (before the difference rows): the rows
     # after the learned ones are the raw channels only.
     embedder = WassersteinSequenceEmbedder(
-        n_layers=args.blocks, include_differences=False, random_state=args.seed
+        n_layers=args.blocks,
+        include_differences=False,
+        input_row_weighting=None,
+        random_state=args.seed,
     )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)
     half = (embedder.receptive_field_ - 1) // 2

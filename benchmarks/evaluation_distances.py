@@ -101,7 +101,9 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
     embedder, fit_s = common.timed(
         # The default of the measurement (round 5): no difference rows, so the
         # rows after the learned ones are the raw channels.
-        WassersteinSequenceEmbedder(include_differences=False, random_state=seed).fit,
+        WassersteinSequenceEmbedder(
+            include_differences=False, input_row_weighting=None, random_state=seed
+        ).fit,
         task.X_train,
         task.y_train,
     )

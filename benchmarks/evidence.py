@@ -45,6 +45,10 @@ Methods
 - ``whitened raw + difference quantile W2``: the untrained rows of the
   default embedding, the whitened channels and (``include_differences``) each
   one's first difference, standardised over the training steps; no training.
+- ``weighted whitened raw + difference quantile W2``: the same rows, each
+  scaled as the default's ``input_row_weighting="within_class"`` scales the
+  kept rows (by ``sqrt(mean(s) / s_k)``, ``s_k`` the row's mean squared W2
+  over same-class training pairs); no training.
 - ``1-NN DTW``: aeon ``KNeighborsTimeSeriesClassifier(n_neighbors=1,
   distance="dtw")``, full window; ``aeon.distances.dtw_pairwise_distance`` for
   the unseen protocol (it accepts unequal-length lists). Deterministic.
@@ -96,16 +100,20 @@ DEFAULT_CONFIGS = {
         "n_layers": 0,
         "include_input": True,
         "include_differences": False,
+        "input_row_weighting": None,
         "normalize_output": True,
     },
+    # The defaults before the kept rows were weighted (selection round 8).
+    "unweighted input rows": {"input_row_weighting": None},
     # The defaults before the first-difference rows (selection round 7).
-    "no difference rows": {"include_differences": False},
+    "no difference rows": {"include_differences": False, "input_row_weighting": None},
     # The defaults before the multi-scale encoder (selection round 3).
     "conv, 2 layers": {
         "architecture": "conv",
         "n_layers": 2,
         "kernel_size": 5,
         "include_differences": False,
+        "input_row_weighting": None,
     },
     "previous defaults": common.PREVIOUS_DEFAULTS,
 }
@@ -149,6 +157,7 @@ def build_methods(
         common.RawQuantileMethod(),
         common.WhitenedRawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),
+        common.WeightedWhitenedDifferencesQuantileMethod(),
         common.DTWMethod(),
         common.MiniRocketMethod(pad_length),
     ]

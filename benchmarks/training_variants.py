@@ -36,7 +36,7 @@ the mean differences to the raw-quantile baseline over seen accuracy, unseen
   difference, standardised over the training steps. It was run as a subclass
   and is now the estimator's ``include_differences=True`` (the default since
   this round); the other variants are compared with the round 5 default and
-  run with ``include_differences=False``;
+  run with ``include_differences=False`` and ``input_row_weighting=None``;
 - ``whitened difference rows``: as ``input rows with differences``, but the
   differences are first whitened jointly with their own within-class
   covariance (fitted on the training sequences, as the channels are), then
@@ -399,7 +399,11 @@ class VariantMethod(common.EmbedderMethod):
         self.estimator = VARIANTS[name]
 
     def fit(self, X, y, seed):  # noqa: D102 (Method.fit)
-        params = {"include_differences": False, **VARIANT_PARAMS.get(self.name, {})}
+        params = {
+            "include_differences": False,
+            "input_row_weighting": None,
+            **VARIANT_PARAMS.get(self.name, {}),
+        }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)
 
 

@@ -25,6 +25,12 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
 from ._pairwise import pairwise_wasserstein
+from ._row_weights import (
+    kept_row_weights,
+    spread_sample,
+    spread_weights,
+    within_class_spread,
+)
 from ._training import (
     AugmentingCollate,
     RetrievalValidation,
@@ -221,6 +227,20 @@ class WassersteinSequenceEmbedder(
         its values, as delta features do in speech. Ignored when
         ``include_input=False``. Chosen on validation data (``BENCHMARKS.md``,
         round 7).
+    input_row_weighting : {"within_class"} or None, default="within_class"
+        How the kept input rows (the channels and their differences, see
+        ``include_input``) weigh in the distance. ``"within_class"``: after
+        training, each kept row ``k`` is scaled by
+        ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
+        ``W_p ** p`` distance over pairs of training sequences of one class
+        and the mean runs over the kept rows. Rows that vary a lot within a
+        class (noise for telling classes apart) then weigh less, rows that
+        stay put more, and the kept rows' total weight stays as it was: the
+        within-class standardisation of a distribution's rows. The learned
+        rows are left alone, since training made them tight on its own
+        classes. ``None``: every kept row weighs 1. Without labels
+        (``fit(X)``), or with an encoder without kept rows, nothing is
+        weighted. Chosen on validation data (``BENCHMARKS.md``, round 8).
     normalize_output : bool, default=True
         Standardise every learned feature of the default encoder with batch
         statistics, so that the triplet margin cannot be met by scaling the
@@ -385,6 +405,9 @@ class WassersteinSequenceEmbedder(
         The pooling the model was trained with.
     embedding_scale_ : float
         The factor ``M ** (-1/p_)`` applied to the quantiles by ``transform``.
+    input_row_weights_ : ndarray of shape (n_kept_rows,) or None
+        The factors of the kept input rows (``input_row_weighting``), in the
+        encoder's buffer ``kept_row_weights``; ``None`` when none were fitted.
     user_encoder_ : bool
         Whether the encoder was the user's ``encoder`` (deep-copied).
     receptive_field_ : int or None
@@ -447,6 +470,7 @@ class WassersteinSequenceEmbedder(
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "include_differences": ["boolean"],
+        "input_row_weighting": [StrOptions({"within_class"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
         "crop_fraction": [
@@ -498,6 +522,7 @@ class WassersteinSequenceEmbedder(
         dropout=0.0,
         include_input=True,
         include_differences=True,
+        input_row_weighting="within_class",
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -539,6 +564,7 @@ class WassersteinSequenceEmbedder(
         self.dropout = dropout
         self.include_input = include_input
         self.include_differences = include_differences
+        self.input_row_weighting = input_row_weighting
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction
@@ -635,6 +661,9 @@ class WassersteinSequenceEmbedder(
             module = self._build_module(inputs[0].shape[0], train_inputs, seed)
         else:  # a copy: an interrupted warm start leaves the model as it was
             module = copy.deepcopy(self.net_.module_)
+        kept_weights = kept_row_weights(module)
+        if kept_weights is not None:  # training sees every kept row weigh 1
+            kept_weights.fill_(1.0)
         n_embedding_features = self._probe(module, inputs, "X")
         augmentation = self._augmentation(supervised=y is not None, seed=seed)
         if augmentation is not None and self.encoder is not None:
@@ -651,7 +680,11 @@ class WassersteinSequenceEmbedder(
             previous=previous,
         )
         self._check_trained(net, train_inputs)
+        row_weights = self._fit_input_row_weights(
+            net.module_, train_inputs, codes[train_index] if y is not None else None
+        )
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
+        self.input_row_weights_ = row_weights
         if previous is None:  # what a warm start may not change
             self._built_with = {
                 name: getattr(self, name) for name in _STRUCTURAL_PARAMETERS
@@ -1075,6 +1108,30 @@ class WassersteinSequenceEmbedder(
         with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             yield
+
+    def _fit_input_row_weights(self, module, train_inputs, train_codes):
+        """Set the kept rows' factors (``input_row_weighting``); return them."""
+        weights = kept_row_weights(module)
+        if (
+            self.input_row_weighting is None
+            or train_codes is None
+            or weights is None
+            or len(weights) == 0
+        ):
+            return None
+        picks = spread_sample(train_codes)
+        if len(picks) == 0:  # no class has two sequences: no pairs to learn from
+            return None
+        embeddings = embed_sequences(
+            module, [train_inputs[i] for i in picks], 1.0, self.n_threads
+        )
+        quantiles = embeddings.reshape(len(picks), -1, self._n_levels())
+        kept = quantiles[:, quantiles.shape[1] - len(weights) :]
+        spread = within_class_spread(kept, train_codes[picks], int(self.p))
+        factors = spread_weights(spread, int(self.p))
+        with torch.no_grad():
+            weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))
+        return factors
 
     def _check_trained(self, net, train_inputs: list[np.ndarray]) -> None:
         """NaN/inf in the weights, buffers or outputs: FloatingPointError."""

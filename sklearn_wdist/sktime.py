@@ -97,6 +97,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Append the (whitened) input channels to the learned features.
     include_differences : bool, default=True
         With ``include_input``, also append the channels' first differences.
+    input_row_weighting : {"within_class"} or None, default="within_class"
+        Weight of each kept input row in the distance, from its spread within
+        the training classes.
     normalize_output : bool, default=True
         Standardise every learned feature with batch statistics.
     input_whitening : {"auto", "within_class", "total"} or None, default="auto"
@@ -255,6 +258,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         dropout=0.0,
         include_input=True,
         include_differences=True,
+        input_row_weighting="within_class",
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -297,6 +301,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self.dropout = dropout
         self.include_input = include_input
         self.include_differences = include_differences
+        self.input_row_weighting = input_row_weighting
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction

@@ -539,11 +539,14 @@ def test_difference_rows_follow_the_input_rows(data):
         **TINY, include_input=False, include_differences=True, random_state=0
     ).fit(X, y)
     assert bare.n_embedding_features_ == 4
+    # Unweighted, so that the kept rows can be compared across the two fits.
     kept = WassersteinSequenceEmbedder(
-        **TINY, include_differences=False, random_state=0
+        **TINY, include_differences=False, input_row_weighting=None, random_state=0
     ).fit(X, y)
     assert kept.n_embedding_features_ == 4 + 2
-    both = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    both = WassersteinSequenceEmbedder(
+        **TINY, input_row_weighting=None, random_state=0
+    ).fit(X, y)
     assert both.n_embedding_features_ == 4 + 2 + 2
     # The kept input rows do not depend on the training loss (the same batches
     # set their statistics), so they are the model's without differences; the
@@ -551,3 +554,135 @@ def test_difference_rows_follow_the_input_rows(data):
     with_differences, without = both.step_features(X)[0], kept.step_features(X)[0]
     np.testing.assert_allclose(with_differences[4:6], without[4:6], rtol=1e-6)
     assert not np.allclose(with_differences[:4], without[:4])
+
+
+def _brute_force_row_weights(quantiles, labels, p):
+    """(mean(s) / s_k) ** (1/p); s_k: mean W_p ** p of row k over same-class pairs."""
+    total, pairs = np.zeros(quantiles.shape[1]), 0
+    for a, b in itertools.permutations(range(len(quantiles)), 2):
+        if labels[a] == labels[b]:
+            total += (np.abs(quantiles[a] - quantiles[b]) ** p).mean(axis=1)
+            pairs += 1
+    spread = total / pairs
+    return (spread.mean() / spread) ** (1.0 / p)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_input_row_weights_match_a_brute_force_reference(data, p):
+    X, y = data
+    plain = WassersteinSequenceEmbedder(
+        **TINY, p=p, input_row_weighting=None, random_state=0
+    ).fit(X, y)
+    weighted = WassersteinSequenceEmbedder(**TINY, p=p, random_state=0).fit(X, y)
+    assert plain.input_row_weights_ is None
+    n_rows, n_levels, learned = plain.n_embedding_features_, TINY["n_quantiles"], 4
+    quantiles = plain.transform(X).reshape(len(X), n_rows, n_levels)
+    quantiles /= plain.embedding_scale_
+    expected = _brute_force_row_weights(quantiles[:, learned:], y, p)
+    np.testing.assert_allclose(weighted.input_row_weights_, expected, rtol=1e-4)
+    assert not np.allclose(expected, 1.0)  # the test data give the rows unequal spread
+    # Training does not see the weights: the learned rows are the same, the
+    # kept rows are scaled, in transform and in the encoder's per-step output.
+    Z = weighted.transform(X).reshape(len(X), n_rows, n_levels)
+    np.testing.assert_allclose(
+        Z[:, :learned],
+        quantiles[:, :learned] * plain.embedding_scale_,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        Z[:, learned:],
+        quantiles[:, learned:] * plain.embedding_scale_ * expected[:, None],
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    steps_plain, steps_weighted = (
+        plain.step_features(X)[0],
+        weighted.step_features(X)[0],
+    )
+    np.testing.assert_allclose(
+        steps_weighted[learned:],
+        steps_plain[learned:] * expected[:, None],
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_input_row_weights_need_labels_and_kept_rows(data):
+    X, y = data
+    label_free = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X)
+    assert label_free.input_row_weights_ is None
+    weights = label_free.module_.encoder.kept_row_weights
+    torch.testing.assert_close(weights, torch.ones_like(weights))
+    bare = WassersteinSequenceEmbedder(**TINY, include_input=False, random_state=0)
+    assert bare.fit(X, y).input_row_weights_ is None
+
+
+def test_input_row_weights_keep_rows_without_spread_at_one():
+    from sklearn_wdist._row_weights import spread_weights, within_class_spread
+
+    rng = np.random.default_rng(3)
+    quantiles = rng.normal(size=(9, 3, 5))
+    quantiles[:, 1] = 2.0  # the same in every sequence
+    codes = np.repeat([0, 1, 2], 3)
+    spread = within_class_spread(quantiles, codes, 2)
+    assert spread[1] == 0.0
+    same_class = [
+        (np.abs(quantiles[a] - quantiles[b]) ** 2).mean(axis=1)
+        for a, b in itertools.permutations(range(9), 2)
+        if codes[a] == codes[b]
+    ]
+    np.testing.assert_allclose(spread, np.mean(same_class, axis=0), rtol=1e-12)
+    weights = spread_weights(spread, 2)
+    assert weights[1] == 1.0
+    # The rows with spread are put on their mean spread.
+    np.testing.assert_allclose(
+        weights[[0, 2]] ** 2 * spread[[0, 2]], spread[[0, 2]].mean()
+    )
+    np.testing.assert_array_equal(spread_weights(np.zeros(3), 2), np.ones(3))
+    # A class of one sequence has no pairs; p=1 subsamples large classes.
+    np.testing.assert_allclose(
+        within_class_spread(quantiles[:4], np.array([0, 0, 0, 1]), 2),
+        within_class_spread(quantiles[:3], np.zeros(3, dtype=int), 2),
+    )
+    many = rng.normal(size=(200, 2, 4))
+    subsampled = within_class_spread(many, np.zeros(200, dtype=int), 1, max_members=64)
+    picked = many[np.linspace(0, 199, 64).astype(int)]
+    np.testing.assert_allclose(subsampled, _brute_force_spread(picked, 1), rtol=1e-10)
+
+
+def _brute_force_spread(quantiles, p):
+    gaps = [
+        (np.abs(quantiles[a] - quantiles[b]) ** p).mean(axis=1)
+        for a, b in itertools.permutations(range(len(quantiles)), 2)
+    ]
+    return np.mean(gaps, axis=0)
+
+
+def test_encoder_state_saved_before_the_row_weights_loads_with_weight_one():
+    from sklearn_wdist.nn import ConvEncoder
+
+    encoder = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
+    state = encoder.state_dict()
+    del state["kept_row_weights"]
+    restored = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
+    restored.kept_row_weights.fill_(5.0)
+    restored.load_state_dict(state)
+    torch.testing.assert_close(restored.kept_row_weights, torch.ones(2))
+
+
+def test_input_row_weights_come_from_a_bounded_sample_of_each_class():
+    from sklearn_wdist._row_weights import spread_sample
+
+    codes = np.repeat(np.arange(5), [2, 3, 1, 600, 4])
+    # Small classes whole, a class of one left out, a large one evenly thinned.
+    picks = spread_sample(codes, max_members=256, max_classes=256)
+    np.testing.assert_array_equal(
+        np.bincount(codes[picks], minlength=5), [2, 3, 0, 256, 4]
+    )
+    large = picks[codes[picks] == 3]
+    assert large[0] == 6 and large[-1] == 605  # the first and the last member
+    assert len(np.unique(picks)) == len(picks)
+    many = np.repeat(np.arange(1000), 2)
+    assert len(np.unique(many[spread_sample(many, max_classes=256)])) == 256
+    assert len(spread_sample(np.arange(5))) == 0

@@ -200,6 +200,14 @@ class MaskedEncoder(nn.Module):
         Also append the first difference of each normalised input channel
         (``x[t] - x[t-1]``, zero at a sequence's first step), standardised with
         batch statistics. Needs ``include_input``.
+
+    Attributes
+    ----------
+    kept_row_weights : torch.Tensor of shape (n_kept,)
+        Buffer of factors for the kept rows (input channels, then their
+        differences), ones after (re-)initialisation.
+        :class:`~sklearn_wdist.WassersteinSequenceEmbedder` sets them after
+        training (``input_row_weighting``); pooled quantiles scale with them.
     """
 
     accepts_lengths = True
@@ -232,6 +240,16 @@ class MaskedEncoder(nn.Module):
         )
         kept = (int(include_input) + int(include_differences)) * in_channels
         self.out_features = n_features + kept
+        # Weights of the kept rows (input channels, then their differences) in
+        # the output; ones unless set after training (see kept_row_weights).
+        self.register_buffer("kept_row_weights", torch.ones(kept))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # State saved before the weights existed: the kept rows weigh 1, as then.
+        key = prefix + "kept_row_weights"
+        if key not in state_dict:
+            state_dict[key] = torch.ones_like(self.kept_row_weights)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-step hidden features of normalised inputs (zero on padded steps)."""
@@ -246,6 +264,7 @@ class MaskedEncoder(nn.Module):
             Source of the random weights, on the module's device.
         """
         reset_encoder_parameters(self, generator)
+        self.kept_row_weights.fill_(1.0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step features of a padded batch.
@@ -267,16 +286,21 @@ class MaskedEncoder(nn.Module):
         features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
         if self.output_norm is not None:
             features = self.output_norm(features, mask)
-        if self.include_input:
-            features = torch.cat([features, inputs], dim=1)
+        if not self.include_input:
+            return features
+        kept = [inputs]
         # A module pickled before the difference rows existed has no such norm.
         if getattr(self, "difference_norm", None) is not None:
             # Step t - 1 of a valid step t >= 1 is valid; the first step's
             # difference is zero. Padded steps are zeroed by the normalisation.
             previous = torch.cat([inputs[..., :1], inputs[..., :-1]], dim=-1)
-            differences = self.difference_norm(inputs - previous, mask)
-            features = torch.cat([features, differences], dim=1)
-        return features
+            kept.append(self.difference_norm(inputs - previous, mask))
+        kept = torch.cat(kept, dim=1)
+        # Modules pickled before the kept rows had weights weigh them alike.
+        weights = self._buffers.get("kept_row_weights")
+        if weights is not None:
+            kept = kept * weights[None, :, None]
+        return torch.cat([features, kept], dim=1)
 
 
 class ConvEncoder(MaskedEncoder):

@@ -1,0 +1,238 @@
+"""Weighting the embedding's rows by their within-class spread (validation only).
+
+Each row of the default embedding (a learned feature, a whitened channel or a
+channel's slopes) is one term of the squared W2 distance. Rows differ in how
+much they vary between sequences of the same class, i.e. in how much noise
+they add. A diagonal reweighting read off the training sequences, the
+distribution-level analogue of standardising by the within-class variance,
+scales row ``k`` by ``sqrt(mean(s) / s_k)``, where ``s_k`` is the mean squared
+W2 distance of row ``k`` over pairs of training sequences of one class and the
+mean runs over the rows reweighted. Scaling rows keeps the result a W2
+distance of a Euclidean embedding. Variants, on the same fits:
+
+- ``every row``: all rows reweighted;
+- ``untrained rows``: only the whitened channels and their slopes reweighted
+  (the learned rows are tight on the training classes by construction, so
+  their spread there says little about new classes).
+
+Run (two processes, merged after)::
+
+    python benchmarks/row_weights.py --unseen --out /tmp/rw-seen
+    python benchmarks/row_weights.py --seen --out /tmp/rw-unseen
+    python benchmarks/row_weights.py --merge /tmp/rw-seen/row_weights.json \
+        /tmp/rw-unseen/row_weights.json
+
+Results go to ``benchmarks/results/row_weights.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import warnings
+from pathlib import Path
+
+import _common as common
+import numpy as np
+import select_defaults
+
+from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein
+
+VARIANTS = ("default", "every row", "untrained rows")
+
+
+def run(task: common.Task, seed: int) -> list[dict]:
+    embedder, fit_s = common.timed(
+        # Unweighted fits (the round 7 default); the variants weight them here.
+        WassersteinSequenceEmbedder(input_row_weighting=None, random_state=seed).fit,
+        task.X_train,
+        task.y_train,
+    )
+    n_rows = embedder.n_embedding_features_
+    learned = embedder.n_features
+    R_train = embedder.transform(task.X_train)
+    R_eval = embedder.transform(task.X_eval)
+    spread = common.within_class_spread(R_train, np.asarray(task.y_train), n_rows)
+    untrained = np.arange(n_rows) >= learned
+    masks = {
+        "default": np.zeros(n_rows, dtype=bool),
+        "every row": np.ones(n_rows, dtype=bool),
+        "untrained rows": untrained,
+    }
+    records = []
+    for name, rows in masks.items():
+        scale = np.repeat(
+            common.spread_row_weights(spread, rows), R_train.shape[1] // n_rows
+        )
+        A, B = R_eval * scale, R_train * scale
+        if task.evaluation == "accuracy":
+            D = pairwise_wasserstein(A, B, p=2)
+            scores = {"accuracy": common.one_nn_accuracy(D, task.y_train, task.y_eval)}
+        else:
+            scores = common.verification_scores(
+                pairwise_wasserstein(A, p=2), task.y_eval
+            )
+        records.append(
+            dict(
+                protocol=task.protocol,
+                dataset=task.dataset,
+                method=name,
+                seed=seed,
+                scores=scores,
+                fit_s=fit_s,
+            )
+        )
+    return records
+
+
+def rotation_tasks() -> list[common.Task]:
+    """JapaneseVowels speakers 1-5 (training split): every 3-train / 2-verify cut.
+
+    ``select_defaults.py`` holds out speakers 4 and 5 only; the ten cuts show
+    how much one cut of five speakers can mislead.
+    """
+    X, y = select_defaults.load_train("JapaneseVowels")
+    speakers = select_defaults.ALLOWED_CLASSES["JapaneseVowels"]
+    tasks = []
+    for held_out in itertools.combinations(speakers, 2):
+        evaluate = np.isin(y, held_out)
+        tasks.append(
+            common.Task(
+                "unseen",
+                "JapaneseVowels " + "+".join(held_out),
+                common.take(X, np.flatnonzero(~evaluate)),
+                y[~evaluate],
+                common.take(X, np.flatnonzero(evaluate)),
+                y[evaluate],
+                "verification",
+            )
+        )
+    return tasks
+
+
+def summarise_rotations(records: list[dict]) -> list[str]:
+    """Mean EER and MAP@R over the cuts and seeds; cuts where weighting helps."""
+    lines = ["### JapaneseVowels, every cut of speakers 1-5 (3 train, 2 verify)", ""]
+    cuts = common.distinct(r["dataset"] for r in records)
+    rows = []
+    for method in VARIANTS:
+        cells = []
+        for score in ("eer", "map_at_r"):
+            per_cut = [
+                statistics.fmean(
+                    r["scores"][score]
+                    for r in records
+                    if (r["dataset"], r["method"]) == (cut, method)
+                )
+                for cut in cuts
+            ]
+            cells.append(f"{statistics.fmean(per_cut):.4f}")
+            if method != "default":
+                base = [
+                    statistics.fmean(
+                        r["scores"][score]
+                        for r in records
+                        if (r["dataset"], r["method"]) == (cut, "default")
+                    )
+                    for cut in cuts
+                ]
+                sign = -1 if score == "eer" else 1
+                better = sum(
+                    sign * (v - b) > 0 for v, b in zip(per_cut, base, strict=True)
+                )
+                cells[-1] += f" ({better}/{len(cuts)} cuts better)"
+        rows.append([method, *cells])
+    lines += common.markdown_table(["rows reweighted", "EER", "MAP@R"], rows)
+    return [*lines, ""]
+
+
+def summarise(records: list[dict]) -> list[str]:
+    """Per task the mean over seeds; the rule's sum of each variant."""
+    lines = []
+    total = dict.fromkeys(VARIANTS, 0.0)
+    for protocol, score in select_defaults.SUMMARY:
+        sign = -1.0 if score == "eer" else 1.0
+        tasks = common.distinct(
+            r["dataset"] for r in records if r["protocol"] == protocol
+        )
+        if not tasks:
+            continue
+        n_tasks = len(
+            select_defaults.SEEN_DATASETS
+            if protocol == "seen"
+            else select_defaults.UNSEEN_DATASETS
+        )
+        rows = []
+        for method in VARIANTS:
+            cells = [
+                statistics.fmean(
+                    r["scores"][score]
+                    for r in records
+                    if (r["protocol"], r["dataset"], r["method"])
+                    == (protocol, name, method)
+                )
+                for name in tasks
+            ]
+            total[method] += sign * sum(cells) / n_tasks
+            mean = statistics.fmean(cells)
+            rows.append([method, *(f"{c:.3f}" for c in cells), f"{mean:.3f}"])
+        header = ["rows reweighted", *tasks, "mean"]
+        lines += [f"### {protocol}: {score}", ""]
+        lines += [*common.markdown_table(header, rows), ""]
+    lines += [
+        "Selection rule's sum of the scores (seen accuracy - unseen EER + "
+        "unseen MAP@R, each averaged over its tasks):",
+        "",
+    ]
+    base = total["default"]
+    lines += [f"- {m}: {v:.3f} ({v - base:+.3f})" for m, v in total.items()]
+    seeds = sorted({r["seed"] for r in records})
+    return [f"Seeds: {seeds}.", "", *lines, ""]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_seeds_argument(parser, default=[0, 1])
+    parser.add_argument(
+        "--seen", nargs="*", default=list(select_defaults.SEEN_DATASETS)
+    )
+    parser.add_argument(
+        "--unseen", nargs="*", default=list(select_defaults.UNSEEN_DATASETS)
+    )
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--merge", nargs="+", type=Path)
+    parser.add_argument(
+        "--rotations",
+        action="store_true",
+        help="every 3/2 cut of JapaneseVowels speakers 1-5 instead of the tasks",
+    )
+    args = parser.parse_args(argv)
+    if args.merge:
+        records = [
+            r for path in args.merge for r in json.loads(path.read_text())["records"]
+        ]
+    else:
+        warnings.filterwarnings("ignore", category=UserWarning)
+        records = []
+        tasks = (
+            rotation_tasks()
+            if args.rotations
+            else select_defaults.build_tasks(args.seen, args.unseen)
+        )
+        for task in tasks:
+            for seed in args.seeds:
+                records += run(task, seed)
+            print(task.protocol, task.dataset, flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "row_weights_rotations" if args.rotations else "row_weights"
+    common.write_json(args.out / f"{stem}.json", {"records": records})
+    text = ["# Rows weighted by their within-class spread (validation data only)", ""]
+    rotations = all(r["dataset"].startswith("JapaneseVowels ") for r in records)
+    body = summarise_rotations(records) if rotations else summarise(records)
+    (args.out / f"{stem}.md").write_text("\n".join(text + body))
+
+
+if __name__ == "__main__":
+    main()
