@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import warnings
 from pathlib import Path
 
@@ -74,49 +73,18 @@ def _record(task, method, seed, scores, fit_s) -> dict:
 
 def summarise(records: list[dict]) -> list[str]:
     """Per task: mean single fit, ensemble, and the rule's sum for each."""
-    lines = []
-    total = {SINGLE: 0.0, ENSEMBLE: 0.0}
-    for protocol, score in select_defaults.SUMMARY:
-        sign = -1.0 if score == "eer" else 1.0
-        tasks = common.distinct(
-            r["dataset"] for r in records if r["protocol"] == protocol
-        )
-        if not tasks:
-            continue
-        n_tasks = len(
-            select_defaults.SEEN_DATASETS
-            if protocol == "seen"
-            else select_defaults.UNSEEN_DATASETS
-        )
-        lines += [f"### {protocol}: {score}", ""]
-        header = ["method", *tasks, "mean"]
-        rows = []
-        for method in (SINGLE, ENSEMBLE):
-            cells = []
-            for name in tasks:
-                values = [
-                    r["scores"][score]
-                    for r in records
-                    if r["protocol"] == protocol
-                    and r["dataset"] == name
-                    and r["method"] == method
-                ]
-                cells.append(statistics.fmean(values))
-            total[method] += sign * sum(cells) / n_tasks
-            rows.append(
-                [method, *(f"{c:.3f}" for c in cells), f"{statistics.fmean(cells):.3f}"]
-            )
-        lines += [*common.markdown_table(header, rows), ""]
-    lines += [
+    lines, sums = select_defaults.rule_tables(records, [SINGLE, ENSEMBLE])
+    change = sums[ENSEMBLE] - sums[SINGLE]
+    return [
+        *lines,
         "Selection rule's sum of the scores (seen accuracy - unseen EER + "
         "unseen MAP@R, each averaged over its tasks); the raw baseline cancels "
         "in the difference:",
         "",
-        f"- single fit (mean over seeds): {total[SINGLE]:.3f}",
-        f"- ensemble: {total[ENSEMBLE]:.3f} ({total[ENSEMBLE] - total[SINGLE]:+.3f})",
+        f"- single fit (mean over seeds): {sums[SINGLE]:.3f}",
+        f"- ensemble: {sums[ENSEMBLE]:.3f} ({change:+.3f})",
         "",
     ]
-    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -150,46 +150,21 @@ def summarise_rotations(records: list[dict]) -> list[str]:
 
 def summarise(records: list[dict]) -> list[str]:
     """Per task the mean over seeds; the rule's sum of each variant."""
-    lines = []
-    total = dict.fromkeys(VARIANTS, 0.0)
-    for protocol, score in select_defaults.SUMMARY:
-        sign = -1.0 if score == "eer" else 1.0
-        tasks = common.distinct(
-            r["dataset"] for r in records if r["protocol"] == protocol
-        )
-        if not tasks:
-            continue
-        n_tasks = len(
-            select_defaults.SEEN_DATASETS
-            if protocol == "seen"
-            else select_defaults.UNSEEN_DATASETS
-        )
-        rows = []
-        for method in VARIANTS:
-            cells = [
-                statistics.fmean(
-                    r["scores"][score]
-                    for r in records
-                    if (r["protocol"], r["dataset"], r["method"])
-                    == (protocol, name, method)
-                )
-                for name in tasks
-            ]
-            total[method] += sign * sum(cells) / n_tasks
-            mean = statistics.fmean(cells)
-            rows.append([method, *(f"{c:.3f}" for c in cells), f"{mean:.3f}"])
-        header = ["rows reweighted", *tasks, "mean"]
-        lines += [f"### {protocol}: {score}", ""]
-        lines += [*common.markdown_table(header, rows), ""]
-    lines += [
+    lines, sums = select_defaults.rule_tables(
+        records, list(VARIANTS), label="rows reweighted"
+    )
+    base = sums["default"]
+    seeds = sorted({r["seed"] for r in records})
+    return [
+        f"Seeds: {seeds}.",
+        "",
+        *lines,
         "Selection rule's sum of the scores (seen accuracy - unseen EER + "
         "unseen MAP@R, each averaged over its tasks):",
         "",
+        *(f"- {m}: {v:.3f} ({v - base:+.3f})" for m, v in sums.items()),
+        "",
     ]
-    base = total["default"]
-    lines += [f"- {m}: {v:.3f} ({v - base:+.3f})" for m, v in total.items()]
-    seeds = sorted({r["seed"] for r in records})
-    return [f"Seeds: {seeds}.", "", *lines, ""]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -238,6 +238,45 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def rule_tables(
+    records: list[common.Record], methods: list[str], label: str = "method"
+) -> tuple[list[str], dict[str, float]]:
+    """Per-task means of ``methods`` for each summary score, and the rule's sums.
+
+    A method's sum is its mean seen accuracy minus its mean unseen EER plus its
+    mean unseen MAP@R, each protocol averaged over its full task list (13 seen,
+    7 unseen), so that sums of runs on part of the tasks add up. The raw
+    baseline cancels in differences of sums. Returns the Markdown lines and
+    the sums.
+    """
+    n_tasks = {"seen": len(SEEN_DATASETS), "unseen": len(UNSEEN_DATASETS)}
+    lines, sums = [], dict.fromkeys(methods, 0.0)
+    for protocol, key in SUMMARY:
+        chosen = common.select(records, protocol=protocol)
+        names = common.distinct(r["dataset"] for r in chosen)
+        if not names:
+            continue
+        sign = 1.0 if common.SCORES[key].higher_is_better else -1.0
+        rows = []
+        for method in methods:
+            cells = [
+                float(
+                    np.mean(
+                        [
+                            r["scores"][key]
+                            for r in common.select(chosen, dataset=name, method=method)
+                        ]
+                    )
+                )
+                for name in names
+            ]
+            sums[method] += sign * sum(cells) / n_tasks[protocol]
+            mean = np.mean(cells)
+            rows.append([method, *(f"{c:.3f}" for c in cells), f"{mean:.3f}"])
+        lines += section(protocol, key, [label, *names, "mean"], rows)
+    return lines, sums
+
+
 def section(
     protocol: str, key: str, header: list[str], rows: list[list[str]]
 ) -> list[str]:
