@@ -25,12 +25,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
 from ._pairwise import pairwise_wasserstein
-from ._row_weights import (
-    kept_row_weights,
-    spread_sample,
-    spread_weights,
-    within_class_spread,
-)
+from ._row_weights import fit_row_weights, kept_row_weights
 from ._training import (
     AugmentingCollate,
     RetrievalValidation,
@@ -232,14 +227,18 @@ class WassersteinSequenceEmbedder(
         ``include_input``) weigh in the distance. ``"within_class"``: after
         training, each kept row ``k`` is scaled by
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
-        ``W_p ** p`` distance over pairs of training sequences of one class
-        and the mean runs over the kept rows. Rows that vary a lot within a
-        class (noise for telling classes apart) then weigh less, rows that
-        stay put more, and the kept rows' total weight stays as it was: the
-        within-class standardisation of a distribution's rows. The learned
-        rows are left alone, since training made them tight on its own
-        classes. ``None``: every kept row weighs 1. Without labels
-        (``fit(X)``), or with an encoder without kept rows, nothing is
+        ``W_p ** p`` distance over all ordered pairs of training sequences of
+        one class (estimated from at most 256 evenly spaced sequences of each
+        of at most 256 classes) and the mean runs over the kept rows that vary
+        within a class (the others keep weight 1). Rows that vary a lot within
+        a class (noise for telling classes apart) then weigh less, rows that
+        stay put more: the within-class standardisation of a distribution's
+        rows. The factors are not bounded: a row that hardly varies within any
+        class is scaled up until its within-class spread is the average. The
+        learned rows are left alone, since training made them tight on its
+        own classes. Training, and early stopping's validation score, see
+        every kept row at weight 1. ``None``: every kept row weighs 1. Without
+        labels (``fit(X)``), or with an encoder without kept rows, nothing is
         weighted. Chosen on validation data (``BENCHMARKS.md``, round 8).
     normalize_output : bool, default=True
         Standardise every learned feature of the default encoder with batch
@@ -595,6 +594,14 @@ class WassersteinSequenceEmbedder(
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # Saved before these parameters existed: what that version did.
+        self.__dict__.setdefault("include_differences", False)
+        self.__dict__.setdefault("input_row_weighting", None)
+        if "net_" in self.__dict__:
+            self.__dict__.setdefault("input_row_weights_", None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1110,27 +1117,30 @@ class WassersteinSequenceEmbedder(
             yield
 
     def _fit_input_row_weights(self, module, train_inputs, train_codes):
-        """Set the kept rows' factors (``input_row_weighting``); return them."""
+        """Set the kept rows' factors (``input_row_weighting``); return them.
+
+        The spread is measured on the unweighted rows: the buffer is reset to
+        ones first, whatever training or a callback left in it.
+        """
         weights = kept_row_weights(module)
-        if (
-            self.input_row_weighting is None
-            or train_codes is None
-            or weights is None
-            or len(weights) == 0
-        ):
+        if weights is None or len(weights) == 0:
             return None
-        picks = spread_sample(train_codes)
-        if len(picks) == 0:  # no class has two sequences: no pairs to learn from
-            return None
-        embeddings = embed_sequences(
-            module, [train_inputs[i] for i in picks], 1.0, self.n_threads
-        )
-        quantiles = embeddings.reshape(len(picks), -1, self._n_levels())
-        kept = quantiles[:, quantiles.shape[1] - len(weights) :]
-        spread = within_class_spread(kept, train_codes[picks], int(self.p))
-        factors = spread_weights(spread, int(self.p))
         with torch.no_grad():
-            weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))
+            weights.fill_(1.0)
+        if self.input_row_weighting is None or train_codes is None:
+            return None
+        factors = fit_row_weights(
+            lambda indices: embed_sequences(
+                module, [train_inputs[i] for i in indices], 1.0, self.n_threads
+            ),
+            train_codes,
+            len(weights),
+            self._n_levels(),
+            int(self.p),
+        )
+        if factors is not None:
+            with torch.no_grad():
+                weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))
         return factors
 
     def _check_trained(self, net, train_inputs: list[np.ndarray]) -> None:

@@ -1,12 +1,22 @@
 """Weights of the kept input rows from their spread within the training classes.
 
 See ``input_row_weighting`` of :class:`~sklearn_wdist.WassersteinSequenceEmbedder`.
+The spread of row ``k`` is the mean of its ``W_p ** p`` distance over all
+ordered pairs of distinct training sequences of one class. Large data are
+estimated from a bounded, evenly spaced sample of each class, whose mean pair
+spread then counts for all ``N_c (N_c - 1)`` pairs of the class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
+
+# Members of a class whose pairs are enumerated one by one (p=1); p=2 uses a
+# closed form over every sampled member.
+_PAIRED_MEMBERS = 64
 
 
 def kept_row_weights(module) -> torch.Tensor | None:
@@ -16,45 +26,54 @@ def kept_row_weights(module) -> torch.Tensor | None:
     return buffers.get("kept_row_weights")
 
 
-def within_class_spread(
-    quantiles: np.ndarray, codes: np.ndarray, p: int, max_members: int = 64
-) -> np.ndarray:
-    """Mean ``W_p ** p`` of each row over ordered pairs of one class.
+def pair_spread(members: np.ndarray, p: int) -> np.ndarray:
+    """Mean ``W_p ** p`` of each row over ordered pairs of distinct ``members``.
 
-    ``quantiles`` has shape (n_sequences, n_rows, M); the row distance is
-    ``mean_m |q_a[m] - q_b[m]| ** p``. For ``p=2`` every pair enters, through
+    ``members`` has shape (n >= 2, n_rows, M); the row distance is
+    ``mean_m |q_a[m] - q_b[m]| ** p``. For ``p=2`` every pair enters through
     ``sum_{a != b} |q_a - q_b| ** 2 = 2 n sum_a |q_a - mean| ** 2``; for
-    ``p=1`` at most ``max_members`` evenly spaced members of each class.
-    Classes of one sequence have no pairs; with none at all, zeros.
+    ``p=1``, the pairs of at most 64 evenly spaced members.
     """
-    values = quantiles.astype(np.float64)
+    values = np.asarray(members, dtype=np.float64)
+    n = len(values)
+    if p == 2:
+        centred = values - values.mean(axis=0)
+        return 2.0 * np.square(centred).mean(axis=2).sum(axis=0) / (n - 1)
+    if n > _PAIRED_MEMBERS:
+        values = values[np.linspace(0, n - 1, _PAIRED_MEMBERS).astype(int)]
+        n = _PAIRED_MEMBERS
     total = np.zeros(values.shape[1])
-    pairs = 0
-    for code in np.unique(codes):
-        members = values[codes == code]
-        n = len(members)
-        if n < 2:
+    for a in range(n - 1):
+        total += 2.0 * np.abs(values[a + 1 :] - values[a]).mean(axis=2).sum(axis=0)
+    return total / (n * (n - 1))
+
+
+def within_class_spread(
+    classes: Iterable[tuple[np.ndarray, int]], p: int, n_rows: int
+) -> np.ndarray:
+    """Mean ``W_p ** p`` of each row over the ordered same-class pairs.
+
+    ``classes`` yields ``(members, size)``: quantiles of (a sample of) one
+    class's sequences and the number of sequences in the whole class, whose
+    ``size * (size - 1)`` pairs the sample's mean pair spread stands for.
+    Classes with fewer than two members are skipped; with none left, zeros.
+    """
+    total, pairs = np.zeros(n_rows), 0
+    for members, size in classes:
+        if len(members) < 2:
             continue
-        if p == 2:
-            centred = members - members.mean(axis=0)
-            total += 2 * n * np.square(centred).mean(axis=2).sum(axis=0)
-        else:
-            if n > max_members:
-                members = members[np.linspace(0, n - 1, max_members).astype(int)]
-                n = max_members
-            for a in range(n - 1):
-                gaps = np.abs(members[a + 1 :] - members[a]).mean(axis=2)
-                total += 2 * gaps.sum(axis=0)
-        pairs += n * (n - 1)
+        total += pair_spread(members, p) * size * (size - 1)
+        pairs += size * (size - 1)
     return total / max(pairs, 1)
 
 
 def spread_weights(spread: np.ndarray, p: int) -> np.ndarray:
-    """``(mean(s) / s_k) ** (1/p)`` for rows with spread, 1 for the others.
+    """``(mean(s) / s_k) ** (1/p)``, the mean over the rows with spread.
 
-    A row that never varies within a class (spread at rounding level, below
-    ``1e-12`` of the largest) keeps weight 1, and so does every row when
-    none varies.
+    A row that never varies within a class (spread below ``1e-12`` of the
+    largest, rounding level for ``p=2``) keeps weight 1, and so does every
+    row when none varies. The factors are not bounded: a row that hardly
+    varies within any class is weighted up by as much as it is tight.
     """
     varies = spread > 1e-12 * max(float(spread.max(initial=0.0)), np.finfo(float).tiny)
     factors = np.ones(len(spread))
@@ -64,10 +83,10 @@ def spread_weights(spread: np.ndarray, p: int) -> np.ndarray:
     return factors
 
 
-def spread_sample(
+def class_samples(
     codes: np.ndarray, max_members: int = 256, max_classes: int = 256
-) -> np.ndarray:
-    """Return the indices of the training sequences that estimate the spread.
+) -> list[tuple[np.ndarray, int]]:
+    """Return ``(indices, class size)`` of the sequences that estimate the spread.
 
     Every class with at least two sequences, or ``max_classes`` of them evenly
     spaced in label order, each with at most ``max_members`` evenly spaced
@@ -75,13 +94,39 @@ def spread_sample(
     them on small data. Deterministic, so it needs no random state.
     """
     classes, counts = np.unique(codes, return_counts=True)
-    classes = classes[counts >= 2]
+    keep = counts >= 2
+    classes, counts = classes[keep], counts[keep]
     if len(classes) > max_classes:
-        classes = classes[np.linspace(0, len(classes) - 1, max_classes).astype(int)]
-    picks = []
-    for code in classes:
+        chosen = np.linspace(0, len(classes) - 1, max_classes).astype(int)
+        classes, counts = classes[chosen], counts[chosen]
+    samples = []
+    for code, size in zip(classes, counts, strict=True):
         members = np.flatnonzero(codes == code)
         if len(members) > max_members:
             members = members[np.linspace(0, len(members) - 1, max_members).astype(int)]
-        picks.append(members)
-    return np.sort(np.concatenate(picks)) if picks else np.empty(0, dtype=int)
+        samples.append((members, int(size)))
+    return samples
+
+
+def fit_row_weights(
+    embed: Callable[[np.ndarray], np.ndarray],
+    codes: np.ndarray,
+    n_rows: int,
+    n_levels: int,
+    p: int,
+) -> np.ndarray | None:
+    """Weights of the last ``n_rows`` rows, one class sample embedded at a time.
+
+    ``embed(indices)`` returns the flattened quantile embeddings (unweighted)
+    of those training sequences. ``None`` when no class has two sequences.
+    """
+    samples = class_samples(codes)
+    if not samples:
+        return None
+
+    def kept_quantiles():
+        for indices, size in samples:
+            quantiles = embed(indices).reshape(len(indices), -1, n_levels)
+            yield quantiles[:, quantiles.shape[1] - n_rows :], size
+
+    return spread_weights(within_class_spread(kept_quantiles(), p, n_rows), p)

@@ -618,6 +618,10 @@ def test_input_row_weights_need_labels_and_kept_rows(data):
     assert bare.fit(X, y).input_row_weights_ is None
 
 
+def _groups(quantiles, codes):
+    return [(quantiles[codes == c], int((codes == c).sum())) for c in np.unique(codes)]
+
+
 def test_input_row_weights_keep_rows_without_spread_at_one():
     from sklearn_wdist._row_weights import spread_weights, within_class_spread
 
@@ -625,7 +629,7 @@ def test_input_row_weights_keep_rows_without_spread_at_one():
     quantiles = rng.normal(size=(9, 3, 5))
     quantiles[:, 1] = 2.0  # the same in every sequence
     codes = np.repeat([0, 1, 2], 3)
-    spread = within_class_spread(quantiles, codes, 2)
+    spread = within_class_spread(_groups(quantiles, codes), 2, 3)
     assert spread[1] == 0.0
     same_class = [
         (np.abs(quantiles[a] - quantiles[b]) ** 2).mean(axis=1)
@@ -640,15 +644,57 @@ def test_input_row_weights_keep_rows_without_spread_at_one():
         weights[[0, 2]] ** 2 * spread[[0, 2]], spread[[0, 2]].mean()
     )
     np.testing.assert_array_equal(spread_weights(np.zeros(3), 2), np.ones(3))
-    # A class of one sequence has no pairs; p=1 subsamples large classes.
+    # A class of one sequence has no pairs.
     np.testing.assert_allclose(
-        within_class_spread(quantiles[:4], np.array([0, 0, 0, 1]), 2),
-        within_class_spread(quantiles[:3], np.zeros(3, dtype=int), 2),
+        within_class_spread(_groups(quantiles[:4], np.array([0, 0, 0, 1])), 2, 3),
+        within_class_spread(_groups(quantiles[:3], np.zeros(3, dtype=int)), 2, 3),
     )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_input_row_weights_follow_every_pair_under_class_imbalance(p):
+    from sklearn_wdist._row_weights import fit_row_weights
+
+    # One class of 1000 sequences and twenty of 5; row 1 spreads ten times
+    # more in the small classes. Every ordered same-class pair counts once, so
+    # the large class (999000 pairs against 400) decides the weights, although
+    # only a sample of it is embedded.
+    rng = np.random.default_rng(4)
+    codes = np.concatenate([np.zeros(1000, dtype=int), np.repeat(np.arange(1, 21), 5)])
+    quantiles = rng.normal(size=(len(codes), 2, 3))
+    quantiles[codes > 0, 1] *= 10.0
+    embedded = []
+
+    def embed(indices):
+        embedded.append(len(indices))
+        return quantiles[indices].reshape(len(indices), -1)
+
+    weights = fit_row_weights(embed, codes, n_rows=2, n_levels=3, p=p)
+    assert max(embedded) == 256  # one bounded class sample at a time
+    exact = [
+        _brute_force_spread(quantiles[codes == c], p) * n * (n - 1)
+        for c, n in zip(*np.unique(codes, return_counts=True), strict=True)
+    ]
+    pairs = sum(n * (n - 1) for n in np.unique(codes, return_counts=True)[1])
+    spread = np.sum(exact, axis=0) / pairs
+    expected = (spread.mean() / spread) ** (1.0 / p)
+    np.testing.assert_allclose(weights, expected, rtol=0.05)
+
+
+def test_pair_spread_matches_brute_force_and_bounds_the_p1_pairs():
+    from sklearn_wdist._row_weights import pair_spread
+
+    rng = np.random.default_rng(5)
+    members = rng.normal(size=(12, 3, 4))
+    for p in (1, 2):
+        np.testing.assert_allclose(
+            pair_spread(members, p), _brute_force_spread(members, p), rtol=1e-10
+        )
     many = rng.normal(size=(200, 2, 4))
-    subsampled = within_class_spread(many, np.zeros(200, dtype=int), 1, max_members=64)
     picked = many[np.linspace(0, 199, 64).astype(int)]
-    np.testing.assert_allclose(subsampled, _brute_force_spread(picked, 1), rtol=1e-10)
+    np.testing.assert_allclose(
+        pair_spread(many, 1), _brute_force_spread(picked, 1), rtol=1e-10
+    )
 
 
 def _brute_force_spread(quantiles, p):
@@ -672,17 +718,69 @@ def test_encoder_state_saved_before_the_row_weights_loads_with_weight_one():
 
 
 def test_input_row_weights_come_from_a_bounded_sample_of_each_class():
-    from sklearn_wdist._row_weights import spread_sample
+    from sklearn_wdist._row_weights import class_samples
 
     codes = np.repeat(np.arange(5), [2, 3, 1, 600, 4])
-    # Small classes whole, a class of one left out, a large one evenly thinned.
-    picks = spread_sample(codes, max_members=256, max_classes=256)
-    np.testing.assert_array_equal(
-        np.bincount(codes[picks], minlength=5), [2, 3, 0, 256, 4]
-    )
-    large = picks[codes[picks] == 3]
+    # Small classes whole, a class of one left out, a large one evenly thinned;
+    # each sample carries the size of its whole class.
+    samples = class_samples(codes, max_members=256, max_classes=256)
+    assert [size for _, size in samples] == [2, 3, 600, 4]
+    assert [len(indices) for indices, _ in samples] == [2, 3, 256, 4]
+    large = samples[2][0]
     assert large[0] == 6 and large[-1] == 605  # the first and the last member
-    assert len(np.unique(picks)) == len(picks)
+    assert all(np.all(codes[i] == codes[i][0]) for i, _ in samples)
     many = np.repeat(np.arange(1000), 2)
-    assert len(np.unique(many[spread_sample(many, max_classes=256)])) == 256
-    assert len(spread_sample(np.arange(5))) == 0
+    assert len(class_samples(many, max_classes=256)) == 256
+    assert class_samples(np.arange(5)) == []
+
+
+def test_input_row_weights_are_measured_on_unweighted_rows(data):
+    X, y = data
+
+    class LeaveWeights(Callback):
+        """Leave non-unit kept-row weights behind, as a loaded checkpoint would."""
+
+        def on_train_end(self, net, **kwargs):
+            net.module_.encoder.kept_row_weights.fill_(3.0)
+
+    plain = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    loaded = WassersteinSequenceEmbedder(
+        **TINY, callbacks=[LeaveWeights()], random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(loaded.input_row_weights_, plain.input_row_weights_)
+    unweighted = WassersteinSequenceEmbedder(
+        **TINY, input_row_weighting=None, callbacks=[LeaveWeights()], random_state=0
+    ).fit(X, y)
+    assert unweighted.input_row_weights_ is None
+    weights = unweighted.module_.encoder.kept_row_weights
+    torch.testing.assert_close(weights, torch.ones_like(weights))
+
+
+def test_models_pickled_before_the_row_weights_still_work(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **TINY, include_differences=False, input_row_weighting=None, random_state=0
+    ).fit(X, y)
+    expected = model.transform(X)
+    # What an older version pickled: no such parameters, attribute or buffers.
+    for name in ("include_differences", "input_row_weighting", "input_row_weights_"):
+        del model.__dict__[name]
+    encoder = model.module_.encoder
+    del encoder._buffers["kept_row_weights"]
+    for norm in encoder.modules():
+        norm._buffers.pop("varied", None)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.input_row_weights_ is None
+    assert restored.get_params()["input_row_weighting"] is None
+    np.testing.assert_array_equal(restored.transform(X), expected)
+    restored_encoder = restored.module_.encoder
+    torch.testing.assert_close(
+        restored_encoder.kept_row_weights, torch.ones(X[0].shape[0])
+    )
+    assert all(
+        n.varied.all() for n in restored_encoder.modules() if hasattr(n, "varied")
+    )
+    # The restored model warm-starts with early stopping (load_state_dict).
+    restored.set_params(
+        warm_start=True, early_stopping=True, validation_fraction=0.3, max_epochs=1
+    ).fit(X, y)

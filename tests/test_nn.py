@@ -533,3 +533,32 @@ def test_norm_state_saved_before_the_flags_scales_every_channel():
     )
     torch.testing.assert_close(trained.eval()(x, mask)[0, :, 0], expected)
     torch.testing.assert_close(restored.eval()(x, mask), trained(x, mask))
+
+
+def test_partial_state_loads_leave_the_flags_and_weights_alone():
+    encoder = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
+    encoder.kept_row_weights.fill_(2.0)
+    encoder.input_norm.varied.zero_()
+    head_only = {"head.weight": encoder.head.weight.detach().clone()}
+    encoder.load_state_dict(head_only, strict=False)  # no flags, no weights
+    torch.testing.assert_close(encoder.kept_row_weights, torch.full((2,), 2.0))
+    assert not encoder.input_norm.varied.any()
+
+
+def test_norm_takes_batchnorm_arguments_by_position():
+    norm = MaskedBatchNorm1d(3, 1e-3, 0.2)
+    assert (norm.eps, norm.momentum) == (1e-3, 0.2)
+
+
+def test_norm_judges_variation_relative_to_the_channel_scale():
+    rng = np.random.default_rng(14)
+    # Centred data at a tiny scale vary; a constant at a large level does not.
+    tiny = [(1e-6 * rng.normal(size=(1, 30))).astype("float32") for _ in range(3)]
+    norm = _train_norm(MaskedBatchNorm1d(1, affine=False), tiny, n_batches=2)
+    assert norm.varied.tolist() == [True]
+    level = [np.full((1, 30), 1234.5, dtype="float32") for _ in range(3)]
+    norm = _train_norm(MaskedBatchNorm1d(1, affine=False), level, n_batches=2)
+    assert norm.varied.tolist() == [False]
+    zeros = [np.zeros((1, 30), dtype="float32") for _ in range(3)]
+    norm = _train_norm(MaskedBatchNorm1d(1, affine=False), zeros, n_batches=2)
+    assert norm.varied.tolist() == [False]

@@ -24,8 +24,11 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     zero variance: dividing by its vanishing running variance would blow up any
     variation it shows later by up to ``eps ** -0.5``. "Never varied" means a
     batch standard deviation of at most 64 machine epsilons of the input dtype,
-    relative to ``max(|mean|, 1)``, i.e. rounding error. The flags are the
-    buffer ``varied``; modules saved before it existed scale every channel.
+    relative to the channel's root mean square, i.e. rounding error, in every
+    training batch. The flags are the buffer ``varied``; modules saved before
+    it existed scale every channel. A channel that varied in some batches and
+    not in others is scaled by its running variance, as in
+    :class:`torch.nn.BatchNorm1d`.
 
     Parameters
     ----------
@@ -46,8 +49,8 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     torch.Size([3, 2, 5])
     """
 
-    def __init__(self, num_features: int, **kwargs) -> None:
-        super().__init__(num_features, **kwargs)
+    def __init__(self, num_features: int, *args, **kwargs) -> None:
+        super().__init__(num_features, *args, **kwargs)
         if self.track_running_stats:
             self.register_buffer(
                 "varied",
@@ -64,10 +67,22 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         if self._buffers.get("varied") is not None:
             self.varied.zero_()
 
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        # Pickled before the flags existed: every channel is scaled, as then.
+        if self.track_running_stats and "varied" not in self._buffers:
+            self.register_buffer("varied", torch.ones_like(self.running_mean).bool())
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # State saved before the flags existed: every channel is scaled, as then.
+        # A full state saved before the flags existed (it has the running
+        # statistics but no flags): every channel is scaled, as then. A partial
+        # load (strict=False) without statistics leaves the flags alone.
         key = prefix + "varied"
-        if self._buffers.get("varied") is not None and key not in state_dict:
+        if (
+            self._buffers.get("varied") is not None
+            and key not in state_dict
+            and prefix + "running_mean" in state_dict
+        ):
             state_dict[key] = torch.ones_like(self.varied)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -105,9 +120,14 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
 
 def _varies(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-    """Channels whose variance exceeds the rounding error of their mean."""
-    tolerance = 64 * torch.finfo(var.dtype).eps * mean.abs().clamp(min=1.0)
-    return var > tolerance.square()
+    """Channels whose standard deviation exceeds the rounding error of their values.
+
+    Rounding error is taken as 64 machine epsilons of the root mean square
+    ``sqrt(var + mean ** 2)``, so the test does not depend on the data's scale
+    (and an all-zero channel never varies).
+    """
+    tolerance = (64 * torch.finfo(var.dtype).eps) ** 2
+    return var > tolerance * (var + mean.square())
 
 
 def reset_encoder_parameters(
@@ -244,10 +264,23 @@ class MaskedEncoder(nn.Module):
         # the output; ones unless set after training (see kept_row_weights).
         self.register_buffer("kept_row_weights", torch.ones(kept))
 
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        # Pickled before the kept rows had weights: they weigh 1, as then.
+        if "kept_row_weights" not in self._buffers:
+            has_differences = getattr(self, "difference_norm", None) is not None
+            kept = (int(self.include_input) + int(has_differences)) * (
+                self.input_norm.num_features
+            )
+            device = self.input_norm.running_mean.device
+            self.register_buffer("kept_row_weights", torch.ones(kept, device=device))
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # State saved before the weights existed: the kept rows weigh 1, as then.
+        # A full state saved before the weights existed (it has the input
+        # statistics but no weights): the kept rows weigh 1, as then. A
+        # partial load (strict=False) without them leaves the weights alone.
         key = prefix + "kept_row_weights"
-        if key not in state_dict:
+        if key not in state_dict and prefix + "input_norm.running_mean" in state_dict:
             state_dict[key] = torch.ones_like(self.kept_row_weights)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
