@@ -1,0 +1,134 @@
+"""Robustness probe: irrelevant channels added to validation tasks.
+
+Sensor recordings often carry channels that say nothing about the classes.
+This probe appends ``--noise`` channels of standard Gaussian noise (the same
+distribution for every class, seeded, independent of the training seed) to
+every sequence of some validation tasks of ``select_defaults.py`` (official
+training splits only) and compares each method with and without them:
+
+- ``learned``: the default embedder;
+- ``learned (unweighted input rows)``: ``input_row_weighting=None``;
+- ``raw-quantile W2`` and ``whitened raw + difference quantile W2``:
+  untrained baselines (see ``evidence.py``).
+
+Run (two processes, merged after)::
+
+    python benchmarks/noise_channels.py --unseen --out /tmp/noise-seen
+    python benchmarks/noise_channels.py --seen --out /tmp/noise-unseen
+    python benchmarks/noise_channels.py --merge /tmp/noise-seen/noise_channels.json \
+        /tmp/noise-unseen/noise_channels.json
+
+Results go to ``benchmarks/results/noise_channels.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import warnings
+from pathlib import Path
+
+import _common as common
+import numpy as np
+import select_defaults
+
+SEEN = ("GunPoint", "Coffee", "ArrowHead", "BasicMotions")
+UNSEEN = ("JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ")
+
+
+def with_noise(X: common.Sequences, n_noise: int, seed: int) -> list[np.ndarray]:
+    """Append ``n_noise`` channels of N(0, 1) noise to every sequence."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for x in X:
+        x = np.asarray(x, dtype=np.float64)
+        out.append(np.concatenate([x, rng.normal(size=(n_noise, x.shape[-1]))]))
+    return out
+
+
+def methods() -> list[common.Method]:
+    return [
+        common.EmbedderMethod("learned", {}),
+        common.EmbedderMethod(
+            "learned (unweighted input rows)", {"input_row_weighting": None}
+        ),
+        common.RawQuantileMethod(),
+        common.WhitenedDifferencesQuantileMethod(),
+    ]
+
+
+def noisy_tasks(seen, unseen, n_noise: int) -> list[common.Task]:
+    tasks = select_defaults.build_tasks(list(seen), list(unseen))
+    if n_noise == 0:
+        return tasks
+    return [
+        common.Task(
+            t.protocol,
+            t.dataset,
+            with_noise(t.X_train, n_noise, 1),
+            t.y_train,
+            with_noise(t.X_eval, n_noise, 2),
+            t.y_eval,
+            t.evaluation,
+        )
+        for t in tasks
+    ]
+
+
+def summarise(records: list[dict]) -> list[str]:
+    """Per task and method: the score without and with the noise channels."""
+    lines = []
+    for protocol, key in (("seen", "accuracy"), ("unseen", "eer")):
+        chosen = [r for r in records if r["protocol"] == protocol]
+        names = common.distinct(r["dataset"] for r in chosen)
+        if not names:
+            continue
+        noise_levels = sorted({r["n_noise"] for r in chosen})
+        header = ["method", *(f"{n} ({k} noise)" for n in names for k in noise_levels)]
+        rows = []
+        for method in common.distinct(r["method"] for r in chosen):
+            cells = []
+            for name in names:
+                for level in noise_levels:
+                    values = [
+                        r["scores"][key]
+                        for r in chosen
+                        if (r["dataset"], r["method"], r["n_noise"])
+                        == (name, method, level)
+                    ]
+                    cells.append(f"{statistics.fmean(values):.3f}")
+            rows.append([method, *cells])
+        lines += select_defaults.section(protocol, key, header, rows)
+    seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
+    return [f"Seeds of the trained methods: {seeds}.", "", *lines]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_seeds_argument(parser, default=[0, 1])
+    parser.add_argument("--seen", nargs="*", default=list(SEEN))
+    parser.add_argument("--unseen", nargs="*", default=list(UNSEEN))
+    parser.add_argument("--noise", type=int, default=2, help="channels of noise")
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--merge", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    if args.merge:
+        records = [
+            r for path in args.merge for r in json.loads(path.read_text())["records"]
+        ]
+    else:
+        warnings.filterwarnings("ignore", category=UserWarning)
+        records = []
+        for n_noise in (0, args.noise):
+            for task in noisy_tasks(args.seen, args.unseen, n_noise):
+                for record in common.run_task(task, methods(), args.seeds):
+                    records.append({**record, "n_noise": n_noise})
+    args.out.mkdir(parents=True, exist_ok=True)
+    common.write_json(args.out / "noise_channels.json", {"records": records})
+    text = ["# Irrelevant noise channels (validation data only)", ""]
+    (args.out / "noise_channels.md").write_text("\n".join(text + summarise(records)))
+
+
+if __name__ == "__main__":
+    main()
