@@ -18,7 +18,9 @@ Run (two processes, merged after)::
     python benchmarks/noise_channels.py --merge /tmp/noise-seen/noise_channels.json \
         /tmp/noise-unseen/noise_channels.json
 
-Results go to ``benchmarks/results/noise_channels.md`` and ``.json``.
+Results go to ``benchmarks/results/noise_channels.md`` and ``.json``;
+``--regularised`` (default variants with less capacity or shorter training)
+to ``noise_channels_regularised.*``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,21 @@ def with_noise(X: common.Sequences, n_noise: int, seed: int) -> list[np.ndarray]
     return out
 
 
-def methods() -> list[common.Method]:
+# With --regularised: the default with less capacity or shorter training,
+# to see whether the damage is overfitting (a diagnostic, not a candidate
+# round: no decision is taken on these numbers).
+REGULARISED = {
+    "learned, dropout 0.3": {"dropout": 0.3},
+    "learned, 1 block": {"n_layers": 1},
+    "learned, 10 epochs": {"max_epochs": 10},
+    "learned, weight decay 1e-2": {"weight_decay": 1e-2},
+    "learned, augmented": {"crop_fraction": 0.8, "scale_std": 0.1, "jitter_std": 0.05},
+}
+
+
+def methods(regularised: bool = False) -> list[common.Method]:
+    if regularised:
+        return [common.EmbedderMethod(n, p) for n, p in REGULARISED.items()]
     return [
         common.EmbedderMethod("learned", {}),
         common.EmbedderMethod(
@@ -112,6 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--noise", type=int, default=2, help="channels of noise")
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     parser.add_argument("--merge", nargs="+", type=Path)
+    parser.add_argument(
+        "--regularised",
+        action="store_true",
+        help="run the REGULARISED variants of the default instead",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         records = [
@@ -122,12 +143,17 @@ def main(argv: list[str] | None = None) -> None:
         records = []
         for n_noise in (0, args.noise):
             for task in noisy_tasks(args.seen, args.unseen, n_noise):
-                for record in common.run_task(task, methods(), args.seeds):
+                for record in common.run_task(
+                    task, methods(args.regularised), args.seeds
+                ):
                     records.append({**record, "n_noise": n_noise})
     args.out.mkdir(parents=True, exist_ok=True)
-    common.write_json(args.out / "noise_channels.json", {"records": records})
+    stem = "noise_channels"
+    if any(r["method"] in REGULARISED for r in records):
+        stem += "_regularised"
+    common.write_json(args.out / f"{stem}.json", {"records": records})
     text = ["# Irrelevant noise channels (validation data only)", ""]
-    (args.out / "noise_channels.md").write_text("\n".join(text + summarise(records)))
+    (args.out / f"{stem}.md").write_text("\n".join(text + summarise(records)))
 
 
 if __name__ == "__main__":
