@@ -280,6 +280,64 @@ def one_nn_accuracy(
     return float(np.mean(predicted == np.asarray(y_test)))
 
 
+def task_scores(task: Task, D: np.ndarray) -> dict[str, float]:
+    """Return a task's scores from its distance matrix.
+
+    ``D`` is evaluation-by-training for accuracy tasks (1-NN), square over the
+    evaluation sequences for verification tasks.
+    """
+    if task.evaluation == "accuracy":
+        return {"accuracy": one_nn_accuracy(D, task.y_train, task.y_eval)}
+    return verification_scores(D, task.y_eval)
+
+
+def embedding_scores(
+    task: Task, R_eval: np.ndarray, R_train: np.ndarray | None = None
+) -> dict[str, float]:
+    """:func:`task_scores` of the W2 (Euclidean) distance between embeddings."""
+    other = R_train if task.evaluation == "accuracy" else None
+    return task_scores(task, pairwise_wasserstein(R_eval, other, p=2))
+
+
+def scored_record(
+    task: Task, method: str, seed: int | None, scores: dict, fit_s: float
+) -> dict[str, Any]:
+    """Return the record of one post-hoc score (no transform timing)."""
+    return dict(
+        protocol=task.protocol,
+        dataset=task.dataset,
+        method=method,
+        seed=seed,
+        scores=scores,
+        fit_s=fit_s,
+    )
+
+
+def add_task_arguments(parser: Any, seen: Sequence[str], unseen: Sequence[str]) -> None:
+    """``--seen``, ``--unseen`` (task names), ``--out`` and ``--merge``."""
+    parser.add_argument("--seen", nargs="*", default=list(seen))
+    parser.add_argument("--unseen", nargs="*", default=list(unseen))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        help="summarise the records of these result files instead of running",
+    )
+
+
+def merged_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Return the records of several result files, in order."""
+    return [r for path in paths for r in json.loads(Path(path).read_text())["records"]]
+
+
+def write_report(out: Path, stem: str, title: str, records, lines) -> None:
+    """``stem.json`` with the records and ``stem.md`` with a title and ``lines``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{stem}.json", {"records": records})
+    (out / f"{stem}.md").write_text("\n".join([f"# {title}", "", *lines]))
+
+
 def verification_scores(D: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """EER, MAP@R and precision@1 of a square distance matrix (leave-one-out)."""
     return {

@@ -21,15 +21,13 @@ Results go to ``benchmarks/results/ensembles.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
-from pathlib import Path
 
 import _common as common
 import numpy as np
 import select_defaults
 
-from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein
+from sklearn_wdist import WassersteinSequenceEmbedder
 
 SINGLE = "single fit"
 ENSEMBLE = "ensemble of the seeds"
@@ -39,11 +37,10 @@ def _scores(task: common.Task, fits: list[WassersteinSequenceEmbedder]) -> dict:
     """Scores of the distance averaging the members' squared distances."""
     scale = len(fits) ** -0.5
     R_eval = np.hstack([f.transform(task.X_eval) for f in fits]) * scale
+    R_train = None
     if task.evaluation == "accuracy":
         R_train = np.hstack([f.transform(task.X_train) for f in fits]) * scale
-        D = pairwise_wasserstein(R_eval, R_train, p=2)
-        return {"accuracy": common.one_nn_accuracy(D, task.y_train, task.y_eval)}
-    return common.verification_scores(pairwise_wasserstein(R_eval, p=2), task.y_eval)
+    return common.embedding_scores(task, R_eval, R_train)
 
 
 def run(task: common.Task, seeds: list[int]) -> list[dict]:
@@ -55,20 +52,10 @@ def run(task: common.Task, seeds: list[int]) -> list[dict]:
             task.y_train,
         )
         fits.append(embedder)
-        records.append(_record(task, SINGLE, seed, _scores(task, [embedder]), fit_s))
-    records.append(_record(task, ENSEMBLE, None, _scores(task, fits), 0.0))
+        scores = _scores(task, [embedder])
+        records.append(common.scored_record(task, SINGLE, seed, scores, fit_s))
+    records.append(common.scored_record(task, ENSEMBLE, None, _scores(task, fits), 0.0))
     return records
-
-
-def _record(task, method, seed, scores, fit_s) -> dict:
-    return dict(
-        protocol=task.protocol,
-        dataset=task.dataset,
-        method=method,
-        seed=seed,
-        scores=scores,
-        fit_s=fit_s,
-    )
 
 
 def summarise(records: list[dict]) -> list[str]:
@@ -90,29 +77,20 @@ def summarise(records: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_seeds_argument(parser, default=[0, 1, 2])
-    parser.add_argument(
-        "--seen", nargs="*", default=list(select_defaults.SEEN_DATASETS)
+    common.add_task_arguments(
+        parser, select_defaults.SEEN_DATASETS, select_defaults.UNSEEN_DATASETS
     )
-    parser.add_argument(
-        "--unseen", nargs="*", default=list(select_defaults.UNSEEN_DATASETS)
-    )
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    parser.add_argument("--merge", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.merge:
-        records = [
-            r for path in args.merge for r in json.loads(path.read_text())["records"]
-        ]
+        records = common.merged_records(args.merge)
     else:
         warnings.filterwarnings("ignore", category=UserWarning)
         records = []
         for task in select_defaults.build_tasks(args.seen, args.unseen):
             records += run(task, args.seeds)
             print(task.protocol, task.dataset, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    common.write_json(args.out / "ensembles.json", {"records": records})
-    text = ["# Ensembles of default fits (validation data only)", ""]
-    (args.out / "ensembles.md").write_text("\n".join(text + summarise(records)))
+    title = "Ensembles of default fits (validation data only)"
+    common.write_report(args.out, "ensembles", title, records, summarise(records))
 
 
 if __name__ == "__main__":

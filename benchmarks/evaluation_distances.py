@@ -116,17 +116,8 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
         E_eval, E_ref, E_train, embedder.n_embedding_features_, embedder.n_features
     )
     for name, D in matrices.items():
-        if verification:
-            scores = common.verification_scores(D, task.y_eval)
-        else:
-            scores = {"accuracy": common.one_nn_accuracy(D, task.y_train, task.y_eval)}
-        record = dict(
-            protocol=task.protocol,
-            dataset=task.dataset,
-            method=name,
-            seed=seed,
-            scores=scores,
-            fit_s=fit_s,
+        record = common.scored_record(
+            task, name, seed, common.task_scores(task, D), fit_s
         )
         print(common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
         records.append(record)

@@ -26,10 +26,8 @@ to ``noise_channels_regularised.*``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import warnings
-from pathlib import Path
 
 import _common as common
 import numpy as np
@@ -123,11 +121,8 @@ def summarise(records: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_seeds_argument(parser, default=[0, 1])
-    parser.add_argument("--seen", nargs="*", default=list(SEEN))
-    parser.add_argument("--unseen", nargs="*", default=list(UNSEEN))
+    common.add_task_arguments(parser, SEEN, UNSEEN)
     parser.add_argument("--noise", type=int, default=2, help="channels of noise")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    parser.add_argument("--merge", nargs="+", type=Path)
     parser.add_argument(
         "--regularised",
         action="store_true",
@@ -135,9 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.merge:
-        records = [
-            r for path in args.merge for r in json.loads(path.read_text())["records"]
-        ]
+        records = common.merged_records(args.merge)
     else:
         warnings.filterwarnings("ignore", category=UserWarning)
         records = []
@@ -147,13 +140,11 @@ def main(argv: list[str] | None = None) -> None:
                     task, methods(args.regularised), args.seeds
                 ):
                     records.append({**record, "n_noise": n_noise})
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "noise_channels"
     if any(r["method"] in REGULARISED for r in records):
         stem += "_regularised"
-    common.write_json(args.out / f"{stem}.json", {"records": records})
-    text = ["# Irrelevant noise channels (validation data only)", ""]
-    (args.out / f"{stem}.md").write_text("\n".join(text + summarise(records)))
+    title = "Irrelevant noise channels (validation data only)"
+    common.write_report(args.out, stem, title, records, summarise(records))
 
 
 if __name__ == "__main__":

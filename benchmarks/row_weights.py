@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import warnings
-from pathlib import Path
 
 import _common as common
 import numpy as np
 import select_defaults
 
-from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein
+from sklearn_wdist import WassersteinSequenceEmbedder
 
 VARIANTS = ("default", "every row", "untrained rows")
 
@@ -66,24 +64,8 @@ def run(task: common.Task, seed: int) -> list[dict]:
         scale = np.repeat(
             common.spread_row_weights(spread, rows), R_train.shape[1] // n_rows
         )
-        A, B = R_eval * scale, R_train * scale
-        if task.evaluation == "accuracy":
-            D = pairwise_wasserstein(A, B, p=2)
-            scores = {"accuracy": common.one_nn_accuracy(D, task.y_train, task.y_eval)}
-        else:
-            scores = common.verification_scores(
-                pairwise_wasserstein(A, p=2), task.y_eval
-            )
-        records.append(
-            dict(
-                protocol=task.protocol,
-                dataset=task.dataset,
-                method=name,
-                seed=seed,
-                scores=scores,
-                fit_s=fit_s,
-            )
-        )
+        scores = common.embedding_scores(task, R_eval * scale, R_train * scale)
+        records.append(common.scored_record(task, name, seed, scores, fit_s))
     return records
 
 
@@ -170,14 +152,9 @@ def summarise(records: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_seeds_argument(parser, default=[0, 1])
-    parser.add_argument(
-        "--seen", nargs="*", default=list(select_defaults.SEEN_DATASETS)
+    common.add_task_arguments(
+        parser, select_defaults.SEEN_DATASETS, select_defaults.UNSEEN_DATASETS
     )
-    parser.add_argument(
-        "--unseen", nargs="*", default=list(select_defaults.UNSEEN_DATASETS)
-    )
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    parser.add_argument("--merge", nargs="+", type=Path)
     parser.add_argument(
         "--rotations",
         action="store_true",
@@ -185,9 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.merge:
-        records = [
-            r for path in args.merge for r in json.loads(path.read_text())["records"]
-        ]
+        records = common.merged_records(args.merge)
     else:
         warnings.filterwarnings("ignore", category=UserWarning)
         records = []
@@ -200,13 +175,11 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seeds:
                 records += run(task, seed)
             print(task.protocol, task.dataset, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "row_weights_rotations" if args.rotations else "row_weights"
-    common.write_json(args.out / f"{stem}.json", {"records": records})
-    text = ["# Rows weighted by their within-class spread (validation data only)", ""]
     rotations = all(r["dataset"].startswith("JapaneseVowels ") for r in records)
+    stem = "row_weights_rotations" if rotations else "row_weights"
     body = summarise_rotations(records) if rotations else summarise(records)
-    (args.out / f"{stem}.md").write_text("\n".join(text + body))
+    title = "Rows weighted by their within-class spread (validation data only)"
+    common.write_report(args.out, stem, title, records, body)
 
 
 if __name__ == "__main__":

@@ -432,9 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.merge:
-        records = [
-            r for path in args.merge for r in json.loads(path.read_text())["records"]
-        ]
+        records = common.merged_records(args.merge)
     else:
         if not args.variants:
             parser.error("name the --variants to run (or --merge results)")

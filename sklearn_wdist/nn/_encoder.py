@@ -64,6 +64,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     def reset_running_stats(self) -> None:
         """Reset the running statistics and the ``varied`` flags."""
         super().reset_running_stats()
+        # Also called by BatchNorm1d.__init__, before the flags exist.
         if self._buffers.get("varied") is not None:
             self.varied.zero_()
 
@@ -79,7 +80,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         # load (strict=False) without statistics leaves the flags alone.
         key = prefix + "varied"
         if (
-            self._buffers.get("varied") is not None
+            self.track_running_stats
             and key not in state_dict
             and prefix + "running_mean" in state_dict
         ):
@@ -88,7 +89,6 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
-        varied = self._buffers.get("varied")
         if self.training or self.running_mean is None:
             weight = mask.to(x.dtype)
             count = weight.sum().clamp(min=1.0)
@@ -102,16 +102,9 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                     self.running_mean.lerp_(mean, self.momentum)
                     self.running_var.lerp_(unbiased, self.momentum)
                     self.num_batches_tracked += 1
-                    if varied is not None:
-                        varied |= scaled
-        else:
-            mean, var = self.running_mean, self.running_var
-            # Modules pickled before the flags existed scale every channel.
-            scaled = (
-                varied
-                if varied is not None
-                else torch.ones_like(mean, dtype=torch.bool)
-            )
+                    self.varied |= scaled
+        else:  # running statistics, so flags (__setstate__ adds old modules')
+            mean, var, scaled = self.running_mean, self.running_var, self.varied
         scale = torch.where(scaled, torch.rsqrt(var + self.eps), torch.ones_like(var))
         out = (x - mean[None, :, None]) * scale[None, :, None]
         if self.affine:
@@ -328,11 +321,7 @@ class MaskedEncoder(nn.Module):
             # difference is zero. Padded steps are zeroed by the normalisation.
             previous = torch.cat([inputs[..., :1], inputs[..., :-1]], dim=-1)
             kept.append(self.difference_norm(inputs - previous, mask))
-        kept = torch.cat(kept, dim=1)
-        # Modules pickled before the kept rows had weights weigh them alike.
-        weights = self._buffers.get("kept_row_weights")
-        if weights is not None:
-            kept = kept * weights[None, :, None]
+        kept = torch.cat(kept, dim=1) * self.kept_row_weights[None, :, None]
         return torch.cat([features, kept], dim=1)
 
 
