@@ -425,6 +425,11 @@ class EmbedderMethod(Method):
     ``"energy"``, the energy distance between the quantile embeddings, or
     ``"ridge"``, the accuracy of a ``RidgeClassifierCV`` on the standardised
     embeddings (accuracy tasks only). Default: ``{name: "metric"}``.
+
+    Keys of ``params`` starting with ``_`` are options of the harness, not of
+    the estimator: ``"_refit": True`` with early stopping fits once to find
+    the best epoch count on the held-out sequences, then fits again on every
+    sequence for that many epochs (no hold-out).
     """
 
     def __init__(
@@ -473,9 +478,19 @@ class EmbedderMethod(Method):
         return float(classifier.fit(R_train, y_train).score(R_test, y_test))
 
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
-        embedder = WassersteinSequenceEmbedder(random_state=seed, **self.params)
+        params = {k: v for k, v in self.params.items() if not k.startswith("_")}
+        embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).
         self.embedder_ = embedder.fit(X, y if self.use_labels else None)
+        if self.params.get("_refit") and self.use_labels:
+            history = self.embedder_.history_
+            flags = [e.get("valid_map_at_r_best", False) for e in history]
+            if any(flags):
+                best = max(i for i, f in enumerate(flags) if f) + 1
+                params.update(early_stopping=False, max_epochs=best)
+                self.embedder_ = WassersteinSequenceEmbedder(
+                    random_state=seed, **params
+                ).fit(X, y)
 
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)

@@ -116,6 +116,12 @@ DEFAULT_CONFIGS = {
         "input_row_weighting": None,
     },
     "previous defaults": common.PREVIOUS_DEFAULTS,
+    # The setting recommended where channels may be irrelevant (round 9).
+    "early_stopping=auto": {
+        "early_stopping": "auto",
+        "validation_fraction": 0.2,
+        "n_iter_no_change": 5,
+    },
 }
 
 

@@ -20,12 +20,14 @@ Run (two processes, merged after)::
 
 Results go to ``benchmarks/results/noise_channels.md`` and ``.json``;
 ``--regularised`` (default variants with less capacity or shorter training)
-to ``noise_channels_regularised.*``.
+to ``noise_channels_regularised.*``; ``--extra '{"name": {...}}'`` (named
+parameter sets on top of the defaults) to ``noise_channels_candidates.*``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import warnings
 
@@ -59,7 +61,11 @@ REGULARISED = {
 }
 
 
-def methods(regularised: bool = False) -> list[common.Method]:
+def methods(
+    regularised: bool = False, extra: dict | None = None
+) -> list[common.Method]:
+    if extra:
+        return [common.EmbedderMethod(n, p) for n, p in extra.items()]
     if regularised:
         return [common.EmbedderMethod(n, p) for n, p in REGULARISED.items()]
     return [
@@ -128,7 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="run the REGULARISED variants of the default instead",
     )
+    parser.add_argument(
+        "--extra",
+        help="JSON object of named embedder configurations to run instead; "
+        "results go to noise_channels_candidates.*",
+    )
     args = parser.parse_args(argv)
+    extra = json.loads(args.extra) if args.extra else None
     if args.merge:
         records = common.merged_records(args.merge)
     else:
@@ -137,12 +149,14 @@ def main(argv: list[str] | None = None) -> None:
         for n_noise in (0, args.noise):
             for task in noisy_tasks(args.seen, args.unseen, n_noise):
                 for record in common.run_task(
-                    task, methods(args.regularised), args.seeds
+                    task, methods(args.regularised, extra), args.seeds
                 ):
                     records.append({**record, "n_noise": n_noise})
     stem = "noise_channels"
     if any(r["method"] in REGULARISED for r in records):
         stem += "_regularised"
+    elif extra or not any(r["method"] == "learned" for r in records):
+        stem += "_candidates"
     title = "Irrelevant noise channels (validation data only)"
     common.write_report(args.out, stem, title, records, summarise(records))
 

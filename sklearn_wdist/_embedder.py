@@ -339,10 +339,13 @@ class WassersteinSequenceEmbedder(
         ``include_input``, ``include_differences``, ``normalize_output``,
         ``input_whitening``, ``n_quantiles``, ``quantile_method``, ``pooling``,
         ``p``) raises a ``ValueError``; ``classes_`` are those of the last fit.
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default=False
         Hold out part of the training data, score it with MAP@R after every
         epoch, stop after ``n_iter_no_change`` epochs without improvement and
-        keep the best weights.
+        keep the best weights. ``True`` refuses data it cannot split (no
+        labels, too few sequences per class); ``"auto"`` then trains on every
+        sequence for ``max_epochs`` epochs instead, so one setting serves
+        every fold of a cross-validation and ``fit(X)`` without labels.
     validation_fraction : float, default=0.1
         Fraction held out when ``early_stopping`` is true: of each class's
         sequences, or of the classes (see ``validation_split``).
@@ -497,7 +500,7 @@ class WassersteinSequenceEmbedder(
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "optimizer_kwargs": [dict, None],
         "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "validation_split": [StrOptions({"stratified", "classes"})],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -657,7 +660,8 @@ class WassersteinSequenceEmbedder(
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        train_index, valid_index = self._split(codes, seed)
+        train_index, valid_index = self._split(codes, seed, supervised=y is not None)
+        self._check_monitors(validating=len(valid_index) > 0)
         if previous is None:
             mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
         else:  # the encoder was trained on this input space: keep it
@@ -729,7 +733,7 @@ class WassersteinSequenceEmbedder(
 
     def _check_unsupervised(self, n_sequences: int) -> np.ndarray:
         """Check that ``fit(X)`` can train without labels; every sequence a class."""
-        if self.early_stopping:
+        if self.early_stopping != "auto" and self.early_stopping:
             raise ValueError(
                 "early_stopping=True scores held-out labelled sequences; fit(X) "
                 "without y has none. Pass y or set early_stopping=False."
@@ -816,7 +820,7 @@ class WassersteinSequenceEmbedder(
                     f"optimizer_kwargs has the key {key!r}; use the lr and "
                     "weight_decay parameters for those, and string keys only."
                 )
-        self._check_monitors()
+        self._check_monitors(validating=bool(self.early_stopping))
         self._build_criterion()  # a loss or miner that cannot work fails here
         if self.encoder is not None:
             parameters = list(self.encoder.parameters())
@@ -827,13 +831,15 @@ class WassersteinSequenceEmbedder(
                 )
         return _check_device(self.device)
 
-    def _check_monitors(self) -> None:
+    def _check_monitors(self, validating: bool) -> None:
         """Refuse callbacks that monitor a validation record nobody writes.
 
         skorch's ``EarlyStopping()`` and ``Checkpoint()`` default to
         ``valid_loss``; training here records no validation loss, and the
-        validation MAP@R only with ``early_stopping=True``. Without this check
-        they fail with a KeyError after the first epoch.
+        validation MAP@R only when sequences are held out (``early_stopping``
+        true, or ``"auto"`` with data to hold out). Without this check they
+        fail with a KeyError after the first epoch. Checked once from the
+        parameters and again once the split is known, before any training.
         """
         recorded = {_VALIDATION_KEY, _VALIDATION_KEY + "_best"}
         for index, entry in enumerate(self.callbacks or []):
@@ -841,14 +847,21 @@ class WassersteinSequenceEmbedder(
             monitor = getattr(callback, "monitor", None)
             if not isinstance(monitor, str) or not monitor.startswith("valid"):
                 continue
-            if monitor in recorded and self.early_stopping:
+            if monitor in recorded and validating:
                 continue
-            reason = (
-                "only with early_stopping=True"
-                if monitor in recorded
-                else "never: the validation score is valid_map_at_r (higher is "
-                "better), with its flag valid_map_at_r_best"
-            )
+            if monitor not in recorded:
+                reason = (
+                    "never: the validation score is valid_map_at_r (higher is "
+                    "better), with its flag valid_map_at_r_best"
+                )
+            elif not self.early_stopping:
+                reason = "only with early_stopping=True or 'auto'"
+            else:
+                reason = (
+                    "only when sequences are held out, and early_stopping='auto' "
+                    "holds none out here (no labels, or no class with 4 or more "
+                    "sequences besides another)"
+                )
             raise ValueError(
                 f"callbacks[{index}] ({type(callback).__name__}) monitors "
                 f"{monitor!r}, which training records {reason}. Use e.g. "
@@ -857,10 +870,17 @@ class WassersteinSequenceEmbedder(
                 "early_stopping=True."
             )
 
-    def _split(self, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the indices of the training and early-stopping sequences."""
-        if not self.early_stopping:
-            return np.arange(len(codes)), np.empty(0, dtype=int)
+    def _split(
+        self, codes: np.ndarray, seed: int, supervised: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the indices of the training and early-stopping sequences.
+
+        ``early_stopping="auto"`` holds out only labelled data that can spare
+        a validation set; otherwise every sequence trains.
+        """
+        everything = np.arange(len(codes)), np.empty(0, dtype=int)
+        if not self.early_stopping or not supervised:
+            return everything
         split = (
             _split_validation_classes
             if self.validation_split == "classes"
@@ -869,6 +889,8 @@ class WassersteinSequenceEmbedder(
         train_index, valid_index = split(
             codes, self.validation_fraction, np.random.default_rng(seed)
         )
+        if len(valid_index) == 0 and self.early_stopping == "auto":
+            return everything
         if len(valid_index) == 0:
             needs = (
                 "at least 4 classes (2 to train on, 2 to validate)"

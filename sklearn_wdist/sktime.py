@@ -144,8 +144,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Further keyword arguments of the optimizer.
     warm_start : bool, default=False
         Continue training the fitted embedder in a later ``fit``.
-    early_stopping : bool, default=False
-        Stop on the retrieval score of held-out series.
+    early_stopping : bool or "auto", default=False
+        Stop on the retrieval score of held-out series; ``"auto"`` only when
+        labelled classes can spare them.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     validation_split : {"stratified", "classes"}, default="stratified"

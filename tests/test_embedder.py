@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 from sklearn.model_selection import GridSearchCV
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from torch import nn
 
 from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein_exact
@@ -421,6 +421,46 @@ def test_stratified_validation_needs_two_validated_classes():
     X, y = X + make_sequences(n_per_class=5, seed=8)[0][:5], np.append(y, ["big"] * 5)
     with pytest.raises(ValueError, match="at least 2 classes with 4 or more"):
         WassersteinSequenceEmbedder(**TINY, early_stopping=True).fit(X, y)
+
+
+def test_auto_early_stopping_holds_out_only_what_the_data_can_spare():
+    X, y = make_sequences(n_per_class=10, seed=9)
+    small_X, small_y = make_sequences(n_per_class=3, seed=10)
+    settings = dict(**TINY, validation_fraction=0.3, n_iter_no_change=2)
+
+    def fitted(early_stopping, X, y):
+        model = WassersteinSequenceEmbedder(
+            **settings, early_stopping=early_stopping, random_state=0
+        )
+        return model.fit(X, y)
+
+    # Enough labelled data: exactly what early_stopping=True does.
+    auto, on = fitted("auto", X, y), fitted(True, X, y)
+    assert "valid_map_at_r" in auto.history_[-1]
+    assert auto.history_[:, "valid_map_at_r"] == on.history_[:, "valid_map_at_r"]
+    np.testing.assert_array_equal(auto.transform(X), on.transform(X))
+    # Classes of 3 cannot give 2 to each side, and fit(X) has no labels:
+    # every sequence trains, as with early_stopping=False (True refuses both).
+    for train_y in (small_y, None):
+        auto, off = fitted("auto", small_X, train_y), fitted(False, small_X, train_y)
+        assert "valid_map_at_r" not in auto.history_[-1]
+        assert len(auto.history_) == TINY["max_epochs"]
+        np.testing.assert_array_equal(auto.transform(small_X), off.transform(small_X))
+        with pytest.raises(ValueError, match="early_stopping=True"):
+            fitted(True, small_X, train_y)
+
+
+def test_auto_early_stopping_refuses_a_monitor_it_cannot_feed_before_training():
+    X, y = make_sequences(n_per_class=3, seed=10)
+    stop = EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)
+    model = WassersteinSequenceEmbedder(**TINY, early_stopping="auto", callbacks=[stop])
+    with pytest.raises(ValueError, match="early_stopping='auto' holds none out"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+    # With data to hold out, the same callback works.
+    X, y = make_sequences(n_per_class=10, seed=9)
+    model.set_params(validation_fraction=0.3).fit(X, y)
+    assert "valid_map_at_r" in model.history_[-1]
 
 
 def test_mixed_label_types_are_distinct_and_bad_score_labels_rejected(fitted, data):

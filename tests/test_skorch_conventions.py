@@ -22,7 +22,7 @@ def _data():
     [EarlyStopping(), Checkpoint(dirname="unused"), EarlyStopping(monitor="valid_acc")],
     ids=["EarlyStopping()", "Checkpoint()", "valid_acc"],
 )
-@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("early_stopping", [False, True, "auto"])
 def test_callbacks_needing_a_missing_record_fail_before_training(
     callback, early_stopping
 ):
