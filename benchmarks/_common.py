@@ -100,7 +100,11 @@ PREVIOUS_DEFAULTS = {
     "include_input": False,
     "normalize_output": False,
     "input_whitening": None,
+    "early_stopping": False,
 }
+# Rounds 1-8 trained every sequence for max_epochs (no early stopping); the
+# configurations that reproduce them pin it.
+BEFORE_ROUND_9 = {"early_stopping": False}
 
 
 class Score(NamedTuple):

@@ -102,7 +102,10 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
         # The default of the measurement (round 5): no difference rows, so the
         # rows after the learned ones are the raw channels.
         WassersteinSequenceEmbedder(
-            include_differences=False, input_row_weighting=None, random_state=seed
+            include_differences=False,
+            input_row_weighting=None,
+            early_stopping=False,
+            random_state=seed,
         ).fit,
         task.X_train,
         task.y_train,

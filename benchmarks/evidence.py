@@ -102,11 +102,18 @@ DEFAULT_CONFIGS = {
         "include_differences": False,
         "input_row_weighting": None,
         "normalize_output": True,
+        **common.BEFORE_ROUND_9,
     },
+    # The defaults before early stopping (selection round 9).
+    "no early stopping": common.BEFORE_ROUND_9,
     # The defaults before the kept rows were weighted (selection round 8).
-    "unweighted input rows": {"input_row_weighting": None},
+    "unweighted input rows": {"input_row_weighting": None, **common.BEFORE_ROUND_9},
     # The defaults before the first-difference rows (selection round 7).
-    "no difference rows": {"include_differences": False, "input_row_weighting": None},
+    "no difference rows": {
+        "include_differences": False,
+        "input_row_weighting": None,
+        **common.BEFORE_ROUND_9,
+    },
     # The defaults before the multi-scale encoder (selection round 3).
     "conv, 2 layers": {
         "architecture": "conv",
@@ -114,14 +121,9 @@ DEFAULT_CONFIGS = {
         "kernel_size": 5,
         "include_differences": False,
         "input_row_weighting": None,
+        **common.BEFORE_ROUND_9,
     },
     "previous defaults": common.PREVIOUS_DEFAULTS,
-    # The setting recommended where channels may be irrelevant (round 9).
-    "early_stopping=auto": {
-        "early_stopping": "auto",
-        "validation_fraction": 0.2,
-        "n_iter_no_change": 5,
-    },
 }
 
 

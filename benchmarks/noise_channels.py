@@ -7,7 +7,8 @@ every sequence of some validation tasks of ``select_defaults.py`` (official
 training splits only) and compares each method with and without them:
 
 - ``learned``: the default embedder;
-- ``learned (unweighted input rows)``: ``input_row_weighting=None``;
+- ``learned (round 8 default)``: ``early_stopping=False`` (every sequence
+  trains for 30 epochs), and the same with ``input_row_weighting=None``;
 - ``raw-quantile W2`` and ``whitened raw + difference quantile W2``:
   untrained baselines (see ``evidence.py``).
 
@@ -52,12 +53,19 @@ def with_noise(X: common.Sequences, n_noise: int, seed: int) -> list[np.ndarray]
 # With --regularised: the default with less capacity or shorter training,
 # to see whether the damage is overfitting (a diagnostic, not a candidate
 # round: no decision is taken on these numbers).
+# Variants of the round 8 default (30 epochs, no early stopping).
+_ROUND_8 = common.BEFORE_ROUND_9
 REGULARISED = {
-    "learned, dropout 0.3": {"dropout": 0.3},
-    "learned, 1 block": {"n_layers": 1},
-    "learned, 10 epochs": {"max_epochs": 10},
-    "learned, weight decay 1e-2": {"weight_decay": 1e-2},
-    "learned, augmented": {"crop_fraction": 0.8, "scale_std": 0.1, "jitter_std": 0.05},
+    "learned, dropout 0.3": {"dropout": 0.3, **_ROUND_8},
+    "learned, 1 block": {"n_layers": 1, **_ROUND_8},
+    "learned, 10 epochs": {"max_epochs": 10, **_ROUND_8},
+    "learned, weight decay 1e-2": {"weight_decay": 1e-2, **_ROUND_8},
+    "learned, augmented": {
+        "crop_fraction": 0.8,
+        "scale_std": 0.1,
+        "jitter_std": 0.05,
+        **_ROUND_8,
+    },
 }
 
 
@@ -70,8 +78,10 @@ def methods(
         return [common.EmbedderMethod(n, p) for n, p in REGULARISED.items()]
     return [
         common.EmbedderMethod("learned", {}),
+        common.EmbedderMethod("learned (round 8 default)", common.BEFORE_ROUND_9),
         common.EmbedderMethod(
-            "learned (unweighted input rows)", {"input_row_weighting": None}
+            "learned (round 8, unweighted input rows)",
+            {"input_row_weighting": None, **common.BEFORE_ROUND_9},
         ),
         common.RawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),

@@ -402,6 +402,7 @@ class VariantMethod(common.EmbedderMethod):
         params = {
             "include_differences": False,
             "input_row_weighting": None,
+            "early_stopping": False,
             **VARIANT_PARAMS.get(self.name, {}),
         }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 
 from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
@@ -28,6 +28,7 @@ from ._pairwise import pairwise_wasserstein
 from ._row_weights import fit_row_weights, kept_row_weights
 from ._training import (
     AugmentingCollate,
+    LatestBestEarlyStopping,
     RetrievalValidation,
     SequenceDataset,
     SequenceNet,
@@ -37,6 +38,7 @@ from ._training import (
     check_finite_module,
     counting_sigint,
     embed_sequences,
+    gallery_indices,
     module_device,
     pad_batch,
     retrieval_score,
@@ -67,6 +69,8 @@ from .nn._pml import from_metric_learning
 _VALIDATION_KEY = "valid_map_at_r"
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
+# Training sequences among which early stopping ranks the held-out ones.
+_VALIDATION_GALLERY = 1024
 # Integer parameters: True/False are rejected there (p=True is not p=1).
 _INTEGER_PARAMETERS = (
     "n_features",
@@ -317,7 +321,8 @@ class WassersteinSequenceEmbedder(
     samples_per_class : int, default=4
         Sequences ``S`` per class in a batch.
     max_epochs : int, default=30
-        Number of epochs; an epoch draws about ``n_sequences`` sequences.
+        Number of epochs (at most, with early stopping); an epoch draws about
+        ``n_sequences`` sequences.
     lr : float, default=1e-3
         Learning rate.
     optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
@@ -339,21 +344,30 @@ class WassersteinSequenceEmbedder(
         ``include_input``, ``include_differences``, ``normalize_output``,
         ``input_whitening``, ``n_quantiles``, ``quantile_method``, ``pooling``,
         ``p``) raises a ``ValueError``; ``classes_`` are those of the last fit.
-    early_stopping : bool or "auto", default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out part of the training data, score it with MAP@R after every
-        epoch, stop after ``n_iter_no_change`` epochs without improvement and
-        keep the best weights. ``True`` refuses data it cannot split (no
-        labels, too few sequences per class); ``"auto"`` then trains on every
-        sequence for ``max_epochs`` epochs instead, so one setting serves
-        every fold of a cross-validation and ``fit(X)`` without labels.
-    validation_fraction : float, default=0.1
-        Fraction held out when ``early_stopping`` is true: of each class's
-        sequences, or of the classes (see ``validation_split``).
+        epoch (each held-out sequence ranks the other held-out ones and up to
+        1024 training sequences, as a nearest-neighbour classifier would),
+        stop after ``n_iter_no_change`` epochs without improvement and keep
+        the best weights; a score equal to the best counts as the best, so a
+        flat score never stops training and the later weights win. ``True``
+        refuses data it cannot split (no labels, too few sequences per
+        class); ``"auto"`` then trains on every sequence for ``max_epochs``
+        epochs instead, so one setting serves every fold of a
+        cross-validation and ``fit(X)`` without labels. The default
+        (``"auto"``, a fifth held out, patience 5) was chosen on validation
+        data: as good as training every sequence for 30 epochs on clean data,
+        and far more robust when some channels carry nothing about the
+        classes; ``False`` trains every sequence for ``max_epochs``.
+    validation_fraction : float, default=0.2
+        Fraction held out when early stopping holds out sequences: of each
+        class's sequences (at least two of a class on each side; smaller
+        classes all train), or of the classes (see ``validation_split``).
     validation_split : {"stratified", "classes"}, default="stratified"
         ``"stratified"`` holds out sequences of every class; ``"classes"`` holds
         out whole classes (at least two), so early stopping tracks how well the
         distance transfers to classes never seen in training.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     device : str, default="cpu"
         Torch device to train and embed on, e.g. ``"cuda"``.
@@ -546,10 +560,10 @@ class WassersteinSequenceEmbedder(
         weight_decay=0.0,
         optimizer_kwargs=None,
         warm_start=False,
-        early_stopping=False,
-        validation_fraction=0.1,
+        early_stopping="auto",
+        validation_fraction=0.2,
         validation_split="stratified",
-        n_iter_no_change=10,
+        n_iter_no_change=5,
         device="cpu",
         n_threads=1,
         callbacks=None,
@@ -1018,7 +1032,7 @@ class WassersteinSequenceEmbedder(
                 ("valid_scoring", validation),
                 (
                     "early_stopping",
-                    EarlyStopping(
+                    LatestBestEarlyStopping(
                         monitor=_VALIDATION_KEY,
                         lower_is_better=False,
                         patience=self.n_iter_no_change,
@@ -1077,6 +1091,9 @@ class WassersteinSequenceEmbedder(
         scale = self._n_levels() ** (-1.0 / self.p)
         validation = None
         if len(valid_index):
+            gallery = train_index[
+                gallery_indices(codes[train_index], _VALIDATION_GALLERY)
+            ]
             validation = RetrievalValidation(
                 [inputs[i] for i in valid_index],
                 codes[valid_index],
@@ -1084,6 +1101,8 @@ class WassersteinSequenceEmbedder(
                 scale,
                 self.n_threads,
                 _VALIDATION_KEY,
+                gallery=[inputs[i] for i in gallery],
+                gallery_codes=codes[gallery],
             )
         n_batches = None
         if not supervised:

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ._pairwise import pairwise_wasserstein
-from .metrics import mean_average_precision_at_r
+from .metrics._retrieval import map_at_r_of_leading_items
 from .nn import SeededDropout
 
 # Embeddings are independent per sequence, so inference batches are sorted by
@@ -422,14 +422,45 @@ def sequence_step_features(
     return features
 
 
-def retrieval_score(embeddings: np.ndarray, codes: np.ndarray, p: int) -> float:
-    """Leave-one-out MAP@R of the distance ``d_p`` between embeddings."""
-    distances = pairwise_wasserstein(embeddings, p=p)
-    return float(mean_average_precision_at_r(distances, codes))
+def retrieval_score(
+    embeddings: np.ndarray,
+    codes: np.ndarray,
+    p: int,
+    gallery: np.ndarray | None = None,
+    gallery_codes: np.ndarray | None = None,
+) -> float:
+    """MAP@R of the distance ``d_p``: each embedding queries all the others.
+
+    With a ``gallery``, its rows join the ranked items but ask no query:
+    held-out sequences are then ranked among the training sequences too, as
+    a nearest-neighbour classifier ranks them. NaN when no query has another
+    item of its class.
+    """
+    if gallery is not None and len(gallery):
+        items = np.concatenate([embeddings, gallery])
+        item_codes = np.concatenate([codes, gallery_codes])
+    else:
+        items, item_codes = embeddings, codes
+    distances = pairwise_wasserstein(embeddings, items, p=p)
+    return map_at_r_of_leading_items(distances, np.asarray(item_codes))
+
+
+def gallery_indices(codes: np.ndarray, max_items: int) -> np.ndarray:
+    """At most ``max_items`` indices, evenly spaced in class order (stratified)."""
+    order = np.argsort(codes, kind="stable")
+    if len(order) <= max_items:
+        return np.sort(order)
+    return np.sort(order[np.linspace(0, len(order) - 1, max_items).astype(int)])
 
 
 class RetrievalValidation(Callback):
     """Score held-out sequences with MAP@R after every epoch, recorded in history.
+
+    Each held-out sequence queries the other held-out sequences and the
+    ``gallery`` (training sequences), so that a small validation set still
+    gets a fine-grained score. An epoch whose score equals the best so far
+    counts as a new best: when the score cannot tell two epochs apart, the
+    later weights (more training) are kept.
 
     Parameters
     ----------
@@ -445,33 +476,77 @@ class RetrievalValidation(Callback):
         PyTorch intra-op threads while embedding.
     name : str
         History key.
+    gallery : list of ndarray, default=None
+        Training sequences ranked with the held-out ones (asking no query).
+    gallery_codes : ndarray, default=None
+        Their integer class labels.
     """
 
-    def __init__(self, sequences, codes, p, scale, n_threads, name):
+    def __init__(
+        self,
+        sequences,
+        codes,
+        p,
+        scale,
+        n_threads,
+        name,
+        gallery=None,
+        gallery_codes=None,
+    ):
         self.sequences = sequences
         self.codes = codes
         self.p = p
         self.scale = scale
         self.n_threads = n_threads
         self.name = name
+        self.gallery = gallery
+        self.gallery_codes = gallery_codes
 
     def on_epoch_end(self, net, **kwargs):
         """Record the validation MAP@R of this epoch."""
         embeddings = embed_sequences(
             net.module_, self.sequences, self.scale, self.n_threads
         )
+        gallery = None
+        if self.gallery:
+            gallery = embed_sequences(
+                net.module_, self.gallery, self.scale, self.n_threads
+            )
+        finite = np.isfinite(embeddings).all() and (
+            gallery is None or np.isfinite(gallery).all()
+        )
         score = (
-            retrieval_score(embeddings, self.codes, self.p)
-            if np.isfinite(embeddings).all()
+            retrieval_score(embeddings, self.codes, self.p, gallery, self.gallery_codes)
+            if finite
             else float("nan")
         )
-        # The best-so-far flag, as skorch's EpochScoring writes it, for
-        # Checkpoint(monitor=name + "_best") and friends.
+        # The best-so-far flag, as skorch's EpochScoring writes it (ties
+        # included), for Checkpoint(monitor=name + "_best") and friends.
         previous = [
             epoch[self.name]
             for epoch in net.history[:-1]
             if np.isfinite(epoch.get(self.name, np.nan))
         ]
-        best = bool(np.isfinite(score) and (not previous or score > max(previous)))
+        best = bool(np.isfinite(score) and (not previous or score >= max(previous)))
         net.history.record(self.name, score)
         net.history.record(self.name + "_best", best)
+
+
+class LatestBestEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` for which a score equal to the best improves.
+
+    A flat validation score (a small validation set ranks the same way epoch
+    after epoch) then never stops training, and the weights kept are those of
+    the last epoch with the best score, not the first.
+    """
+
+    def _is_score_improved(self, score):
+        if self.lower_is_better:
+            return score <= self.dynamic_threshold_
+        return score >= self.dynamic_threshold_
+
+    def on_train_end(self, net, **kwargs):
+        """Restore the best weights; nothing to do after ``max_epochs=0``."""
+        if len(net.history) == 0:  # skorch's own reads the last epoch
+            return
+        super().on_train_end(net, **kwargs)

@@ -144,14 +144,14 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Further keyword arguments of the optimizer.
     warm_start : bool, default=False
         Continue training the fitted embedder in a later ``fit``.
-    early_stopping : bool or "auto", default=False
+    early_stopping : bool or "auto", default="auto"
         Stop on the retrieval score of held-out series; ``"auto"`` only when
         labelled classes can spare them.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default=0.2
         Fraction held out for early stopping.
     validation_split : {"stratified", "classes"}, default="stratified"
         Hold out series of every class, or whole classes.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     device : str, default="cpu"
         Torch device.
@@ -281,10 +281,10 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         weight_decay=0.0,
         optimizer_kwargs=None,
         warm_start=False,
-        early_stopping=False,
-        validation_fraction=0.1,
+        early_stopping="auto",
+        validation_fraction=0.2,
         validation_split="stratified",
-        n_iter_no_change=10,
+        n_iter_no_change=5,
         device="cpu",
         n_threads=1,
         callbacks=None,

@@ -26,6 +26,7 @@ from torch import nn
 from sklearn_wdist import (
     WassersteinDistanceTransformer,
     WassersteinSequenceEmbedder,
+    _training,
     check_precomputed_distances,
     distances_to_affinity,
     from_tslearn,
@@ -188,16 +189,51 @@ def test_skorch_early_stopping_still_ends_training_normally(data):
     assert np.isfinite(model.transform(X)).all()
 
 
-def test_builtin_early_stopping_keeps_working(data):
+@pytest.mark.parametrize(
+    ("scores", "best_epoch"),
+    [([0.5, 0.7, 0.6, 0.6, 0.9], 2), ([0.5, 0.7, 0.7, 0.6, 0.6, 0.9], 3)],
+    ids=["declining", "tie-keeps-later"],
+)
+def test_builtin_early_stopping_keeps_the_best_weights(
+    data, monkeypatch, scores, best_epoch
+):
     X, y = _data(n_per_class=10)
-    model = WassersteinSequenceEmbedder(
+    settings = dict(
         **{**TINY, "max_epochs": 40},
         early_stopping=True,
         n_iter_no_change=2,
         validation_fraction=0.3,
         random_state=0,
+    )
+
+    def scripted(values):
+        remaining = iter(values)
+        return lambda *args, **kwargs: next(remaining)
+
+    monkeypatch.setattr(_training, "retrieval_score", scripted(scores))
+    model = WassersteinSequenceEmbedder(**settings).fit(X, y)
+    # Stopped after patience 2 past the best epoch (a tie is a new best).
+    assert len(model.history_) == best_epoch + 2
+    assert model.history_[:, "valid_map_at_r"] == scores[: best_epoch + 2]
+    # The weights kept are those of the best epoch: a fit that ends there.
+    monkeypatch.setattr(_training, "retrieval_score", scripted(scores))
+    reference = WassersteinSequenceEmbedder(
+        **{**settings, "max_epochs": best_epoch}
     ).fit(X, y)
-    assert len(model.history_) < 40
+    np.testing.assert_array_equal(model.transform(X), reference.transform(X))
+
+
+@pytest.mark.parametrize("early_stopping", [True, "auto"])
+def test_early_stopping_with_no_epoch_to_run(data, early_stopping):
+    X, y = _data(n_per_class=10)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 0},
+        early_stopping=early_stopping,
+        validation_fraction=0.3,
+        random_state=0,
+    ).fit(X, y)
+    assert len(model.history_) == 0
+    assert np.isfinite(model.transform(X)).all()
 
 
 # --------------------------------------------------------------------------- #

@@ -14,7 +14,13 @@ from torch import nn
 
 from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein_exact
 from sklearn_wdist._embedder import _split_validation
-from sklearn_wdist._training import embed_sequences, sequence_step_features
+from sklearn_wdist._training import (
+    embed_sequences,
+    gallery_indices,
+    retrieval_score,
+    sequence_step_features,
+)
+from sklearn_wdist.metrics import mean_average_precision_at_r
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
 
@@ -423,6 +429,40 @@ def test_stratified_validation_needs_two_validated_classes():
         WassersteinSequenceEmbedder(**TINY, early_stopping=True).fit(X, y)
 
 
+def test_validation_ranks_held_out_sequences_among_training_ones():
+    rng = np.random.default_rng(4)
+    queries, gallery = rng.normal(size=(5, 6)), rng.normal(size=(12, 6))
+    codes, gallery_codes = np.array([0, 0, 1, 2, 3]), rng.integers(0, 3, 12)
+    items = np.concatenate([queries, gallery])
+    labels = np.concatenate([codes, gallery_codes])
+    distances = cdist(queries, items)
+    precisions = []
+    for i in range(5):  # brute force: rank every other item, nearest first
+        others = sorted((j for j in range(17) if j != i), key=lambda j: distances[i, j])
+        r = sum(labels[j] == labels[i] for j in others)
+        if r == 0:
+            continue  # class 3 has no other item: no query
+        hits = [labels[j] == labels[i] for j in others[:r]]
+        precisions.append(sum(np.mean(hits[: k + 1]) for k in range(r) if hits[k]) / r)
+    expected = np.mean(precisions)
+    score = retrieval_score(queries, codes, 2, gallery, gallery_codes)
+    assert score == pytest.approx(expected, abs=1e-12)
+    # Without a gallery: the held-out sequences rank each other only.
+    assert retrieval_score(queries, codes, 2) == pytest.approx(
+        mean_average_precision_at_r(cdist(queries, queries), codes)
+    )
+
+
+def test_validation_gallery_is_a_bounded_stratified_sample():
+    codes = np.repeat([2, 0, 1], [100, 50, 10])
+    picked = gallery_indices(codes, 32)
+    assert len(picked) == 32 and len(set(picked)) == 32
+    assert np.all(np.diff(picked) > 0)
+    counts = np.bincount(codes[picked], minlength=3)
+    assert np.all(np.abs(counts - 32 * np.array([50, 10, 100]) / 160) <= 1)
+    np.testing.assert_array_equal(gallery_indices(codes, 1000), np.arange(160))
+
+
 def test_auto_early_stopping_holds_out_only_what_the_data_can_spare():
     X, y = make_sequences(n_per_class=10, seed=9)
     small_X, small_y = make_sequences(n_per_class=3, seed=10)
@@ -610,10 +650,11 @@ def _brute_force_row_weights(quantiles, labels, p):
 @pytest.mark.parametrize("p", [1, 2])
 def test_input_row_weights_match_a_brute_force_reference(data, p):
     X, y = data
-    plain = WassersteinSequenceEmbedder(
-        **TINY, p=p, input_row_weighting=None, random_state=0
-    ).fit(X, y)
-    weighted = WassersteinSequenceEmbedder(**TINY, p=p, random_state=0).fit(X, y)
+    # Every sequence trains (no hold-out), so the spread is over all of them.
+    settings = dict(**TINY, p=p, early_stopping=False, random_state=0)
+    plain = WassersteinSequenceEmbedder(**settings, input_row_weighting=None)
+    plain.fit(X, y)
+    weighted = WassersteinSequenceEmbedder(**settings).fit(X, y)
     assert plain.input_row_weights_ is None
     n_rows, n_levels, learned = plain.n_embedding_features_, TINY["n_quantiles"], 4
     quantiles = plain.transform(X).reshape(len(X), n_rows, n_levels)

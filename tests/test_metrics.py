@@ -38,20 +38,26 @@ def ref_precision_at_1(dist, labels):
     return hits / len(dist)
 
 
-def ref_map_at_r(dist, labels):
+def ref_map_at_r_of_queries(dist, labels, n_queries):
+    """MAP@R of queries 0..n_queries-1 only, each ranking every other item."""
     aps = []
-    for i in range(len(dist)):
-        r = sum(1 for j in range(len(dist)) if j != i and labels[j] == labels[i])
+    for i in range(n_queries):
+        others = [j for j in range(len(labels)) if j != i]
+        r = sum(1 for j in others if labels[j] == labels[i])
         if r == 0:
             continue
-        ranking = ref_ranking(dist, i)[:r]
+        ranking = sorted(others, key=lambda j: (dist[i][j], j))[:r]
         n_rel, ap = 0, 0.0
         for rank, j in enumerate(ranking, start=1):
             if labels[j] == labels[i]:
                 n_rel += 1
                 ap += n_rel / rank
         aps.append(ap / r)
-    return sum(aps) / len(aps)
+    return sum(aps) / len(aps) if aps else float("nan")
+
+
+def ref_map_at_r(dist, labels):
+    return ref_map_at_r_of_queries(dist, labels, len(dist))
 
 
 def ref_knn(dist, labels, k):
@@ -217,6 +223,27 @@ def test_genuine_impostor_distances_match_reference(case):
     ref_genuine, ref_impostor = ref_pairs(*as_lists(dist, labels))
     np.testing.assert_array_equal(genuine, ref_genuine)
     np.testing.assert_array_equal(impostor, ref_impostor)
+
+
+@pytest.mark.parametrize("chunk", [2, 1000])
+@pytest.mark.parametrize("n_queries", [1, 5, 17, 30])
+def test_map_at_r_of_leading_items_matches_reference(
+    monkeypatch, case, n_queries, chunk
+):
+    # Early stopping ranks held-out queries among held-out and training items.
+    dist, labels = case
+    n_queries = min(n_queries, len(labels))
+    codes = np.unique(labels, return_inverse=True)[1]
+    monkeypatch.setattr(_retrieval, "_CHUNK_ELEMENTS", chunk * len(labels))
+    rows = np.asarray(dist, dtype=float)[:n_queries]
+    got = _retrieval.map_at_r_of_leading_items(rows, codes)
+    expected = ref_map_at_r_of_queries(*as_lists(dist, labels), n_queries)
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected, abs=1e-12)
+    if n_queries == len(labels) and not np.isnan(expected):
+        assert got == pytest.approx(mean_average_precision_at_r(dist, labels))
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64])

@@ -40,7 +40,9 @@ def fitted():
 @pytest.fixture(scope="module")
 def fitted_mean():
     X, y = _data(n_classes=2, per_class=8)
-    embedder = WassersteinSequenceEmbedder(**TINY, max_epochs=1, pooling="mean")
+    embedder = WassersteinSequenceEmbedder(
+        **TINY, max_epochs=1, pooling="mean", early_stopping=False
+    )
     return embedder.fit(X, y), X, y
 
 

@@ -48,13 +48,33 @@ def test_validation_score_has_a_best_flag_and_checkpoint_uses_it(tmp_path):
     ).fit(X, y)
     scores = model.history_[:, "valid_map_at_r"]
     flags = model.history_[:, "valid_map_at_r_best"]
-    # The flag marks a new maximum, exactly.
-    expected = [s > max(scores[:i], default=-1.0) for i, s in enumerate(scores)]
+    # The flag marks a score at least as high as every earlier one, exactly.
+    expected = [s >= max(scores[:i], default=-1.0) for i, s in enumerate(scores)]
     assert flags == expected
     assert (tmp_path / "params.pt").exists()
     # Checkpoint recorded an event on the epochs with a new best.
     events = model.history_[:, "event_cp"]
     assert [bool(e) for e in events] == flags
+
+
+def test_a_flat_validation_score_never_stops_training():
+    # Classes far apart: every epoch's held-out MAP@R is 1. Equal scores are
+    # not "no improvement", so training runs all max_epochs and the weights
+    # kept are the last ones (the same as training without a hold-out would).
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 10)
+    X = rng.normal(size=(len(y), 2, 20)) + 100.0 * y[:, None, None]
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 6},
+        early_stopping=True,
+        n_iter_no_change=2,
+        validation_fraction=0.3,
+        random_state=0,
+    ).fit(X, y)
+    assert model.history_[:, "valid_map_at_r"] == [1.0] * 6
+    assert model.history_[:, "valid_map_at_r_best"] == [True] * 6
+    stopper = dict(model.net_.callbacks_)["early_stopping"]
+    assert stopper.best_epoch_ == 6
 
 
 def test_early_stopping_on_the_validation_map_at_r_works():
@@ -78,10 +98,14 @@ def test_progress_bar_counts_batches(capsys):
     X, y = _data()
     bar = ProgressBar()
     model = WassersteinSequenceEmbedder(
-        **TINY, classes_per_batch=2, samples_per_class=4, callbacks=[bar]
+        **TINY,
+        classes_per_batch=2,
+        samples_per_class=4,
+        callbacks=[bar],
+        early_stopping=False,
     ).fit(X, y)
     n_batches = len(model.history_[-1, "batches"])
-    assert n_batches == 4  # 32 sequences / (2 classes x 4)
+    assert n_batches == 4  # 32 sequences / (2 classes x 4), none held out
     err = capsys.readouterr().err
     assert f"/{n_batches}" in err
     assert "/32" not in err

@@ -21,11 +21,15 @@ __all__ = ["knn_loo_accuracy", "mean_average_precision_at_r", "precision_at_1"]
 _CHUNK_ELEMENTS = 2**22
 
 
-def _row_chunks(n_samples: int) -> Iterator[np.ndarray]:
-    """Yield consecutive blocks of row indices covering ``range(n_samples)``."""
+def _row_chunks(n_samples: int, n_rows: int | None = None) -> Iterator[np.ndarray]:
+    """Yield blocks of row indices covering ``range(n_rows)`` (all by default).
+
+    A block holds about ``_CHUNK_ELEMENTS`` entries of rows ``n_samples`` long.
+    """
+    n_rows = n_samples if n_rows is None else n_rows
     step = max(1, _CHUNK_ELEMENTS // n_samples)
-    for start in range(0, n_samples, step):
-        yield np.arange(start, min(start + step, n_samples))
+    for start in range(0, n_rows, step):
+        yield np.arange(start, min(start + step, n_rows))
 
 
 def _query_block(distances: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -200,16 +204,32 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
     0.9
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    n_samples = matrix.shape[0]
-    n_relevant = np.bincount(codes)[codes] - 1
-    n_queries = int(np.count_nonzero(n_relevant))
-    if n_queries == 0:
+    score = map_at_r_of_leading_items(matrix, codes)
+    if np.isnan(score):
         raise ValueError(
             "labels must contain at least one class with two or more items; "
             "every label is unique, so MAP@R is undefined."
         )
+    return score
+
+
+def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:
+    """MAP@R of the first ``n_queries`` items, ranked among all items.
+
+    ``matrix`` has shape ``(n_queries, n_items)``, ``n_queries <= n_items``:
+    row ``i`` holds the distances from item ``i`` to every item, whose integer
+    class codes are ``codes`` (shape ``(n_items,)``). A square matrix gives
+    :func:`mean_average_precision_at_r`; fewer rows score only those queries
+    against every item (held-out queries among a training gallery). NaN when
+    no query has another item of its class. No input checks: private.
+    """
+    n_queries, n_items = matrix.shape
+    n_relevant = np.bincount(codes)[codes[:n_queries]] - 1
+    scored = int(np.count_nonzero(n_relevant))
+    if scored == 0:
+        return float("nan")
     total = 0.0
-    for rows in _row_chunks(n_samples):
+    for rows in _row_chunks(n_items, n_queries):
         rows = rows[n_relevant[rows] > 0]
         if rows.size == 0:
             continue
@@ -221,7 +241,7 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
         relevant &= ranks <= r[:, None]
         precision = np.cumsum(relevant, axis=1) / ranks
         total += float(np.sum(np.sum(precision * relevant, axis=1) / r))
-    return total / n_queries
+    return total / scored
 
 
 def knn_loo_accuracy(
