@@ -38,12 +38,12 @@ from ._training import (
     check_finite_module,
     counting_sigint,
     embed_sequences,
-    gallery_indices,
     module_device,
     pad_batch,
     retrieval_score,
     seeded_dropout,
     sequence_step_features,
+    stratified_sample,
     torch_threads,
 )
 from ._validation import (
@@ -69,7 +69,8 @@ from .nn._pml import from_metric_learning
 _VALIDATION_KEY = "valid_map_at_r"
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
-# Training sequences among which early stopping ranks the held-out ones.
+# Early stopping scores at most this many held-out sequences, ranked among
+# at most this many training sequences: a bounded pass on large data.
 _VALIDATION_GALLERY = 1024
 # Integer parameters: True/False are rejected there (p=True is not p=1).
 _INTEGER_PARAMETERS = (
@@ -346,23 +347,29 @@ class WassersteinSequenceEmbedder(
         ``p``) raises a ``ValueError``; ``classes_`` are those of the last fit.
     early_stopping : bool or "auto", default="auto"
         Hold out part of the training data, score it with MAP@R after every
-        epoch (each held-out sequence ranks the other held-out ones and up to
-        1024 training sequences, as a nearest-neighbour classifier would),
+        epoch (with ``validation_split="stratified"`` each held-out sequence
+        ranks the other held-out ones and up to 1024 training sequences, as a
+        nearest-neighbour classifier would),
         stop after ``n_iter_no_change`` epochs without improvement and keep
         the best weights; a score equal to the best counts as the best, so a
         flat score never stops training and the later weights win. ``True``
-        refuses data it cannot split (no labels, too few sequences per
-        class); ``"auto"`` then trains on every sequence for ``max_epochs``
+        refuses data it cannot split (no labels, too few sequences per class
+        or, for ``validation_split="classes"``, fewer than four classes);
+        ``"auto"`` then trains on every sequence for ``max_epochs``
         epochs instead, so one setting serves every fold of a
-        cross-validation and ``fit(X)`` without labels. The default
-        (``"auto"``, a fifth held out, patience 5) was chosen on validation
-        data: as good as training every sequence for 30 epochs on clean data,
-        and far more robust when some channels carry nothing about the
-        classes; ``False`` trains every sequence for ``max_epochs``.
+        cross-validation and ``fit(X)`` without labels. The held-out
+        sequences do not train: a fifth of each class, but at least two, so
+        small classes give more (two of six). The default (``"auto"``,
+        patience 5) was chosen on validation data: as good as training every
+        sequence for 30 epochs on clean data, and far more robust when some
+        channels carry nothing about the classes; ``False`` trains every
+        sequence for ``max_epochs``.
     validation_fraction : float, default=0.2
         Fraction held out when early stopping holds out sequences: of each
         class's sequences (at least two of a class on each side; smaller
         classes all train), or of the classes (see ``validation_split``).
+        At most 1024 held-out sequences are scored (a stratified sample); with
+        ``"stratified"`` the others train.
     validation_split : {"stratified", "classes"}, default="stratified"
         ``"stratified"`` holds out sequences of every class; ``"classes"`` holds
         out whole classes (at least two), so early stopping tracks how well the
@@ -379,9 +386,10 @@ class WassersteinSequenceEmbedder(
         keeps PyTorch's own setting.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (learning-rate schedules, checkpoints, ...).
-        With ``early_stopping=True`` the validation MAP@R is recorded in the
-        history as ``valid_map_at_r`` with the flag ``valid_map_at_r_best``,
-        so ``Checkpoint(monitor="valid_map_at_r_best")`` or
+        When early stopping holds sequences out (``early_stopping=True``, or
+        ``"auto"`` on data that can spare them) the validation MAP@R of every
+        epoch is recorded in the history as ``valid_map_at_r`` with the flag
+        ``valid_map_at_r_best``, so ``Checkpoint(monitor="valid_map_at_r_best")`` or
         ``EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)``
         work; a callback monitoring a validation record that training does not
         produce (skorch's default ``valid_loss``) is refused before training.
@@ -750,7 +758,8 @@ class WassersteinSequenceEmbedder(
         if self.early_stopping != "auto" and self.early_stopping:
             raise ValueError(
                 "early_stopping=True scores held-out labelled sequences; fit(X) "
-                "without y has none. Pass y or set early_stopping=False."
+                "without y has none. Pass y, or set early_stopping='auto' (train "
+                "every sequence when nothing can be held out) or False."
             )
         if n_sequences < 2:
             raise ValueError(
@@ -871,10 +880,14 @@ class WassersteinSequenceEmbedder(
             elif not self.early_stopping:
                 reason = "only with early_stopping=True or 'auto'"
             else:
+                cannot = (
+                    "fewer than 4 classes"
+                    if self.validation_split == "classes"
+                    else "no 2 classes with 4 or more sequences each"
+                )
                 reason = (
                     "only when sequences are held out, and early_stopping='auto' "
-                    "holds none out here (no labels, or no class with 4 or more "
-                    "sequences besides another)"
+                    f"holds none out here (no labels, or {cannot})"
                 )
             raise ValueError(
                 f"callbacks[{index}] ({type(callback).__name__}) monitors "
@@ -905,6 +918,16 @@ class WassersteinSequenceEmbedder(
         )
         if len(valid_index) == 0 and self.early_stopping == "auto":
             return everything
+        if len(valid_index) > _VALIDATION_GALLERY:
+            kept = valid_index[
+                stratified_sample(codes[valid_index], _VALIDATION_GALLERY)
+            ]
+            if self.validation_split == "stratified":
+                # The rest would only be lost: they train. Held-out classes
+                # stay out of training whole.
+                spare = np.setdiff1d(valid_index, kept)
+                train_index = np.sort(np.concatenate([train_index, spare]))
+            valid_index = kept
         if len(valid_index) == 0:
             needs = (
                 "at least 4 classes (2 to train on, 2 to validate)"
@@ -914,7 +937,8 @@ class WassersteinSequenceEmbedder(
             )
             raise ValueError(
                 f"early_stopping=True needs {needs}; y has not. Set "
-                "early_stopping=False."
+                "early_stopping='auto' (train every sequence when nothing can be "
+                "held out) or False."
             )
         return train_index, valid_index
 
@@ -1091,9 +1115,13 @@ class WassersteinSequenceEmbedder(
         scale = self._n_levels() ** (-1.0 / self.p)
         validation = None
         if len(valid_index):
-            gallery = train_index[
-                gallery_indices(codes[train_index], _VALIDATION_GALLERY)
-            ]
+            # Held-out classes are scored among themselves: training classes
+            # would only be distractors for classes never seen in training.
+            gallery = np.empty(0, dtype=int)
+            if self.validation_split == "stratified":
+                gallery = train_index[
+                    stratified_sample(codes[train_index], _VALIDATION_GALLERY)
+                ]
             validation = RetrievalValidation(
                 [inputs[i] for i in valid_index],
                 codes[valid_index],

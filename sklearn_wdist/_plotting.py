@@ -66,8 +66,9 @@ class TrainingHistoryDisplay:
     train_loss : array-like of shape (n_epochs,)
         Mean training loss of every epoch.
     valid_score : array-like of shape (n_epochs,), default=None
-        Validation MAP@R of every epoch (recorded with ``early_stopping=True``),
-        NaN for epochs without one; ``None`` plots the loss alone.
+        Validation MAP@R of every epoch (recorded when early stopping held
+        sequences out), NaN for epochs without one; ``None`` plots the loss
+        alone.
 
     Attributes
     ----------
@@ -135,7 +136,7 @@ class TrainingHistoryDisplay:
         estimator : WassersteinSequenceEmbedder
             A fitted embedder (or any fitted estimator with a skorch
             ``history_``). Its per-epoch ``train_loss`` is plotted, and
-            ``valid_map_at_r`` when it was fitted with ``early_stopping=True``.
+            ``valid_map_at_r`` when early stopping held sequences out in its fit.
         ax : matplotlib.axes.Axes, default=None
             Axes to plot the loss on; ``None`` creates a figure.
         valid_kwargs : dict, default=None

@@ -445,8 +445,11 @@ def retrieval_score(
     return map_at_r_of_leading_items(distances, np.asarray(item_codes))
 
 
-def gallery_indices(codes: np.ndarray, max_items: int) -> np.ndarray:
-    """At most ``max_items`` indices, evenly spaced in class order (stratified)."""
+def stratified_sample(codes: np.ndarray, max_items: int) -> np.ndarray:
+    """At most ``max_items`` sorted indices, evenly spaced in class order.
+
+    Each class keeps about its share of ``max_items``; deterministic.
+    """
     order = np.argsort(codes, kind="stable")
     if len(order) <= max_items:
         return np.sort(order)
@@ -480,6 +483,9 @@ class RetrievalValidation(Callback):
         Training sequences ranked with the held-out ones (asking no query).
     gallery_codes : ndarray, default=None
         Their integer class labels.
+
+    The sequences are dropped when training ends, so that the fitted model
+    does not keep a copy of the training data.
     """
 
     def __init__(
@@ -502,13 +508,21 @@ class RetrievalValidation(Callback):
         self.gallery = gallery
         self.gallery_codes = gallery_codes
 
+    def on_train_begin(self, net, **kwargs):
+        """Note where this fit's epochs start (a warm start extends history)."""
+        self.first_epoch_ = len(net.history)
+
+    def on_train_end(self, net, **kwargs):
+        """Drop the sequences: a fitted model must not carry its training data."""
+        self.sequences = self.codes = self.gallery = self.gallery_codes = None
+
     def on_epoch_end(self, net, **kwargs):
         """Record the validation MAP@R of this epoch."""
         embeddings = embed_sequences(
             net.module_, self.sequences, self.scale, self.n_threads
         )
         gallery = None
-        if self.gallery:
+        if self.gallery is not None and len(self.gallery):
             gallery = embed_sequences(
                 net.module_, self.gallery, self.scale, self.n_threads
             )
@@ -520,11 +534,13 @@ class RetrievalValidation(Callback):
             if finite
             else float("nan")
         )
-        # The best-so-far flag, as skorch's EpochScoring writes it (ties
-        # included), for Checkpoint(monitor=name + "_best") and friends.
+        # The best-so-far flag for Checkpoint(monitor=name + "_best") and
+        # friends. Unlike skorch's EpochScoring, a tie is a new best (as for
+        # LatestBestEarlyStopping), and only this fit's epochs count: a warm
+        # start scores another split, and its stopper starts afresh too.
         previous = [
             epoch[self.name]
-            for epoch in net.history[:-1]
+            for epoch in net.history[getattr(self, "first_epoch_", 0) : -1]
             if np.isfinite(epoch.get(self.name, np.nan))
         ]
         best = bool(np.isfinite(score) and (not previous or score >= max(previous)))

@@ -12,13 +12,18 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EarlyStopping
 from torch import nn
 
-from sklearn_wdist import WassersteinSequenceEmbedder, pairwise_wasserstein_exact
+from sklearn_wdist import (
+    WassersteinSequenceEmbedder,
+    _embedder,
+    _training,
+    pairwise_wasserstein_exact,
+)
 from sklearn_wdist._embedder import _split_validation
 from sklearn_wdist._training import (
     embed_sequences,
-    gallery_indices,
     retrieval_score,
     sequence_step_features,
+    stratified_sample,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r
 
@@ -455,12 +460,103 @@ def test_validation_ranks_held_out_sequences_among_training_ones():
 
 def test_validation_gallery_is_a_bounded_stratified_sample():
     codes = np.repeat([2, 0, 1], [100, 50, 10])
-    picked = gallery_indices(codes, 32)
+    picked = stratified_sample(codes, 32)
     assert len(picked) == 32 and len(set(picked)) == 32
     assert np.all(np.diff(picked) > 0)
     counts = np.bincount(codes[picked], minlength=3)
     assert np.all(np.abs(counts - 32 * np.array([50, 10, 100]) / 160) <= 1)
-    np.testing.assert_array_equal(gallery_indices(codes, 1000), np.arange(160))
+    np.testing.assert_array_equal(stratified_sample(codes, 1000), np.arange(160))
+
+
+@pytest.mark.parametrize("validation_split", ["stratified", "classes"])
+def test_a_large_validation_set_is_capped(monkeypatch, validation_split):
+    # At most _VALIDATION_GALLERY held-out sequences are scored, so a default
+    # fit on a million labelled sequences does not rank 200,000 of them.
+    monkeypatch.setattr(_embedder, "_VALIDATION_GALLERY", 6)
+    X, y = make_sequences(n_per_class=20, seed=11)
+    # Six classes (the class split needs four or more): two per sampler.
+    y = [f"{label}-{i % 2}" for i, label in enumerate(y)]
+    codes = np.unique(y, return_inverse=True)[1]
+    assert codes.max() == 5
+    model = WassersteinSequenceEmbedder(
+        **TINY,
+        early_stopping="auto",
+        validation_fraction=0.5,
+        validation_split=validation_split,
+        random_state=0,
+    )
+    train, valid = model._split(codes, seed=3)
+    assert len(valid) == 6 and len(np.unique(codes[valid])) >= 2
+    assert not set(train) & set(valid)
+    if validation_split == "stratified":
+        # The held-out sequences beyond the cap train rather than being lost.
+        np.testing.assert_array_equal(
+            np.sort(np.append(train, valid)), np.arange(len(y))
+        )
+    else:
+        # Held-out classes stay out of training whole.
+        assert not set(codes[train]) & set(codes[valid])
+    model.fit(X, y)
+    assert len(model.history_) >= 1 and "valid_map_at_r" in model.history_[-1]
+
+
+@pytest.mark.parametrize("validation_split", ["stratified", "classes"])
+def test_validation_gallery_follows_the_split(monkeypatch, validation_split):
+    # Held-out sequences of training classes are ranked among training
+    # sequences; held-out classes only among themselves.
+    seen = []
+
+    def recording(embeddings, codes, p, gallery=None, gallery_codes=None):
+        seen.append(None if gallery is None else (len(gallery), set(gallery_codes)))
+        return retrieval_score(embeddings, codes, p, gallery, gallery_codes)
+
+    monkeypatch.setattr(_training, "retrieval_score", recording)
+    X, y = make_sequences(n_per_class=10, seed=12)
+    y = [f"{label}-{i % 2}" for i, label in enumerate(y)]  # six classes
+    model = WassersteinSequenceEmbedder(
+        **TINY,
+        validation_split=validation_split,
+        validation_fraction=0.35,
+        random_state=0,
+    ).fit(X, y)
+    assert len(seen) == len(model.history_) > 0
+    if validation_split == "classes":
+        assert seen == [None] * len(seen)
+    else:
+        assert all(entry[0] > 0 and len(entry[1]) == 6 for entry in seen)
+
+
+def test_fitted_model_keeps_no_validation_sequences():
+    X, y = make_sequences(n_per_class=10, seed=13)
+    model = WassersteinSequenceEmbedder(
+        **TINY, validation_fraction=0.3, random_state=0
+    ).fit(X, y)
+    assert "valid_map_at_r" in model.history_[-1]
+    scoring = dict(model.net_.callbacks_)["valid_scoring"]
+    assert scoring.sequences is None and scoring.gallery is None
+    # The pickle is as small as that of a model trained without a hold-out.
+    plain = WassersteinSequenceEmbedder(
+        **TINY, early_stopping=False, random_state=0
+    ).fit(X, y)
+    assert len(pickle.dumps(model)) < 1.2 * len(pickle.dumps(plain))
+
+
+def test_warm_start_flags_the_best_epoch_of_its_own_fit(monkeypatch):
+    X, y = make_sequences(n_per_class=10, seed=14)
+    scores = iter([0.9, 0.8, 0.5, 0.6])
+    monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 2},
+        early_stopping=True,
+        validation_fraction=0.3,
+        n_iter_no_change=5,
+        warm_start=True,
+        random_state=0,
+    )
+    model.fit(X, y).fit(X, y)
+    # The second fit's first epoch is its best so far, whatever the first
+    # fit scored, as its early stopping sees it.
+    assert model.history_[:, "valid_map_at_r_best"] == [True, False, True, True]
 
 
 def test_auto_early_stopping_holds_out_only_what_the_data_can_spare():
