@@ -62,15 +62,15 @@ from sklearn.linear_model import RidgeClassifierCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-# The only private import of the benchmarks: the "whitened raw-quantile W2"
-# ablation must see exactly the embedder's input preprocessing, which has no
-# public function.
 from sklearn_wdist import (
     WassersteinSequenceEmbedder,
-    _training,
     check_sequences,
     pairwise_wasserstein,
 )
+
+# The only private import of the benchmarks: the "whitened raw-quantile W2"
+# ablation must see exactly the embedder's input preprocessing, which has no
+# public function.
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 from sklearn_wdist.metrics import (
     equal_error_rate,
@@ -433,9 +433,7 @@ class EmbedderMethod(Method):
     Keys of ``params`` starting with ``_`` are options of the harness, not of
     the estimator: ``"_refit": True`` with early stopping fits once to find
     the best epoch count on the held-out sequences, then fits again on every
-    sequence for that many epochs (no hold-out); ``"_se_band": True`` makes
-    early stopping count every epoch within one standard error of the best
-    score as the best (``sklearn_wdist._training.STANDARD_ERROR_BAND``).
+    sequence for that many epochs (no hold-out).
     """
 
     def __init__(
@@ -486,13 +484,8 @@ class EmbedderMethod(Method):
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
         params = {k: v for k, v in self.params.items() if not k.startswith("_")}
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
-        band = _training.STANDARD_ERROR_BAND
-        _training.STANDARD_ERROR_BAND = bool(self.params.get("_se_band", band))
-        try:
-            # Label-free methods train on the sequences alone (fit(X)).
-            self.embedder_ = embedder.fit(X, y if self.use_labels else None)
-        finally:
-            _training.STANDARD_ERROR_BAND = band
+        # Label-free methods train on the sequences alone (fit(X)).
+        self.embedder_ = embedder.fit(X, y if self.use_labels else None)
         if self.params.get("_refit") and self.use_labels:
             history = self.embedder_.history_
             flags = [e.get("valid_map_at_r_best", False) for e in history]

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import signal
 import threading
@@ -29,7 +28,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ._pairwise import pairwise_wasserstein
-from .metrics._retrieval import average_precisions_of_leading_items
+from .metrics._retrieval import map_at_r_of_leading_items
 from .nn import SeededDropout
 
 # Embeddings are independent per sequence, so inference batches are sorted by
@@ -423,28 +422,6 @@ def sequence_step_features(
     return features
 
 
-def retrieval_precisions(
-    embeddings: np.ndarray,
-    codes: np.ndarray,
-    p: int,
-    gallery: np.ndarray | None = None,
-    gallery_codes: np.ndarray | None = None,
-) -> np.ndarray:
-    """``AP@R`` of each embedding (with ``R >= 1``) among all the others.
-
-    With a ``gallery``, its rows join the ranked items but ask no query:
-    held-out sequences are then ranked among the training sequences too, as
-    a nearest-neighbour classifier ranks them.
-    """
-    if gallery is not None and len(gallery):
-        items = np.concatenate([embeddings, gallery])
-        item_codes = np.concatenate([codes, gallery_codes])
-    else:
-        items, item_codes = embeddings, codes
-    distances = pairwise_wasserstein(embeddings, items, p=p)
-    return average_precisions_of_leading_items(distances, np.asarray(item_codes))
-
-
 def retrieval_score(
     embeddings: np.ndarray,
     codes: np.ndarray,
@@ -452,12 +429,20 @@ def retrieval_score(
     gallery: np.ndarray | None = None,
     gallery_codes: np.ndarray | None = None,
 ) -> float:
-    """MAP@R of the distance ``d_p`` (see :func:`retrieval_precisions`).
+    """MAP@R of the distance ``d_p``: each embedding queries all the others.
 
-    NaN when no query has another item of its class.
+    With a ``gallery``, its rows join the ranked items but ask no query:
+    held-out sequences are then ranked among the training sequences too, as
+    a nearest-neighbour classifier ranks them. NaN when no query has another
+    item of its class.
     """
-    precisions = retrieval_precisions(embeddings, codes, p, gallery, gallery_codes)
-    return float(precisions.mean()) if precisions.size else float("nan")
+    if gallery is not None and len(gallery):
+        items = np.concatenate([embeddings, gallery])
+        item_codes = np.concatenate([codes, gallery_codes])
+    else:
+        items, item_codes = embeddings, codes
+    distances = pairwise_wasserstein(embeddings, items, p=p)
+    return map_at_r_of_leading_items(distances, np.asarray(item_codes))
 
 
 def stratified_sample(codes: np.ndarray, max_items: int) -> np.ndarray:
@@ -469,11 +454,6 @@ def stratified_sample(codes: np.ndarray, max_items: int) -> np.ndarray:
     if len(order) <= max_items:
         return np.sort(order)
     return np.sort(order[np.linspace(0, len(order) - 1, max_items).astype(int)])
-
-
-# Probe switch (benchmarks only): record the validation score's standard
-# error, so that early stopping treats scores within it of the best as ties.
-STANDARD_ERROR_BAND = False
 
 
 class RetrievalValidation(Callback):
@@ -549,20 +529,11 @@ class RetrievalValidation(Callback):
         finite = np.isfinite(embeddings).all() and (
             gallery is None or np.isfinite(gallery).all()
         )
-        error = None
-        if not finite:
-            score = float("nan")
-        elif STANDARD_ERROR_BAND:
-            precisions = retrieval_precisions(
-                embeddings, self.codes, self.p, gallery, self.gallery_codes
-            )
-            score = float(precisions.mean()) if precisions.size else float("nan")
-            n = precisions.size
-            error = float(precisions.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-        else:
-            score = retrieval_score(
-                embeddings, self.codes, self.p, gallery, self.gallery_codes
-            )
+        score = (
+            retrieval_score(embeddings, self.codes, self.p, gallery, self.gallery_codes)
+            if finite
+            else float("nan")
+        )
         # The best-so-far flag for Checkpoint(monitor=name + "_best") and
         # friends. Unlike skorch's EpochScoring, a tie is a new best (as for
         # LatestBestEarlyStopping), and only this fit's epochs count: a warm
@@ -575,8 +546,6 @@ class RetrievalValidation(Callback):
         best = bool(np.isfinite(score) and (not previous or score >= max(previous)))
         net.history.record(self.name, score)
         net.history.record(self.name + "_best", best)
-        if error is not None:
-            net.history.record(self.name + "_se", error)
 
 
 class LatestBestEarlyStopping(EarlyStopping):
@@ -584,31 +553,13 @@ class LatestBestEarlyStopping(EarlyStopping):
 
     A flat validation score (a small validation set ranks the same way epoch
     after epoch) then never stops training, and the weights kept are those of
-    the last epoch with the best score, not the first. When the history also
-    holds the score's standard error (``monitor + "_se"``), every epoch whose
-    score lies within one standard error of the best (that of the best epoch)
-    counts as the best too.
+    the last epoch with the best score, not the first.
     """
 
-    def on_train_begin(self, net, **kwargs):
-        super().on_train_begin(net, **kwargs)
-        self.best_score_, self.band_ = -np.inf, 0.0
-
-    def on_epoch_end(self, net, **kwargs):
-        sign = -1.0 if self.lower_is_better else 1.0
-        score = sign * net.history[-1, self.monitor]
-        error = net.history[-1].get(self.monitor + "_se", 0.0)
-        if np.isfinite(score) and score > self.best_score_:
-            self.best_score_, self.band_ = score, float(error)
-        if np.isfinite(score) and score >= self.best_score_ - self.band_:
-            self.misses_ = 0
-            self.best_epoch_ = net.history[-1, "epoch"]
-            if self.load_best:
-                self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
-        else:
-            self.misses_ += 1
-        if self.misses_ == self.patience:
-            raise KeyboardInterrupt
+    def _is_score_improved(self, score):
+        if self.lower_is_better:
+            return score <= self.dynamic_threshold_
+        return score >= self.dynamic_threshold_
 
     def on_train_end(self, net, **kwargs):
         """Restore the best weights; nothing to do after ``max_epochs=0``."""

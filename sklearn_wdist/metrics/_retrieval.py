@@ -223,21 +223,12 @@ def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:
     against every item (held-out queries among a training gallery). NaN when
     no query has another item of its class. No input checks: private.
     """
-    precisions = average_precisions_of_leading_items(matrix, codes)
-    return float(precisions.mean()) if precisions.size else float("nan")
-
-
-def average_precisions_of_leading_items(
-    matrix: np.ndarray, codes: np.ndarray
-) -> np.ndarray:
-    """``AP@R`` of each of the first ``n_queries`` items that has ``R >= 1``.
-
-    See :func:`map_at_r_of_leading_items`; queries alone in their class are
-    left out, so the result may be shorter than ``n_queries``.
-    """
     n_queries, n_items = matrix.shape
     n_relevant = np.bincount(codes)[codes[:n_queries]] - 1
-    precisions = []
+    scored = int(np.count_nonzero(n_relevant))
+    if scored == 0:
+        return float("nan")
+    total = 0.0
     for rows in _row_chunks(n_items, n_queries):
         rows = rows[n_relevant[rows] > 0]
         if rows.size == 0:
@@ -249,8 +240,8 @@ def average_precisions_of_leading_items(
         relevant = codes[neighbors] == codes[rows][:, None]
         relevant &= ranks <= r[:, None]
         precision = np.cumsum(relevant, axis=1) / ranks
-        precisions.append(np.sum(precision * relevant, axis=1) / r)
-    return np.concatenate(precisions) if precisions else np.empty(0)
+        total += float(np.sum(np.sum(precision * relevant, axis=1) / r))
+    return total / scored
 
 
 def knn_loo_accuracy(
