@@ -486,15 +486,14 @@ class EmbedderMethod(Method):
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).
         self.embedder_ = embedder.fit(X, y if self.use_labels else None)
-        if self.params.get("_refit") and self.use_labels:
-            history = self.embedder_.history_
-            flags = [e.get("valid_map_at_r_best", False) for e in history]
-            if any(flags):
-                best = max(i for i, f in enumerate(flags) if f) + 1
-                params.update(early_stopping=False, max_epochs=best)
-                self.embedder_ = WassersteinSequenceEmbedder(
-                    random_state=seed, **params
-                ).fit(X, y)
+        # The embedder's early stopping knows its best epoch (none when
+        # nothing was held out).
+        stopper = dict(self.embedder_.net_.callbacks_).get("early_stopping")
+        if self.params.get("_refit") and stopper is not None and stopper.best_epoch_:
+            params.update(early_stopping=False, max_epochs=stopper.best_epoch_)
+            self.embedder_ = WassersteinSequenceEmbedder(
+                random_state=seed, **params
+            ).fit(X, y)
 
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)

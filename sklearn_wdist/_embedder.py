@@ -349,15 +349,15 @@ class WassersteinSequenceEmbedder(
         Hold out part of the training data, score it with MAP@R after every
         epoch (with ``validation_split="stratified"`` each held-out sequence
         ranks the other held-out ones and up to 1024 training sequences, as a
-        nearest-neighbour classifier would),
-        stop after ``n_iter_no_change`` epochs without improvement and keep
-        the best weights; a score equal to the best counts as the best, so a
-        flat score never stops training and the later weights win. ``True``
-        refuses data it cannot split (no labels, too few sequences per class
-        or, for ``validation_split="classes"``, fewer than four classes);
-        ``"auto"`` then trains on every sequence for ``max_epochs``
-        epochs instead, so one setting serves every fold of a
-        cross-validation and ``fit(X)`` without labels. The held-out
+        nearest-neighbour classifier would), stop after ``n_iter_no_change``
+        epochs without improvement and keep the best weights; a score equal
+        to the best counts as the best, so a flat score never stops training
+        and the later weights win. ``True`` refuses data it cannot split (no
+        labels, too few sequences per class or, for
+        ``validation_split="classes"``, fewer than four classes); ``"auto"``
+        then trains on every sequence for ``max_epochs`` epochs instead, so
+        one setting serves every fold of a cross-validation and ``fit(X)``
+        without labels. The held-out
         sequences do not train: a fifth of each class, but at least two, so
         small classes give more (two of six). The default (``"auto"``,
         patience 5) was chosen on validation data: as good as training every
@@ -389,7 +389,8 @@ class WassersteinSequenceEmbedder(
         When early stopping holds sequences out (``early_stopping=True``, or
         ``"auto"`` on data that can spare them) the validation MAP@R of every
         epoch is recorded in the history as ``valid_map_at_r`` with the flag
-        ``valid_map_at_r_best``, so ``Checkpoint(monitor="valid_map_at_r_best")`` or
+        ``valid_map_at_r_best``, so
+        ``Checkpoint(monitor="valid_map_at_r_best")`` or
         ``EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)``
         work; a callback monitoring a validation record that training does not
         produce (skorch's default ``valid_loss``) is refused before training.
