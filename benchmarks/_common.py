@@ -335,6 +335,19 @@ def merged_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return [r for path in paths for r in json.loads(Path(path).read_text())["records"]]
 
 
+def records_or_run(
+    merge: Iterable[Path] | None, run: Callable[[], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Return the records of the ``--merge`` files, or else those of ``run()``.
+
+    A run silences ``UserWarning`` (data-set loaders, small-class notices).
+    """
+    if merge:
+        return merged_records(merge)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    return run()
+
+
 def write_report(out: Path, stem: str, title: str, records, lines) -> None:
     """``stem.json`` with the records and ``stem.md`` with a title and ``lines``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -404,6 +417,30 @@ class Method(ABC):
         return self.distance_matrix(R, None, evaluation)
 
 
+def averaged_best_epochs(
+    X: Sequences, y: np.ndarray, seed: int | None, params: dict, repeats: int
+) -> int | None:
+    """Return the epoch count of the best mean held-out MAP@R of ``repeats`` fits.
+
+    Each fit trains every epoch (a patience above ``max_epochs``) with its own
+    random held-out part; ``None`` when the data cannot spare one.
+    """
+    max_epochs = params.get("max_epochs", 30)
+    curves = []
+    for k in range(repeats):
+        trial = dict(params, early_stopping=True, n_iter_no_change=max_epochs + 1)
+        try:
+            embedder = WassersteinSequenceEmbedder(
+                random_state=1000 * (seed or 0) + k, **trial
+            ).fit(X, y)
+        except ValueError:
+            return None
+        curves.append([epoch["valid_map_at_r"] for epoch in embedder.history_])
+    mean = np.nanmean(curves, axis=0)
+    # The latest of equal bests, as early stopping keeps the later weights.
+    return int(len(mean) - np.nanargmax(mean[::-1]))
+
+
 def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with the triplet loss on the energy distance as ``loss``.
 
@@ -433,7 +470,12 @@ class EmbedderMethod(Method):
     Keys of ``params`` starting with ``_`` are options of the harness, not of
     the estimator: ``"_refit": True`` with early stopping fits once to find
     the best epoch count on the held-out sequences, then fits again on every
-    sequence for that many epochs (no hold-out).
+    sequence for that many epochs (no hold-out); ``"_cv_repeats": K`` (a
+    probe of round 10) trains ``K`` fits of ``max_epochs`` epochs, each with
+    its own random held-out part (``early_stopping=True``, seeds
+    ``1000 * seed + k``), averages their held-out MAP@R curves and fits again
+    on every sequence for the epoch count of the (latest) best mean; data
+    that cannot spare a held-out part get the plain fit.
     """
 
     def __init__(
@@ -483,6 +525,11 @@ class EmbedderMethod(Method):
 
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
         params = {k: v for k, v in self.params.items() if not k.startswith("_")}
+        repeats = self.params.get("_cv_repeats")
+        if repeats and self.use_labels:
+            epochs = averaged_best_epochs(X, y, seed, params, repeats)
+            if epochs is not None:
+                params.update(early_stopping=False, max_epochs=epochs)
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).
         self.embedder_ = embedder.fit(X, y if self.use_labels else None)

@@ -21,7 +21,6 @@ Results go to ``benchmarks/results/ensembles.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import _common as common
 import numpy as np
@@ -82,14 +81,15 @@ def main(argv: list[str] | None = None) -> None:
         parser, select_defaults.SEEN_DATASETS, select_defaults.UNSEEN_DATASETS
     )
     args = parser.parse_args(argv)
-    if args.merge:
-        records = common.merged_records(args.merge)
-    else:
-        warnings.filterwarnings("ignore", category=UserWarning)
+
+    def run_all() -> list[dict]:
         records = []
         for task in select_defaults.build_tasks(args.seen, args.unseen):
             records += run(task, args.seeds)
             print(task.protocol, task.dataset, flush=True)
+        return records
+
+    records = common.records_or_run(args.merge, run_all)
     title = "Ensembles of default fits (validation data only)"
     common.write_report(args.out, "ensembles", title, records, summarise(records))
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import warnings
 
 import _common as common
 import numpy as np
@@ -151,17 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     extra = json.loads(args.extra) if args.extra else None
-    if args.merge:
-        records = common.merged_records(args.merge)
-    else:
-        warnings.filterwarnings("ignore", category=UserWarning)
-        records = []
-        for n_noise in (0, args.noise):
-            for task in noisy_tasks(args.seen, args.unseen, n_noise):
-                for record in common.run_task(
-                    task, methods(args.regularised, extra), args.seeds
-                ):
-                    records.append({**record, "n_noise": n_noise})
+
+    def run_all() -> list[dict]:
+        return [
+            {**record, "n_noise": n_noise}
+            for n_noise in (0, args.noise)
+            for task in noisy_tasks(args.seen, args.unseen, n_noise)
+            for record in common.run_task(
+                task, methods(args.regularised, extra), args.seeds
+            )
+        ]
+
+    records = common.records_or_run(args.merge, run_all)
     stem = "noise_channels"
     if any(r["method"] in REGULARISED for r in records):
         stem += "_regularised"

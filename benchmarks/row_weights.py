@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import warnings
 
 import _common as common
 import numpy as np
@@ -163,10 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         help="every 3/2 cut of JapaneseVowels speakers 1-5 instead of the tasks",
     )
     args = parser.parse_args(argv)
-    if args.merge:
-        records = common.merged_records(args.merge)
-    else:
-        warnings.filterwarnings("ignore", category=UserWarning)
+
+    def run_all() -> list[dict]:
         records = []
         tasks = (
             rotation_tasks()
@@ -177,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seeds:
                 records += run(task, seed)
             print(task.protocol, task.dataset, flush=True)
+        return records
+
+    records = common.records_or_run(args.merge, run_all)
     rotations = all(r["dataset"].startswith("JapaneseVowels ") for r in records)
     stem = "row_weights_rotations" if rotations else "row_weights"
     body = summarise_rotations(records) if rotations else summarise(records)
