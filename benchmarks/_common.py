@@ -435,7 +435,7 @@ def averaged_best_epochs(
             ).fit(X, y)
         except ValueError:
             return None
-        curves.append([epoch["valid_map_at_r"] for epoch in embedder.history_])
+        curves.append(embedder.validation_scores_)
     mean = np.nanmean(curves, axis=0)
     # The latest of equal bests, as early stopping keeps the later weights.
     return int(len(mean) - np.nanargmax(mean[::-1]))
@@ -533,11 +533,10 @@ class EmbedderMethod(Method):
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).
         self.embedder_ = embedder.fit(X, y if self.use_labels else None)
-        # The embedder's early stopping knows its best epoch (none when
-        # nothing was held out).
-        stopper = dict(self.embedder_.net_.callbacks_).get("early_stopping")
-        if self.params.get("_refit") and stopper is not None and stopper.best_epoch_:
-            params.update(early_stopping=False, max_epochs=stopper.best_epoch_)
+        # The epoch whose weights early stopping kept (None: nothing held out).
+        best_epoch = self.embedder_.best_epoch_
+        if self.params.get("_refit") and best_epoch:
+            params.update(early_stopping=False, max_epochs=best_epoch)
             self.embedder_ = WassersteinSequenceEmbedder(
                 random_state=seed, **params
             ).fit(X, y)

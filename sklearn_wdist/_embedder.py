@@ -450,6 +450,20 @@ class WassersteinSequenceEmbedder(
         object as ``net_.module_``.
     history_ : skorch.History
         Per-epoch and per-batch training record.
+    n_iter_ : int
+        Number of epochs in ``history_``: those of this fit, and of the
+        earlier fits it continued (``warm_start``).
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+        The held-out MAP@R of every epoch in ``history_`` (the
+        ``valid_map_at_r`` records; NaN for an epoch of a fit that held
+        nothing out); ``None`` when no epoch held sequences out.
+    best_epoch_ : int or None
+        The epoch (1-based, an index into ``history_`` plus one) whose
+        weights early stopping kept in the last fit: its best held-out score,
+        the latest of equal ones. ``None`` when that fit held nothing out (the
+        weights are those of its last epoch) or ran no epoch.
+    best_validation_score_ : float or None
+        The held-out MAP@R of ``best_epoch_``; ``None`` with it.
 
     See Also
     --------
@@ -718,6 +732,7 @@ class WassersteinSequenceEmbedder(
             net.module_, train_inputs, codes[train_index] if y is not None else None
         )
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
+        self._record_training_length(net)
         self.input_row_weights_ = row_weights
         if previous is None:  # what a warm start may not change
             self._built_with = {
@@ -1223,6 +1238,26 @@ class WassersteinSequenceEmbedder(
             net.module_, [train_inputs[i] for i in picks], 1.0, self.n_threads
         )
         check_finite_embeddings(embeddings, "the training sequences")
+
+    def _record_training_length(self, net) -> None:
+        """Epochs trained, held-out scores and the epoch whose weights are kept."""
+        history = net.history
+        self.n_iter_ = len(history)
+        scores = np.array(
+            [epoch.get(_VALIDATION_KEY, np.nan) for epoch in history], dtype=float
+        )
+        scored = any(_VALIDATION_KEY in epoch for epoch in history)
+        self.validation_scores_ = scores if scored else None
+        self.best_epoch_ = self.best_validation_score_ = None
+        stopper = dict(net.callbacks_).get("early_stopping")
+        if not isinstance(stopper, LatestBestEarlyStopping):
+            return
+        # skorch's best_epoch_ is the history's 1-based "epoch" number; 0 when
+        # this fit ran no epoch (max_epochs=0).
+        for index, epoch in enumerate(history):
+            if epoch["epoch"] == stopper.best_epoch_:
+                self.best_epoch_ = index + 1
+                self.best_validation_score_ = float(scores[index])
 
     def _record_fit(self, net, classes, n_channels, mean, matrix) -> None:
         """Everything later methods read: decided here, never re-derived."""

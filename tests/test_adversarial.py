@@ -215,6 +215,11 @@ def test_builtin_early_stopping_keeps_the_best_weights(
     # Stopped after patience 2 past the best epoch (a tie is a new best).
     assert len(model.history_) == best_epoch + 2
     assert model.history_[:, "valid_map_at_r"] == scores[: best_epoch + 2]
+    # The same, as scikit-learn-style attributes (epochs counted from 1).
+    assert model.n_iter_ == best_epoch + 2
+    np.testing.assert_array_equal(model.validation_scores_, scores[: best_epoch + 2])
+    assert model.best_epoch_ == best_epoch
+    assert model.best_validation_score_ == scores[best_epoch - 1]
     # The weights kept are those of the best epoch: a fit that ends there.
     monkeypatch.setattr(_training, "retrieval_score", scripted(scores))
     reference = WassersteinSequenceEmbedder(
@@ -234,6 +239,9 @@ def test_early_stopping_with_no_epoch_to_run(data, early_stopping):
     ).fit(X, y)
     assert len(model.history_) == 0
     assert np.isfinite(model.transform(X)).all()
+    assert model.n_iter_ == 0
+    assert model.validation_scores_ is None
+    assert model.best_epoch_ is None and model.best_validation_score_ is None
 
 
 # --------------------------------------------------------------------------- #

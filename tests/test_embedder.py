@@ -557,6 +557,38 @@ def test_warm_start_flags_the_best_epoch_of_its_own_fit(monkeypatch):
     # The second fit's first epoch is its best so far, whatever the first
     # fit scored, as its early stopping sees it.
     assert model.history_[:, "valid_map_at_r_best"] == [True, False, True, True]
+    # Epochs are counted over both fits; the kept weights are the second's best.
+    assert model.n_iter_ == 4
+    np.testing.assert_array_equal(model.validation_scores_, [0.9, 0.8, 0.5, 0.6])
+    assert (model.best_epoch_, model.best_validation_score_) == (4, 0.6)
+
+
+def test_training_length_attributes_without_a_hold_out(monkeypatch):
+    X, y = make_sequences(n_per_class=10, seed=15)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 2}, early_stopping=False, random_state=0
+    ).fit(X, y)
+    assert model.n_iter_ == 2 == len(model.history_)
+    assert model.validation_scores_ is None
+    assert model.best_epoch_ is None and model.best_validation_score_ is None
+    # A warm start that holds sequences out: the first fit's epochs have none.
+    scores = iter([0.4, 0.7, 0.5])
+    monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
+    model.set_params(
+        warm_start=True,
+        early_stopping=True,
+        validation_fraction=0.3,
+        max_epochs=3,
+    ).fit(X, y)
+    assert model.n_iter_ == 5
+    np.testing.assert_array_equal(
+        model.validation_scores_, [np.nan, np.nan, 0.4, 0.7, 0.5]
+    )
+    assert (model.best_epoch_, model.best_validation_score_) == (4, 0.7)
+    # And back to no hold-out: no best epoch, the scores stay in the history.
+    model.set_params(early_stopping=False, max_epochs=1).fit(X, y)
+    assert model.n_iter_ == 6 and model.best_epoch_ is None
+    assert np.isnan(model.validation_scores_[[0, 1, 5]]).all()
 
 
 def test_auto_early_stopping_holds_out_only_what_the_data_can_spare():
