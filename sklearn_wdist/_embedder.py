@@ -54,7 +54,6 @@ from ._validation import (
     record_embedding_order,
 )
 from ._whitening import channel_means, fit_whitening, to_network_input
-from .metrics._retrieval import map_at_r_of_leading_items
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
@@ -68,9 +67,6 @@ from .nn import (
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
-# Probe (round 10, off): after training, the kept rows are scaled by the
-# factor of this grid whose held-out MAP@R is best (ties: the one nearest 1).
-HELD_OUT_BALANCE = {"on": False, "grid": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)}
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
 # Early stopping scores at most this many held-out sequences, ranked among
@@ -735,12 +731,6 @@ class WassersteinSequenceEmbedder(
         row_weights = self._fit_input_row_weights(
             net.module_, train_inputs, codes[train_index] if y is not None else None
         )
-        if HELD_OUT_BALANCE["on"] and len(valid_index) and y is not None:
-            factor = self._balance_on_held_out(
-                net.module_, inputs, codes, train_index, valid_index
-            )
-            if factor is not None and row_weights is not None:
-                row_weights = row_weights * factor
         self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
         self._record_training_length(net)
         self.input_row_weights_ = row_weights
@@ -1237,38 +1227,6 @@ class WassersteinSequenceEmbedder(
             with torch.no_grad():
                 weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))
         return factors
-
-    def _balance_on_held_out(self, module, inputs, codes, train_index, valid_index):
-        """Probe: scale the kept rows by the factor of the best held-out MAP@R."""
-        weights = kept_row_weights(module)
-        if weights is None or len(weights) == 0:
-            return None
-        sample = stratified_sample(codes[train_index], _VALIDATION_GALLERY)
-        items = np.concatenate([valid_index, train_index[sample]])
-        n_levels = self._n_levels()
-        embeddings = embed_sequences(
-            module, [inputs[i] for i in items], 1.0, self.n_threads
-        ).reshape(len(items), -1, n_levels)
-        n_learned = embeddings.shape[1] - len(weights)
-        learned = embeddings[:, :n_learned].reshape(len(items), -1)
-        kept = embeddings[:, n_learned:].reshape(len(items), -1)
-        n_queries, p = len(valid_index), int(self.p)
-        learned_d = pairwise_wasserstein(learned[:n_queries], learned, p=p)
-        kept_d = pairwise_wasserstein(kept[:n_queries], kept, p=p)
-        best, best_score = 1.0, -np.inf
-        # Ties: the factor nearest 1.
-        for factor in sorted(HELD_OUT_BALANCE["grid"], key=lambda f: abs(np.log(f))):
-            if p == 2:
-                distances = np.sqrt(learned_d**2 + (factor * kept_d) ** 2)
-            else:
-                distances = learned_d + factor * kept_d
-            score = map_at_r_of_leading_items(distances, codes[items])
-            if score > best_score:
-                best, best_score = factor, score
-        with torch.no_grad():
-            weights.mul_(best)
-        self.held_out_balance_ = best
-        return best
 
     def _check_trained(self, net, train_inputs: list[np.ndarray]) -> None:
         """NaN/inf in the weights, buffers or outputs: FloatingPointError."""
