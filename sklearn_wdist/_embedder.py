@@ -457,12 +457,17 @@ class WassersteinSequenceEmbedder(
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
         The held-out MAP@R of every epoch in ``history_`` (the
         ``valid_map_at_r`` records; NaN for an epoch of a fit that held
-        nothing out); ``None`` when no epoch held sequences out.
+        nothing out, or whose score was not finite); ``None`` when no epoch
+        held sequences out.
     best_epoch_ : int or None
-        The epoch (1-based, an index into ``history_`` plus one) whose
-        weights early stopping kept in the last fit: its best held-out score,
-        the latest of equal ones. ``None`` when that fit held nothing out (the
-        weights are those of its last epoch) or ran no epoch.
+        The epoch (1-based position in ``history_``) whose weights the
+        built-in early stopping kept in the last fit: its best held-out
+        score, the latest of equal ones. ``None`` when that fit held nothing
+        out or no score was finite (the weights are those of its last
+        epoch). A warm start that trains no epoch keeps the value of the fit
+        before. A user callback that loads other weights (``Checkpoint`` with
+        ``LoadInitState``, a second ``EarlyStopping(load_best=True)``) is not
+        reflected here.
     best_validation_score_ : float or None
         The held-out MAP@R of ``best_epoch_``; ``None`` with it.
 
@@ -643,6 +648,9 @@ class WassersteinSequenceEmbedder(
         self.__dict__.setdefault("input_row_weighting", None)
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
+            # Fitted before the training-length attributes: read the history.
+            if "n_iter_" not in self.__dict__:
+                self._record_training_length(self.net_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -732,8 +740,14 @@ class WassersteinSequenceEmbedder(
         row_weights = self._fit_input_row_weights(
             net.module_, train_inputs, codes[train_index] if y is not None else None
         )
-        self._record_fit(net, classes, inputs[0].shape[0], mean, matrix)
-        self._record_training_length(net)
+        self._record_fit(
+            net,
+            classes,
+            inputs[0].shape[0],
+            mean,
+            matrix,
+            epochs_before=None if previous is None else len(previous.history),
+        )
         self.input_row_weights_ = row_weights
         if previous is None:  # what a warm start may not change
             self._built_with = {
@@ -1240,8 +1254,13 @@ class WassersteinSequenceEmbedder(
         )
         check_finite_embeddings(embeddings, "the training sequences")
 
-    def _record_training_length(self, net) -> None:
-        """Epochs trained, held-out scores and the epoch whose weights are kept."""
+    def _record_training_length(self, net, epochs_before: int | None = None) -> None:
+        """Epochs trained, held-out scores and the epoch whose weights are kept.
+
+        ``epochs_before``: the epochs of the fit a warm start continued
+        (``None`` for a fresh fit). A warm start that trains no epoch keeps
+        the weights, and so the best epoch, of the fit before.
+        """
         history = net.history
         self.n_iter_ = len(history)
         scores = np.array(
@@ -1249,18 +1268,23 @@ class WassersteinSequenceEmbedder(
         )
         scored = any(_VALIDATION_KEY in epoch for epoch in history)
         self.validation_scores_ = scores if scored else None
+        if epochs_before == len(history) and hasattr(self, "best_epoch_"):
+            return
         self.best_epoch_ = self.best_validation_score_ = None
         stopper = dict(net.callbacks_).get("early_stopping")
-        if not isinstance(stopper, LatestBestEarlyStopping):
-            return
         # skorch's best_epoch_ is the history's 1-based "epoch" number; 0 when
-        # this fit ran no epoch (max_epochs=0).
+        # no epoch of this fit scored (max_epochs=0, or only NaN scores).
+        if not isinstance(stopper, LatestBestEarlyStopping) or not stopper.best_epoch_:
+            return
         for index, epoch in enumerate(history):
             if epoch["epoch"] == stopper.best_epoch_:
                 self.best_epoch_ = index + 1
                 self.best_validation_score_ = float(scores[index])
+                break
 
-    def _record_fit(self, net, classes, n_channels, mean, matrix) -> None:
+    def _record_fit(
+        self, net, classes, n_channels, mean, matrix, epochs_before=None
+    ) -> None:
         """Everything later methods read: decided here, never re-derived."""
         # The DataLoader's generator only served this fit. A torch.Generator
         # pickles with a memory address in it, so keeping it would make the
@@ -1270,6 +1294,7 @@ class WassersteinSequenceEmbedder(
         net.module_.eval()
         self.net_ = net
         self.history_ = net.history
+        self._record_training_length(net, epochs_before)
         if classes is not None:
             self.classes_ = classes
         elif hasattr(self, "classes_"):

@@ -69,6 +69,12 @@ class TrainingHistoryDisplay:
         Validation MAP@R of every epoch (recorded when early stopping held
         sequences out), NaN for epochs without one; ``None`` plots the loss
         alone.
+    best_epoch : int, "latest" or None, default="latest"
+        The epoch to mark on the validation curve. ``"latest"``: the latest
+        epoch with the highest finite ``valid_score``, the one whose weights
+        early stopping keeps in a single fit (a score equal to the best
+        counts as a new best); ``None``: no marker. :meth:`from_estimator`
+        passes the estimator's own ``best_epoch_``.
 
     Attributes
     ----------
@@ -78,9 +84,8 @@ class TrainingHistoryDisplay:
         The validation MAP@R curve, on :attr:`valid_ax_`; ``None`` without
         ``valid_score``.
     best_marker_ : matplotlib.lines.Line2D or None
-        Marker at the epoch with the highest validation MAP@R (the first one,
-        on ties: the epoch whose weights early stopping keeps); ``None``
-        without a finite validation score.
+        Marker at ``best_epoch`` on the validation curve; ``None`` without a
+        validation curve, without a finite score or with ``best_epoch=None``.
     best_epoch_ : int or None
         The epoch :attr:`best_marker_` marks.
     ax_ : matplotlib.axes.Axes
@@ -102,10 +107,10 @@ class TrainingHistoryDisplay:
     >>> display = TrainingHistoryDisplay(
     ...     epochs=[1, 2, 3, 4],
     ...     train_loss=[0.9, 0.7, 0.6, 0.55],
-    ...     valid_score=[0.40, 0.52, 0.50, 0.49],
+    ...     valid_score=[0.40, 0.52, 0.50, 0.52],
     ... ).plot()
     >>> display.best_epoch_
-    2
+    4
     >>> display.line_.get_ydata()
     array([0.9 , 0.7 , 0.6 , 0.55])
     """
@@ -115,10 +120,12 @@ class TrainingHistoryDisplay:
         epochs: ArrayLike,
         train_loss: ArrayLike,
         valid_score: ArrayLike | None = None,
+        best_epoch: int | str | None = "latest",
     ) -> None:
         self.epochs = epochs
         self.train_loss = train_loss
         self.valid_score = valid_score
+        self.best_epoch = best_epoch
 
     @classmethod
     def from_estimator(
@@ -136,7 +143,9 @@ class TrainingHistoryDisplay:
         estimator : WassersteinSequenceEmbedder
             A fitted embedder (or any fitted estimator with a skorch
             ``history_``). Its per-epoch ``train_loss`` is plotted, and
-            ``valid_map_at_r`` when early stopping held sequences out in its fit.
+            ``valid_map_at_r`` when early stopping held sequences out in its
+            fit, marked at its ``best_epoch_`` (the epoch whose weights early
+            stopping kept; without that attribute, the latest best score).
         ax : matplotlib.axes.Axes, default=None
             Axes to plot the loss on; ``None`` creates a figure.
         valid_kwargs : dict, default=None
@@ -189,7 +198,12 @@ class TrainingHistoryDisplay:
         valid_score = _history_column(history, _VALID_KEY)
         if np.isnan(valid_score).all():
             valid_score = None
-        display = cls(epochs=epochs, train_loss=train_loss, valid_score=valid_score)
+        display = cls(
+            epochs=epochs,
+            train_loss=train_loss,
+            valid_score=valid_score,
+            best_epoch=getattr(estimator, "best_epoch_", "latest"),
+        )
         return display.plot(ax=ax, valid_kwargs=valid_kwargs, **kwargs)
 
     def plot(
@@ -235,6 +249,20 @@ class TrainingHistoryDisplay:
                     "valid_score must have one value per epoch; got shape "
                     f"{valid_score.shape} for {epochs.size} epochs."
                 )
+        best_epoch = self.best_epoch
+        if not (
+            best_epoch is None
+            or (isinstance(best_epoch, str) and best_epoch == "latest")
+            or (
+                isinstance(best_epoch, Integral)
+                and not isinstance(best_epoch, bool)
+                and best_epoch in epochs
+            )
+        ):
+            raise ValueError(
+                "best_epoch must be 'latest', None or one of the epochs "
+                f"{epochs.tolist()}; got {best_epoch!r}."
+            )
 
         if ax is None:
             _, ax = plt.subplots(layout="constrained")
@@ -260,8 +288,8 @@ class TrainingHistoryDisplay:
             )
             self.valid_ax_.set_ylabel("validation MAP@R")
             handles.append(self.valid_line_)
-            if np.isfinite(valid_score).any():
-                best = int(np.nanargmax(valid_score))
+            best = self._best_position(epochs, valid_score)
+            if best is not None:
                 self.best_epoch_ = epochs[best].item()
                 (self.best_marker_,) = self.valid_ax_.plot(
                     epochs[best : best + 1],
@@ -279,6 +307,16 @@ class TrainingHistoryDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _best_position(self, epochs: np.ndarray, valid_score: np.ndarray):
+        """Index of the epoch to mark, or ``None`` for no marker."""
+        if self.best_epoch is None or not np.isfinite(valid_score).any():
+            return None
+        if isinstance(self.best_epoch, str):  # "latest" of equal best scores
+            best = np.nanmax(valid_score)
+            return int(np.flatnonzero(valid_score == best)[-1])
+        position = int(np.flatnonzero(epochs == self.best_epoch)[0])
+        return position if np.isfinite(valid_score[position]) else None
 
 
 class QuantileFunctionDisplay:

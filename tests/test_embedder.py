@@ -588,7 +588,55 @@ def test_training_length_attributes_without_a_hold_out(monkeypatch):
     # And back to no hold-out: no best epoch, the scores stay in the history.
     model.set_params(early_stopping=False, max_epochs=1).fit(X, y)
     assert model.n_iter_ == 6 and model.best_epoch_ is None
-    assert np.isnan(model.validation_scores_[[0, 1, 5]]).all()
+    np.testing.assert_array_equal(
+        model.validation_scores_, [np.nan, np.nan, 0.4, 0.7, 0.5, np.nan]
+    )
+
+
+def test_training_length_after_a_fit_without_epochs(monkeypatch):
+    X, y = make_sequences(n_per_class=10, seed=16)
+    scores = iter([0.4, 0.7, 0.5])
+    monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 3},
+        early_stopping=True,
+        validation_fraction=0.3,
+        warm_start=True,
+        random_state=0,
+    ).fit(X, y)
+    assert (model.best_epoch_, model.best_validation_score_) == (2, 0.7)
+    # A warm start that trains nothing keeps the weights of epoch 2: so does
+    # best_epoch_.
+    model.set_params(max_epochs=0).fit(X, y)
+    assert (model.n_iter_, model.best_epoch_, model.best_validation_score_) == (
+        3,
+        2,
+        0.7,
+    )
+    # A fresh fit without epochs has new weights: no best epoch.
+    model.set_params(warm_start=False).fit(X, y)
+    assert (model.n_iter_, model.best_epoch_, model.validation_scores_) == (
+        0,
+        None,
+        None,
+    )
+
+
+def test_training_length_when_no_held_out_score_is_finite(monkeypatch):
+    X, y = make_sequences(n_per_class=10, seed=17)
+    monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: np.nan)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 4},
+        early_stopping=True,
+        validation_fraction=0.3,
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(X, y)
+    # Nothing improved: training stopped after the patience, on the last
+    # epoch's weights, and no epoch is called the best.
+    assert model.n_iter_ == 2
+    assert np.isnan(model.validation_scores_).all()
+    assert model.best_epoch_ is None and model.best_validation_score_ is None
 
 
 def test_auto_early_stopping_holds_out_only_what_the_data_can_spare():
@@ -971,8 +1019,21 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         **TINY, include_differences=False, input_row_weighting=None, random_state=0
     ).fit(X, y)
     expected = model.transform(X)
-    # What an older version pickled: no such parameters, attribute or buffers.
-    for name in ("include_differences", "input_row_weighting", "input_row_weights_"):
+    lengths = {
+        name: getattr(model, name)
+        for name in ("n_iter_", "best_epoch_", "best_validation_score_")
+    }
+    scores = model.validation_scores_
+    # What an older version pickled: no such parameters, attributes or buffers.
+    for name in (
+        "include_differences",
+        "input_row_weighting",
+        "input_row_weights_",
+        "n_iter_",
+        "validation_scores_",
+        "best_epoch_",
+        "best_validation_score_",
+    ):
         del model.__dict__[name]
     encoder = model.module_.encoder
     del encoder._buffers["kept_row_weights"]
@@ -980,6 +1041,10 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         norm._buffers.pop("varied", None)
     restored = pickle.loads(pickle.dumps(model))
     assert restored.input_row_weights_ is None
+    # The training-length attributes are read again from the history.
+    assert {name: getattr(restored, name) for name in lengths} == lengths
+    assert lengths["best_epoch_"] is not None
+    np.testing.assert_array_equal(restored.validation_scores_, scores)
     assert restored.get_params()["input_row_weighting"] is None
     np.testing.assert_array_equal(restored.transform(X), expected)
     restored_encoder = restored.module_.encoder

@@ -84,14 +84,58 @@ def test_history_marks_the_best_epoch(fitted):
     assert np.flatnonzero(flags)[-1] == best
 
 
-def test_history_first_maximum_is_best_and_nan_skipped():
+def test_history_latest_maximum_is_best_and_nan_skipped():
     display = TrainingHistoryDisplay(
         epochs=[1, 2, 3, 4],
         train_loss=[1.0, 0.5, 0.4, 0.3],
         valid_score=[np.nan, 0.7, 0.7, 0.6],
     ).plot()
-    assert display.best_epoch_ == 2
+    # Early stopping counts a tie as a new best: it keeps epoch 3's weights.
+    assert display.best_epoch_ == 3
+    assert_array_equal(display.best_marker_.get_xdata(), [3])
     assert_array_equal(display.best_marker_.get_ydata(), [0.7])
+
+
+def test_history_marks_the_estimators_own_best_epoch(monkeypatch):
+    from sklearn_wdist import _training
+
+    scores = iter([0.5, 0.7, 0.7, 0.6, 0.6])
+    monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
+    X, y = _data()
+    embedder = WassersteinSequenceEmbedder(
+        **TINY, max_epochs=10, early_stopping=True, n_iter_no_change=2
+    ).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(embedder)
+    assert embedder.best_epoch_ == 3
+    assert display.best_epoch_ == embedder.best_epoch_
+    # A later fit that holds nothing out keeps no best epoch: no marker.
+    embedder.set_params(warm_start=True, early_stopping=False, max_epochs=1)
+    display = TrainingHistoryDisplay.from_estimator(embedder.fit(X, y))
+    assert display.valid_line_ is not None
+    assert display.best_marker_ is None and display.best_epoch_ is None
+
+
+@pytest.mark.parametrize("best_epoch", [0, 5, 2.0, True, "first"])
+def test_history_refuses_an_unknown_best_epoch(best_epoch):
+    display = TrainingHistoryDisplay(
+        epochs=[1, 2, 3, 4],
+        train_loss=[1.0, 0.5, 0.4, 0.3],
+        valid_score=[0.2, 0.7, 0.7, 0.6],
+        best_epoch=best_epoch,
+    )
+    with pytest.raises(ValueError, match="best_epoch"):
+        display.plot()
+
+
+def test_history_marks_a_given_epoch_or_none():
+    kwargs = dict(
+        epochs=[1, 2, 3], train_loss=[1.0, 0.5, 0.4], valid_score=[0.2, 0.7, 0.5]
+    )
+    display = TrainingHistoryDisplay(**kwargs, best_epoch=np.int64(3)).plot()
+    assert display.best_epoch_ == 3
+    assert_array_equal(display.best_marker_.get_ydata(), [0.5])
+    display = TrainingHistoryDisplay(**kwargs, best_epoch=None).plot()
+    assert display.best_marker_ is None and display.best_epoch_ is None
 
 
 def test_history_default_and_explicit_ax(fitted):

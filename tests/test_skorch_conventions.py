@@ -174,15 +174,27 @@ def test_interrupted_warm_start_keeps_the_model():
             raise KeyboardInterrupt
 
     X, y = _data()
-    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 4},
+        early_stopping=True,
+        validation_fraction=0.3,
+        warm_start=True,
+        random_state=0,
+    )
     model.fit(X, y)
     before = model.transform(X)
     n_epochs = len(model.history_)
+    lengths = (model.n_iter_, model.best_epoch_, model.best_validation_score_)
+    scores = model.validation_scores_.copy()
     model.set_params(callbacks=[Interrupt()])
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, y)
     np.testing.assert_array_equal(model.transform(X), before)
     assert len(model.history_) == n_epochs
+    # What the attributes say about training is that of the kept model too.
+    assert (model.n_iter_, model.best_epoch_, model.best_validation_score_) == lengths
+    assert lengths[1] is not None
+    np.testing.assert_array_equal(model.validation_scores_, scores)
 
 
 def test_warm_start_refuses_a_changed_p():
