@@ -53,6 +53,14 @@ def data():
     return make_sequences()
 
 
+def _held_out_model(max_epochs, **params):
+    """A tiny embedder with early stopping on a held-out 30% of each class."""
+    settings = dict(early_stopping=True, validation_fraction=0.3, random_state=0)
+    return WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": max_epochs}, **{**settings, **params}
+    )
+
+
 @pytest.fixture(scope="module")
 def fitted(data):
     X, y = data
@@ -212,13 +220,7 @@ def test_step_features_have_the_valid_lengths(fitted, data):
 
 def test_early_stopping_records_validation_score_and_stops():
     X, y = make_sequences(n_per_class=10, seed=3)
-    model = WassersteinSequenceEmbedder(
-        **{**TINY, "max_epochs": 40},
-        early_stopping=True,
-        validation_fraction=0.3,
-        n_iter_no_change=2,
-        random_state=0,
-    ).fit(X, y)
+    model = _held_out_model(40, n_iter_no_change=2).fit(X, y)
     scores = model.history_[:, "valid_map_at_r"]
     assert all(0 <= s <= 1 for s in scores)
     assert len(scores) < 40
@@ -545,14 +547,7 @@ def test_warm_start_flags_the_best_epoch_of_its_own_fit(monkeypatch):
     X, y = make_sequences(n_per_class=10, seed=14)
     scores = iter([0.9, 0.8, 0.5, 0.6])
     monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
-    model = WassersteinSequenceEmbedder(
-        **{**TINY, "max_epochs": 2},
-        early_stopping=True,
-        validation_fraction=0.3,
-        n_iter_no_change=5,
-        warm_start=True,
-        random_state=0,
-    )
+    model = _held_out_model(2, n_iter_no_change=5, warm_start=True)
     model.fit(X, y).fit(X, y)
     # The second fit's first epoch is its best so far, whatever the first
     # fit scored, as its early stopping sees it.
@@ -597,13 +592,7 @@ def test_training_length_after_a_fit_without_epochs(monkeypatch):
     X, y = make_sequences(n_per_class=10, seed=16)
     scores = iter([0.4, 0.7, 0.5])
     monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: next(scores))
-    model = WassersteinSequenceEmbedder(
-        **{**TINY, "max_epochs": 3},
-        early_stopping=True,
-        validation_fraction=0.3,
-        warm_start=True,
-        random_state=0,
-    ).fit(X, y)
+    model = _held_out_model(3, warm_start=True).fit(X, y)
     assert (model.best_epoch_, model.best_validation_score_) == (2, 0.7)
     # A warm start that trains nothing keeps the weights of epoch 2: so does
     # best_epoch_.
@@ -625,13 +614,7 @@ def test_training_length_after_a_fit_without_epochs(monkeypatch):
 def test_training_length_when_no_held_out_score_is_finite(monkeypatch):
     X, y = make_sequences(n_per_class=10, seed=17)
     monkeypatch.setattr(_training, "retrieval_score", lambda *a, **k: np.nan)
-    model = WassersteinSequenceEmbedder(
-        **{**TINY, "max_epochs": 4},
-        early_stopping=True,
-        validation_fraction=0.3,
-        n_iter_no_change=2,
-        random_state=0,
-    ).fit(X, y)
+    model = _held_out_model(4, n_iter_no_change=2).fit(X, y)
     # Nothing improved: training stopped after the patience, on the last
     # epoch's weights, and no epoch is called the best.
     assert model.n_iter_ == 2
