@@ -67,10 +67,6 @@ from .nn import (
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
-# Probe (round 10, default 2): the fewest held-out sequences of a class in the
-# stratified split. With the training gallery, one held-out sequence of a
-# class still has relevant items to rank.
-HELD_OUT_MINIMUM = {"per_class": 2}
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
 # Early stopping scores at most this many held-out sequences, ranked among
@@ -124,12 +120,11 @@ def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Genera
     Classes too small to give two to each side stay entirely in training.
     """
     train, valid = [], []
-    minimum = HELD_OUT_MINIMUM["per_class"]
     for code in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == code))
         n_valid = round(fraction * len(members))
-        n_valid = min(max(n_valid, minimum), len(members) - 2)
-        if n_valid < minimum:
+        n_valid = min(max(n_valid, 2), len(members) - 2)
+        if n_valid < 2:
             train.extend(members)
             continue
         valid.extend(members[:n_valid])
