@@ -64,7 +64,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_wdist import (
     WassersteinSequenceEmbedder,
-    _embedder,
     check_sequences,
     pairwise_wasserstein,
 )
@@ -476,9 +475,7 @@ class EmbedderMethod(Method):
     its own random held-out part (``early_stopping=True``, seeds
     ``1000 * seed + k``), averages their held-out MAP@R curves and fits again
     on every sequence for the epoch count of the (latest) best mean; data
-    that cannot spare a held-out part get the plain fit. ``"_gate": True`` (a
-    probe) scales the channels the encoder's convolutions see by a gate from
-    the training data (``sklearn_wdist._embedder.CHANNEL_GATE``).
+    that cannot spare a held-out part get the plain fit.
     """
 
     def __init__(
@@ -534,12 +531,8 @@ class EmbedderMethod(Method):
             if epochs is not None:
                 params.update(early_stopping=False, max_epochs=epochs)
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
-        _embedder.CHANNEL_GATE["on"] = bool(self.params.get("_gate"))
-        try:
-            # Label-free methods train on the sequences alone (fit(X)).
-            self.embedder_ = embedder.fit(X, y if self.use_labels else None)
-        finally:
-            _embedder.CHANNEL_GATE["on"] = False
+        # Label-free methods train on the sequences alone (fit(X)).
+        self.embedder_ = embedder.fit(X, y if self.use_labels else None)
         # The epoch whose weights early stopping kept (None: nothing held out).
         best_epoch = self.embedder_.best_epoch_
         if self.params.get("_refit") and best_epoch:

@@ -114,49 +114,6 @@ def _same_parameter(current, fitted) -> bool:
     return bool(current == fitted)
 
 
-# Probe (round 10, off): the encoder's convolutions see each whitened channel
-# scaled by the share of its between-class variance that sampling noise does
-# not explain (1 - 1/F of a one-way ANOVA on its per-sequence quantiles, and
-# on those of its first differences; the larger; scaled to a maximum of 1).
-CHANNEL_GATE = {"on": False}
-
-
-def _channel_gate(sequences, codes, n_levels=16):
-    """Per-channel gate in [0, 1] from the training sequences (probe)."""
-    levels = (np.arange(n_levels) + 0.5) / n_levels
-    classes = np.unique(codes)
-
-    def anova_f(values):  # values: (n, n_levels, C)
-        grand = values.mean(axis=0)
-        between = np.zeros(values.shape[1:])
-        within = np.zeros(values.shape[1:])
-        for code in classes:
-            members = values[codes == code]
-            mean = members.mean(axis=0)
-            between += len(members) * (mean - grand) ** 2
-            within += ((members - mean) ** 2).sum(axis=0)
-        between /= max(len(classes) - 1, 1)
-        within /= max(len(values) - len(classes), 1)
-        return between.sum(axis=0) / np.maximum(within.sum(axis=0), 1e-12)
-
-    quantiles = np.stack([np.quantile(x, levels, axis=1) for x in sequences])
-    slopes = np.stack(
-        [
-            np.quantile(np.diff(x, axis=1), levels, axis=1)
-            if x.shape[1] > 1
-            else np.zeros((n_levels, x.shape[0]))
-            for x in sequences
-        ]
-    )
-    share = np.maximum(
-        np.clip(1.0 - 1.0 / np.maximum(anova_f(quantiles), 1e-12), 0.0, 1.0),
-        np.clip(1.0 - 1.0 / np.maximum(anova_f(slopes), 1e-12), 0.0, 1.0),
-    )
-    if share.max() <= 0:
-        return np.ones_like(share)
-    return share / share.max()
-
-
 def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator):
     """Stratified split keeping at least two sequences of every class on each side.
 
@@ -759,10 +716,6 @@ class WassersteinSequenceEmbedder(
         train_inputs = [inputs[i] for i in train_index]
         if previous is None:
             module = self._build_module(inputs[0].shape[0], train_inputs, seed)
-            if CHANNEL_GATE["on"] and y is not None and self.encoder is None:
-                gate = _channel_gate(train_inputs, codes[train_index])
-                module.encoder._probe_gate = torch.as_tensor(gate, dtype=torch.float32)
-                self.channel_gate_ = gate
         else:  # a copy: an interrupted warm start leaves the model as it was
             module = copy.deepcopy(self.net_.module_)
         kept_weights = kept_row_weights(module)

@@ -309,9 +309,7 @@ class MaskedEncoder(nn.Module):
         """
         mask = lengths_to_mask(lengths, x.shape[-1])
         inputs = self.input_norm(x, mask)
-        gate = getattr(self, "_probe_gate", None)  # probe (round 10)
-        seen = inputs if gate is None else inputs * gate.to(inputs)[None, :, None]
-        features = self.head(self.hidden(seen, mask)).masked_fill(~mask, 0.0)
+        features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
         if self.output_norm is not None:
             features = self.output_norm(features, mask)
         if not self.include_input:
