@@ -1272,15 +1272,12 @@ class WassersteinSequenceEmbedder(
             return
         self.best_epoch_ = self.best_validation_score_ = None
         stopper = dict(net.callbacks_).get("early_stopping")
-        # skorch's best_epoch_ is the history's 1-based "epoch" number; 0 when
-        # no epoch of this fit scored (max_epochs=0, or only NaN scores).
-        if not isinstance(stopper, LatestBestEarlyStopping) or not stopper.best_epoch_:
-            return
-        for index, epoch in enumerate(history):
-            if epoch["epoch"] == stopper.best_epoch_:
-                self.best_epoch_ = index + 1
-                self.best_validation_score_ = float(scores[index])
-                break
+        # skorch's best_epoch_ is the history's "epoch" record, which skorch
+        # numbers len(history) (so 1-based positions, across warm starts too);
+        # 0 when no epoch of this fit scored (max_epochs=0, only NaN scores).
+        if isinstance(stopper, LatestBestEarlyStopping) and stopper.best_epoch_:
+            self.best_epoch_ = int(stopper.best_epoch_)
+            self.best_validation_score_ = float(scores[self.best_epoch_ - 1])
 
     def _record_fit(
         self, net, classes, n_channels, mean, matrix, epochs_before=None
