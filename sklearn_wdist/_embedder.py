@@ -24,6 +24,7 @@ from skorch.callbacks import Callback, ProgressBar
 
 from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
+from ._input_gates import fit_input_gates
 from ._pairwise import pairwise_wasserstein
 from ._row_weights import fit_row_weights, kept_row_weights
 from ._training import (
@@ -89,6 +90,9 @@ _INTEGER_PARAMETERS = (
 _GLOBAL_RNG_LOCK = threading.Lock()
 # Parameters that shape the module built by the first fit; a warm start keeps
 # that module, so it refuses a change of any of them (and of p and pooling).
+# Quantile levels summarising each channel of a sequence for input_gating.
+_GATE_LEVELS = 16
+
 _STRUCTURAL_PARAMETERS = (
     "encoder",
     "n_features",
@@ -100,6 +104,7 @@ _STRUCTURAL_PARAMETERS = (
     "dropout",
     "include_input",
     "include_differences",
+    "input_gating",
     "normalize_output",
     "input_whitening",
     "n_quantiles",
@@ -245,6 +250,25 @@ class WassersteinSequenceEmbedder(
         every kept row at weight 1. ``None``: every kept row weighs 1. Without
         labels (``fit(X)``), or with an encoder without kept rows, nothing is
         weighted. Chosen on validation data (``BENCHMARKS.md``, round 8).
+    input_gating : {"anova"} or None, default=None
+        Scale each (whitened, standardised) input channel on its way into the
+        learned layers of the default encoder by a gate in ``[0, 1]``, fitted
+        on the training sequences before training: channels whose class
+        differences sampling noise explains are turned down. ``"anova"``: each
+        training sequence is summarised per channel by 16 quantiles of its
+        values and 16 of its first differences; ``F`` is the one-way analysis
+        of variance ratio of the between-class to the within-class mean
+        square of these summaries (summed over the levels; at most 256 evenly
+        spaced sequences per class, counted at the class's size), the
+        channel's share is ``1 - 1/F`` clipped to ``[0, 1]`` (the larger of
+        values' and differences'), and the gates are the shares divided by
+        the largest. With one channel, the gate is 1. The kept input rows
+        (``include_input``) are not gated, so the raw-signal distribution
+        stays whole. ``None``: every channel passes unchanged. Without labels
+        (``fit(X)``), or with an encoder without the buffer ``input_gates``
+        (see :class:`~sklearn_wdist.nn.MaskedEncoder`), nothing is gated. With
+        two classes the between-class square has one degree of freedom and
+        the gates are noisy.
     normalize_output : bool, default=True
         Standardise every learned feature of the default encoder with batch
         statistics, so that the triplet margin cannot be met by scaling the
@@ -434,6 +458,9 @@ class WassersteinSequenceEmbedder(
     input_row_weights_ : ndarray of shape (n_kept_rows,) or None
         The factors of the kept input rows (``input_row_weighting``), in the
         encoder's buffer ``kept_row_weights``; ``None`` when none were fitted.
+    input_gates_ : ndarray of shape (`n_features_in_`,) or None
+        The gates of the input channels (``input_gating``), in the encoder's
+        buffer ``input_gates``; ``None`` when none were fitted.
     user_encoder_ : bool
         Whether the encoder was the user's ``encoder`` (deep-copied).
     receptive_field_ : int or None
@@ -516,6 +543,7 @@ class WassersteinSequenceEmbedder(
         "include_input": ["boolean"],
         "include_differences": ["boolean"],
         "input_row_weighting": [StrOptions({"within_class"}), None],
+        "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
         "crop_fraction": [
@@ -568,6 +596,7 @@ class WassersteinSequenceEmbedder(
         include_input=True,
         include_differences=True,
         input_row_weighting="within_class",
+        input_gating=None,
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -610,6 +639,7 @@ class WassersteinSequenceEmbedder(
         self.include_input = include_input
         self.include_differences = include_differences
         self.input_row_weighting = input_row_weighting
+        self.input_gating = input_gating
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction
@@ -646,8 +676,10 @@ class WassersteinSequenceEmbedder(
         # Saved before these parameters existed: what that version did.
         self.__dict__.setdefault("include_differences", False)
         self.__dict__.setdefault("input_row_weighting", None)
+        self.__dict__.setdefault("input_gating", None)
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
+            self.__dict__.setdefault("input_gates_", None)
             # Fitted before the training-length attributes: read the history.
             if "n_iter_" not in self.__dict__:
                 self._record_training_length(self.net_)
@@ -716,8 +748,12 @@ class WassersteinSequenceEmbedder(
         train_inputs = [inputs[i] for i in train_index]
         if previous is None:
             module = self._build_module(inputs[0].shape[0], train_inputs, seed)
+            gates = self._fit_input_gates(
+                module, train_inputs, codes[train_index] if y is not None else None
+            )
         else:  # a copy: an interrupted warm start leaves the model as it was
             module = copy.deepcopy(self.net_.module_)
+            gates = self.input_gates_
         kept_weights = kept_row_weights(module)
         if kept_weights is not None:  # training sees every kept row weigh 1
             kept_weights.fill_(1.0)
@@ -749,6 +785,7 @@ class WassersteinSequenceEmbedder(
             epochs_before=None if previous is None else len(previous.history),
         )
         self.input_row_weights_ = row_weights
+        self.input_gates_ = gates
         if previous is None:  # what a warm start may not change
             self._built_with = {
                 name: getattr(self, name) for name in _STRUCTURAL_PARAMETERS
@@ -1215,6 +1252,27 @@ class WassersteinSequenceEmbedder(
         with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             yield
+
+    def _fit_input_gates(self, module, train_inputs, train_codes):
+        """Set the input channels' gates (``input_gating``); return them.
+
+        The encoder's buffer ``input_gates`` is set to ones first, so a user
+        encoder's copy never keeps gates from elsewhere.
+        """
+        gates = getattr(getattr(module, "encoder", None), "_buffers", {}).get(
+            "input_gates"
+        )
+        if gates is None:
+            return None
+        with torch.no_grad():
+            gates.fill_(1.0)
+        if self.input_gating is None or train_codes is None:
+            return None
+        factors = fit_input_gates(train_inputs, train_codes, _GATE_LEVELS)
+        if factors is not None:
+            with torch.no_grad():
+                gates.copy_(torch.as_tensor(factors, dtype=gates.dtype))
+        return factors
 
     def _fit_input_row_weights(self, module, train_inputs, train_codes):
         """Set the kept rows' factors (``input_row_weighting``); return them.

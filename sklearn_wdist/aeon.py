@@ -91,6 +91,10 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     input_row_weighting : {"within_class"} or None, default="within_class"
         Weight of each kept input row in the distance, from its spread within
         the training classes.
+    input_gating : {"anova"} or None, default=None
+        Gate of each input channel on its way into the learned layers, from a
+        one-way analysis of variance of its quantiles across the training
+        classes.
     normalize_output : bool, default=True
         Standardise every learned feature with batch statistics.
     input_whitening : {"auto", "within_class", "total"} or None, default="auto"
@@ -233,6 +237,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         include_input=True,
         include_differences=True,
         input_row_weighting="within_class",
+        input_gating=None,
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
@@ -276,6 +281,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.include_input = include_input
         self.include_differences = include_differences
         self.input_row_weighting = input_row_weighting
+        self.input_gating = input_gating
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
         self.crop_fraction = crop_fraction

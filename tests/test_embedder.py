@@ -945,16 +945,17 @@ def _brute_force_spread(quantiles, p):
     return np.mean(gaps, axis=0)
 
 
-def test_encoder_state_saved_before_the_row_weights_loads_with_weight_one():
+@pytest.mark.parametrize("buffer", ["kept_row_weights", "input_gates"])
+def test_encoder_state_saved_before_a_buffer_loads_it_as_ones(buffer):
     from sklearn_wdist.nn import ConvEncoder
 
     encoder = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
     state = encoder.state_dict()
-    del state["kept_row_weights"]
+    del state[buffer]
     restored = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
-    restored.kept_row_weights.fill_(5.0)
+    getattr(restored, buffer).fill_(5.0)
     restored.load_state_dict(state)
-    torch.testing.assert_close(restored.kept_row_weights, torch.ones(2))
+    torch.testing.assert_close(getattr(restored, buffer), torch.ones(2))
 
 
 def test_input_row_weights_come_from_a_bounded_sample_of_each_class():
@@ -1012,6 +1013,8 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         "include_differences",
         "input_row_weighting",
         "input_row_weights_",
+        "input_gating",
+        "input_gates_",
         "n_iter_",
         "validation_scores_",
         "best_epoch_",
@@ -1020,10 +1023,13 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         del model.__dict__[name]
     encoder = model.module_.encoder
     del encoder._buffers["kept_row_weights"]
+    del encoder._buffers["input_gates"]
     for norm in encoder.modules():
         norm._buffers.pop("varied", None)
     restored = pickle.loads(pickle.dumps(model))
     assert restored.input_row_weights_ is None
+    assert restored.input_gates_ is None
+    assert restored.get_params()["input_gating"] is None
     # The training-length attributes are read again from the history.
     assert {name: getattr(restored, name) for name in lengths} == lengths
     assert lengths["best_epoch_"] is not None
@@ -1034,6 +1040,7 @@ def test_models_pickled_before_the_row_weights_still_work(data):
     torch.testing.assert_close(
         restored_encoder.kept_row_weights, torch.ones(X[0].shape[0])
     )
+    torch.testing.assert_close(restored_encoder.input_gates, torch.ones(X[0].shape[0]))
     assert all(
         n.varied.all() for n in restored_encoder.modules() if hasattr(n, "varied")
     )

@@ -56,8 +56,8 @@ CONFIGS = {
         input_whitening="total",
         n_timepoints=30,
     ),
-    "dilated-p2-even_kernel-dropout": dict(
-        architecture="dilated", p=2, kernel_size=4, dropout=0.1
+    "dilated-p2-even_kernel-dropout-gated": dict(
+        architecture="dilated", p=2, kernel_size=4, dropout=0.1, input_gating="anova"
     ),
     "user_encoder-p2-inverted_cdf": dict(
         encoder="conv1d", p=2, quantile_method="inverted_cdf"
@@ -277,3 +277,9 @@ def test_opset(embedder, tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     X, _ = make_data()
     assert_matches(run(session, X[:3]), embedder.transform(X[:3]))
+
+
+def test_gated_config_has_gates():
+    # The gated configuration exports real gates, not open ones.
+    gates = fitted("dilated-p2-even_kernel-dropout-gated").input_gates_
+    assert gates is not None and gates.min() < 1.0

@@ -221,6 +221,11 @@ class MaskedEncoder(nn.Module):
         differences), ones after (re-)initialisation.
         :class:`~sklearn_wdist.WassersteinSequenceEmbedder` sets them after
         training (``input_row_weighting``); pooled quantiles scale with them.
+    input_gates : torch.Tensor of shape (in_channels,)
+        Buffer of factors by which the normalised input channels are scaled
+        on their way into ``hidden`` (the kept rows are not scaled), ones after
+        (re-)initialisation. :class:`~sklearn_wdist.WassersteinSequenceEmbedder`
+        sets them from the training data before training (``input_gating``).
     """
 
     accepts_lengths = True
@@ -256,25 +261,33 @@ class MaskedEncoder(nn.Module):
         # Weights of the kept rows (input channels, then their differences) in
         # the output; ones unless set after training (see kept_row_weights).
         self.register_buffer("kept_row_weights", torch.ones(kept))
+        # Factors of the input channels the hidden layers see; ones unless set
+        # from the training data (see input_gates).
+        self.register_buffer("input_gates", torch.ones(in_channels))
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
+        device = self.input_norm.running_mean.device
         # Pickled before the kept rows had weights: they weigh 1, as then.
         if "kept_row_weights" not in self._buffers:
             has_differences = getattr(self, "difference_norm", None) is not None
             kept = (int(self.include_input) + int(has_differences)) * (
                 self.input_norm.num_features
             )
-            device = self.input_norm.running_mean.device
             self.register_buffer("kept_row_weights", torch.ones(kept, device=device))
+        # Pickled before the input channels had gates: every channel passes.
+        if "input_gates" not in self._buffers:
+            n_channels = self.input_norm.num_features
+            self.register_buffer("input_gates", torch.ones(n_channels, device=device))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # A full state saved before the weights existed (it has the input
-        # statistics but no weights): the kept rows weigh 1, as then. A
-        # partial load (strict=False) without them leaves the weights alone.
-        key = prefix + "kept_row_weights"
-        if key not in state_dict and prefix + "input_norm.running_mean" in state_dict:
-            state_dict[key] = torch.ones_like(self.kept_row_weights)
+        # A full state saved before these buffers existed (it has the input
+        # statistics but not them): they are ones, as then. A partial load
+        # (strict=False) without them leaves them alone.
+        if prefix + "input_norm.running_mean" in state_dict:
+            for name in ("kept_row_weights", "input_gates"):
+                if prefix + name not in state_dict:
+                    state_dict[prefix + name] = torch.ones_like(getattr(self, name))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -291,6 +304,7 @@ class MaskedEncoder(nn.Module):
         """
         reset_encoder_parameters(self, generator)
         self.kept_row_weights.fill_(1.0)
+        self.input_gates.fill_(1.0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step features of a padded batch.
@@ -309,7 +323,8 @@ class MaskedEncoder(nn.Module):
         """
         mask = lengths_to_mask(lengths, x.shape[-1])
         inputs = self.input_norm(x, mask)
-        features = self.head(self.hidden(inputs, mask)).masked_fill(~mask, 0.0)
+        gated = inputs * self.input_gates[None, :, None]
+        features = self.head(self.hidden(gated, mask)).masked_fill(~mask, 0.0)
         if self.output_norm is not None:
             features = self.output_norm(features, mask)
         if not self.include_input:
