@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._adapters import build_embedder, fit_embedder, tiny_parameter_sets
+from ._adapters import (
+    build_embedder,
+    document_embedder_parameters,
+    fit_embedder,
+    tiny_parameter_sets,
+)
 from ._embedder import WassersteinSequenceEmbedder
 
 __all__ = ["WassersteinEmbeddingTransformer"]
@@ -51,6 +56,7 @@ def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
     return [frame.to_numpy().T for frame in X]
 
 
+@document_embedder_parameters(optimizer="none")
 class WassersteinEmbeddingTransformer(BaseTransformer):
     """sktime transformer: series to their learned Wasserstein embeddings.
 
@@ -76,98 +82,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         (positives are random crops of the same series), e.g. in a regression
         pipeline, whose continuous targets are not classes. ``fit`` without
         ``y`` always trains without labels; so ``requires_y`` is false.
-    encoder : torch.nn.Module, default=None
-        Per-step encoder mapping ``(batch, C, T)`` to ``(batch, K, T')``;
-        ``None`` builds the default convolutional encoder.
-    n_features : int, default=8
-        Learned per-step features of the default encoder.
-    hidden_channels : int, default=64
-        Width of the default encoder's hidden convolutions.
-    architecture : {"conv", "dilated"}, default="dilated"
-        Plain or dilated residual convolutions.
-    n_layers : int or "auto", default="auto"
-        Convolution blocks of the default encoder.
-    kernel_size : int, default=3
-        Temporal width of the convolutions.
-    readout : {"last", "all"}, default="last"
-        Which blocks of the ``"dilated"`` encoder the learned features read.
-    dropout : float, default=0.0
-        Dropout probability in the default encoder.
-    include_input : bool, default=True
-        Append the (whitened) input channels to the learned features.
-    include_differences : bool, default=True
-        With ``include_input``, also append the channels' first differences.
-    input_row_weighting : {"within_class"} or None, default="within_class"
-        Weight of each kept input row in the distance, from its spread within
-        the training classes.
-    input_gating : {"anova"} or None, default=None
-        Gate of each input channel on its way into the learned layers, from a
-        one-way analysis of variance of its quantiles across the training
-        classes.
-    normalize_output : bool, default=True
-        Standardise every learned feature with batch statistics.
-    input_whitening : {"auto", "within_class", "total"} or None, default="auto"
-        Linear whitening of the input channels.
-    crop_fraction : float or "auto", default="auto"
-        Random-crop augmentation (``"auto"``: none with labels, 0.5 without).
-    scale_std : float, default=0.0
-        Random-scaling augmentation.
-    jitter_std : float, default=0.0
-        Gaussian-noise augmentation.
-    n_quantiles : int, default=16
-        Number of quantile levels ``M``.
-    quantile_method : {"linear", "inverted_cdf"}, default="linear"
-        Empirical quantile definition.
-    pooling : {"quantile", "mean"}, default="quantile"
-        ``"mean"`` gives the mean-pooled vector baseline.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance; ``metric_`` is ``"euclidean"`` for
-        2 and ``"manhattan"`` for 1.
-    margin : float or "soft", default=1.0
-        Triplet margin.
-    mining : {"batch_hard", "batch_all", "semi_hard"}, default="batch_hard"
-        Triplet mining inside each batch.
-    loss : torch.nn.Module, default=None
-        Training loss; ``None`` builds the Wasserstein triplet loss.
-    miner : callable, default=None
-        A pytorch-metric-learning miner, with such a ``loss``.
-    classes_per_batch : int, default=8
-        Classes per batch.
-    samples_per_class : int, default=4
-        Series per class in a batch.
-    max_epochs : int, default=30
-        Number of training epochs.
-    lr : float, default=1e-3
-        Learning rate.
-    optimizer : type of torch.optim.Optimizer or None, default=None
-        Optimizer class; ``None`` means ``torch.optim.Adam``, the embedder's
-        default (sktime admits no class as a default value).
-    weight_decay : float, default=0.0
-        Weight decay.
-    optimizer_kwargs : dict, default=None
-        Further keyword arguments of the optimizer.
-    warm_start : bool, default=False
-        Continue training the fitted embedder in a later ``fit``.
-    early_stopping : bool or "auto", default="auto"
-        Stop on the retrieval score of held-out series; ``"auto"`` only when
-        labelled classes can spare them.
-    validation_fraction : float, default=0.2
-        Fraction held out for early stopping.
-    validation_split : {"stratified", "classes"}, default="stratified"
-        Hold out series of every class, or whole classes.
-    n_iter_no_change : int, default=5
-        Patience of early stopping, in epochs.
-    device : str, default="cpu"
-        Torch device.
-    n_threads : int or None, default=1
-        Intra-op threads PyTorch may use.
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks.
-    verbose : int, default=0
-        ``1`` prints skorch's per-epoch table.
-    random_state : int, RandomState instance or None, default=None
-        Seeds everything random in training; an int gives the same embedding
-        on the same machine.
+    <the embedder's parameters: _adapters.EMBEDDER_PARAMETERS>
 
     Attributes
     ----------

@@ -99,3 +99,17 @@ def test_the_check_sees_a_wrong_default():
     assert not _same_default(documented["n"], 4)
     assert _same_default(documented["name"], "a")
     assert not _same_default("1", True)
+
+
+def test_the_adapters_parameter_marker_is_required_once():
+    from sklearn_wdist._adapters import PARAMETERS_MARKER, document_embedder_parameters
+
+    class Unmarked:
+        """No marker."""
+
+    class Twice:
+        __doc__ = "Twice.\n\n" + PARAMETERS_MARKER * 2
+
+    for cls in (Unmarked, Twice):
+        with pytest.raises(ValueError, match="parameter marker"):
+            document_embedder_parameters("class")(cls)
