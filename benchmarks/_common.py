@@ -101,10 +101,14 @@ PREVIOUS_DEFAULTS = {
     "normalize_output": False,
     "input_whitening": None,
     "early_stopping": False,
+    "input_gating": None,
 }
-# Rounds 1-8 trained every sequence for max_epochs (no early stopping); the
-# configurations that reproduce them pin it.
-BEFORE_ROUND_9 = {"early_stopping": False}
+# Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
+# gated no input channel; the configurations that reproduce them pin both.
+BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None}
+# The default of rounds 9 and 10: early stopping, no gates (round 11 chose
+# input_gating="anova" with a fixed 30 epochs).
+ROUND_9 = {"early_stopping": "auto", "input_gating": None}
 
 
 class Score(NamedTuple):

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         include_differences=False,
         input_row_weighting=None,
         early_stopping=False,
+        input_gating=None,
         random_state=args.seed,
     )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)

@@ -47,7 +47,9 @@ def run(task: common.Task, seeds: list[int]) -> list[dict]:
     for seed in seeds:
         embedder, fit_s = common.timed(
             # The round 8 default this comparison was made with.
-            WassersteinSequenceEmbedder(early_stopping=False, random_state=seed).fit,
+            WassersteinSequenceEmbedder(
+                early_stopping=False, input_gating=None, random_state=seed
+            ).fit,
             task.X_train,
             task.y_train,
         )

@@ -105,6 +105,7 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
             include_differences=False,
             input_row_weighting=None,
             early_stopping=False,
+            input_gating=None,
             random_state=seed,
         ).fit,
         task.X_train,

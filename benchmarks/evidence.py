@@ -104,8 +104,10 @@ DEFAULT_CONFIGS = {
         "normalize_output": True,
         **common.BEFORE_ROUND_9,
     },
-    # The defaults before early stopping (selection round 9).
-    "no early stopping": common.BEFORE_ROUND_9,
+    # The defaults of rounds 9 and 10: early stopping, no input gates.
+    "round 9: early stopping, no gates": common.ROUND_9,
+    # The defaults of round 8 (and round 11 without its input gates).
+    "no gates": common.BEFORE_ROUND_9,
     # The defaults before the kept rows were weighted (selection round 8).
     "unweighted input rows": {"input_row_weighting": None, **common.BEFORE_ROUND_9},
     # The defaults before the first-difference rows (selection round 7).

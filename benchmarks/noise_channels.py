@@ -7,8 +7,11 @@ every sequence of some validation tasks of ``select_defaults.py`` (official
 training splits only) and compares each method with and without them:
 
 - ``learned``: the default embedder;
+- ``learned (round 9 default)``: ``early_stopping="auto"`` and
+  ``input_gating=None`` (the default of rounds 9 and 10);
 - ``learned (round 8 default)``: ``early_stopping=False`` (every sequence
-  trains for 30 epochs), and the same with ``input_row_weighting=None``;
+  trains for 30 epochs) and ``input_gating=None``, and the same with
+  ``input_row_weighting=None``;
 - ``raw-quantile W2`` and ``whitened raw + difference quantile W2``:
   untrained baselines (see ``evidence.py``).
 
@@ -77,6 +80,7 @@ def methods(
         return [common.EmbedderMethod(n, p) for n, p in REGULARISED.items()]
     return [
         common.EmbedderMethod("learned", {}),
+        common.EmbedderMethod("learned (round 9 default)", common.ROUND_9),
         common.EmbedderMethod("learned (round 8 default)", common.BEFORE_ROUND_9),
         common.EmbedderMethod(
             "learned (round 8, unweighted input rows)",

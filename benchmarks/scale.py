@@ -172,6 +172,7 @@ def make_embedder(args: argparse.Namespace) -> WassersteinSequenceEmbedder:
         # and their figures were measured before early stopping was a default.
         "max_epochs": args.max_epochs,
         "early_stopping": False,
+        "input_gating": None,
         "n_threads": args.fit_threads,
         "random_state": args.seed,
     }

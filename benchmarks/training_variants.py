@@ -403,6 +403,7 @@ class VariantMethod(common.EmbedderMethod):
             "include_differences": False,
             "input_row_weighting": None,
             "early_stopping": False,
+            "input_gating": None,
             **VARIANT_PARAMS.get(self.name, {}),
         }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)

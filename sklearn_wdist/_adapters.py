@@ -41,7 +41,7 @@ EMBEDDER_PARAMETERS = """\
     input_row_weighting : {"within_class"} or None, default="within_class"
         Weight of each kept input row in the distance, from its spread within
         the training classes.
-    input_gating : {"anova"} or None, default=None
+    input_gating : {"anova"} or None, default="anova"
         Gate of each input channel on its way into the learned layers, from a
         one-way analysis of variance of its quantiles across the training
         classes.
@@ -86,7 +86,7 @@ EMBEDDER_PARAMETERS = """\
         Further keyword arguments of the optimizer.
     warm_start : bool, default=False
         Continue training the fitted embedder in a later ``fit``.
-    early_stopping : bool or "auto", default="auto"
+    early_stopping : bool or "auto", default=False
         Stop on the retrieval score of held-out series; ``"auto"`` only when
         labelled classes can spare them.
     validation_fraction : float, default=0.2
