@@ -88,11 +88,10 @@ _INTEGER_PARAMETERS = (
 # A user encoder may draw from torch's global generator (its own dropout); such
 # fits are serialised so that threads cannot interleave their draws.
 _GLOBAL_RNG_LOCK = threading.Lock()
-# Parameters that shape the module built by the first fit; a warm start keeps
-# that module, so it refuses a change of any of them (and of p and pooling).
 # Quantile levels summarising each channel of a sequence for input_gating.
 _GATE_LEVELS = 16
-
+# Parameters that shape the module built by the first fit; a warm start keeps
+# that module, so it refuses a change of any of them (and of p and pooling).
 _STRUCTURAL_PARAMETERS = (
     "encoder",
     "n_features",
@@ -252,19 +251,21 @@ class WassersteinSequenceEmbedder(
         weighted. Chosen on validation data (``BENCHMARKS.md``, round 8).
     input_gating : {"anova"} or None, default="anova"
         Scale each (whitened, standardised) input channel on its way into the
-        learned layers of the default encoder by a gate in ``[0, 1]``, fitted
+        learned layers of the encoder (a built-in one, or a user
+        :class:`~sklearn_wdist.nn.MaskedEncoder`) by a gate in ``[0, 1]``, fitted
         on the training sequences before training: channels whose class
         differences sampling noise explains are turned down. ``"anova"``: each
         training sequence is summarised per channel by 16 quantiles of its
         values and 16 of its first differences; ``F`` is the one-way analysis
         of variance ratio of the between-class to the within-class mean
-        square of these summaries (summed over the levels; at most 256 evenly
-        spaced sequences per class, counted at the class's size), the
+        square of these summaries (summed over the levels; of at most 256
+        evenly spaced sequences per class), the
         channel's share is ``1 - 1/F`` clipped to ``[0, 1]`` (the larger of
         values' and differences'), and the gates are the shares divided by
         the largest. With one channel, the gate is 1. The kept input rows
         (``include_input``) are not gated, so the raw-signal distribution
-        stays whole. ``None``: every channel passes unchanged. Without labels
+        stays whole. ``None``: the gates are left as the encoder has them
+        (every channel passes, for a built-in encoder). Without labels
         (``fit(X)``), or with an encoder without the buffer ``input_gates``
         (see :class:`~sklearn_wdist.nn.MaskedEncoder`), nothing is gated. With
         two classes the between-class square has one degree of freedom and
@@ -369,9 +370,11 @@ class WassersteinSequenceEmbedder(
         first fit are kept, so changing a parameter that shapes them
         (``encoder``, ``n_features``, ``hidden_channels``, ``architecture``,
         ``n_layers``, ``kernel_size``, ``readout``, ``dropout``,
-        ``include_input``, ``include_differences``, ``normalize_output``,
-        ``input_whitening``, ``n_quantiles``, ``quantile_method``, ``pooling``,
-        ``p``) raises a ``ValueError``; ``classes_`` are those of the last fit.
+        ``include_input``, ``include_differences``, ``input_gating``,
+        ``normalize_output``, ``input_whitening``, ``n_quantiles``,
+        ``quantile_method``, ``pooling``, ``p``) raises a ``ValueError``; the
+        input gates of the first fit stay (none when it had no labels);
+        ``classes_`` are those of the last fit.
     early_stopping : bool or "auto", default=False
         Hold out part of the training data, score it with MAP@R after every
         epoch (with ``validation_split="stratified"`` each held-out sequence
@@ -681,6 +684,11 @@ class WassersteinSequenceEmbedder(
         self.__dict__.setdefault("include_differences", False)
         self.__dict__.setdefault("input_row_weighting", None)
         self.__dict__.setdefault("input_gating", None)
+        built = self.__dict__.get("_built_with")
+        if built is not None:
+            # What the older fit was built with: the values set just above.
+            for name in ("include_differences", "input_gating"):
+                built.setdefault(name, self.__dict__[name])
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
             self.__dict__.setdefault("input_gates_", None)
@@ -1260,21 +1268,25 @@ class WassersteinSequenceEmbedder(
     def _fit_input_gates(self, module, train_inputs, train_codes):
         """Set the input channels' gates (``input_gating``); return them.
 
-        The encoder's buffer ``input_gates`` is set to ones first, so a user
-        encoder's copy never keeps gates from elsewhere.
+        Without gating (``None``, or no labels) the encoder's buffer is left
+        as it is: ones for a built-in encoder, the user's for a user encoder.
         """
         gates = getattr(getattr(module, "encoder", None), "_buffers", {}).get(
             "input_gates"
         )
-        if gates is None:
-            return None
-        with torch.no_grad():
-            gates.fill_(1.0)
-        if self.input_gating is None or train_codes is None:
+        if gates is None or self.input_gating is None or train_codes is None:
             return None
         factors = fit_input_gates(train_inputs, train_codes, _GATE_LEVELS)
-        if factors is not None:
-            with torch.no_grad():
+        if factors is not None and gates.shape != factors.shape:
+            raise ValueError(
+                f"input_gating={self.input_gating!r}: the encoder's buffer "
+                f"input_gates has shape {tuple(gates.shape)}, but the input "
+                f"has {len(factors)} channels; set input_gating=None to leave "
+                "it alone."
+            )
+        with torch.no_grad():
+            gates.fill_(1.0)
+            if factors is not None:
                 gates.copy_(torch.as_tensor(factors, dtype=gates.dtype))
         return factors
 

@@ -15,45 +15,52 @@ from __future__ import annotations
 
 import numpy as np
 
-# Sequences of each class summarised (evenly spaced); larger classes enter
-# through this sample, counted at their full size.
+# Sequences of each class summarised (evenly spaced): the analysis of a large
+# class runs on this sample of it.
 _SAMPLED_MEMBERS = 256
 
 
 def _summaries(sequences: list[np.ndarray], levels: np.ndarray):
-    """Quantiles of values and of first differences, shape (n, n_levels, C)."""
+    """Quantiles of values and of first differences, shape (n, n_levels, C).
+
+    The slopes are ``None`` when a sequence has a single step (it has no
+    difference, and a stand-in value could pass for a class effect).
+    """
     values, slopes = [], []
     for x in sequences:
         x = np.asarray(x, dtype=np.float64)
         values.append(np.quantile(x, levels, axis=1))
-        if x.shape[1] > 1:
+        if slopes is not None and x.shape[1] > 1:
             slopes.append(np.quantile(np.diff(x, axis=1), levels, axis=1))
-        else:  # one step has no difference: the same (zero) for every class
-            slopes.append(np.zeros((len(levels), x.shape[0])))
-    return np.stack(values), np.stack(slopes)
+        else:
+            slopes = None
+    return np.stack(values), None if slopes is None else np.stack(slopes)
 
 
-def anova_f(summaries: np.ndarray, groups: list[np.ndarray], sizes) -> np.ndarray:
+def anova_f(summaries: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     """Per-channel ``F`` of a one-way ANOVA, sums of squares summed over levels.
 
     ``summaries`` has shape (n, n_levels, C); ``groups`` index its rows class
-    by class, and ``sizes`` are the classes' full sizes (a sampled class's
-    squares count at its full size). A channel constant over every sequence
-    has ``F = 0``; one constant within each class but not across, ``inf``.
+    by class. A channel constant over every sequence has ``F = 0`` (its
+    values are compared with the first sequence's, so rounding cannot make
+    class means differ); one constant within each class but not across has
+    ``F = inf``.
     """
+    summaries = summaries - summaries[:1]
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
     means = np.stack([summaries[g].mean(axis=0) for g in groups])
-    sizes = np.asarray(sizes, dtype=np.float64)
-    grand = (sizes[:, None, None] * means).sum(axis=0) / sizes.sum()
+    grand = summaries.mean(axis=0)
     between = (sizes[:, None, None] * (means - grand) ** 2).sum(axis=0)
     within = sum(
-        size / len(g) * ((summaries[g] - mean) ** 2).sum(axis=0)
-        for g, size, mean in zip(groups, sizes, means, strict=True)
+        ((summaries[g] - mean) ** 2).sum(axis=0)
+        for g, mean in zip(groups, means, strict=True)
     )
     between = between.sum(axis=0) / max(len(groups) - 1, 1)
-    within = within.sum(axis=0) / max(sizes.sum() - len(groups), 1.0)
+    within = within.sum(axis=0) / max(len(summaries) - len(groups), 1)
+    constant = np.all(summaries == 0.0, axis=(0, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = between / within
-    ratio[between <= 0] = 0.0
+    ratio[(between <= 0) | constant] = 0.0
     return ratio
 
 
@@ -76,28 +83,26 @@ def fit_input_gates(
     gates : ndarray of shape (C,) or None
         The largest gate is 1. ``None`` when no channel's class differences
         exceed what sampling noise explains (every share is 0): then nothing
-        is gated.
+        is gated. A class of more than 256 sequences enters through 256 of
+        them, evenly spaced; with a single-step sequence among them, only the
+        values count (not the slopes).
     """
     codes = np.asarray(codes)
     levels = (np.arange(n_levels) + 0.5) / n_levels
-    groups, sizes, picked = [], [], []
-    start = 0
+    groups, picked = [], []
     for code in np.unique(codes):
         members = np.flatnonzero(codes == code)
-        sizes.append(len(members))
         if len(members) > _SAMPLED_MEMBERS:
             members = members[
                 np.linspace(0, len(members) - 1, _SAMPLED_MEMBERS).astype(int)
             ]
+        groups.append(np.arange(len(picked), len(picked) + len(members)))
         picked.extend(members.tolist())
-        groups.append(np.arange(start, start + len(members)))
-        start += len(members)
     values, slopes = _summaries([sequences[i] for i in picked], levels)
     with np.errstate(divide="ignore"):
-        shares = np.maximum(
-            1.0 - 1.0 / anova_f(values, groups, sizes),
-            1.0 - 1.0 / anova_f(slopes, groups, sizes),
-        )
+        shares = 1.0 - 1.0 / anova_f(values, groups)
+        if slopes is not None:
+            shares = np.maximum(shares, 1.0 - 1.0 / anova_f(slopes, groups))
     shares = np.clip(np.nan_to_num(shares, nan=0.0, neginf=0.0), 0.0, 1.0)
     if shares.max() <= 0.0:
         return None

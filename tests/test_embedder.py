@@ -517,6 +517,7 @@ def test_validation_gallery_follows_the_split(monkeypatch, validation_split):
     y = [f"{label}-{i % 2}" for i, label in enumerate(y)]  # six classes
     model = WassersteinSequenceEmbedder(
         **TINY,
+        early_stopping="auto",
         validation_split=validation_split,
         validation_fraction=0.35,
         random_state=0,
@@ -531,7 +532,7 @@ def test_validation_gallery_follows_the_split(monkeypatch, validation_split):
 def test_fitted_model_keeps_no_validation_sequences():
     X, y = make_sequences(n_per_class=10, seed=13)
     model = WassersteinSequenceEmbedder(
-        **TINY, validation_fraction=0.3, random_state=0
+        **TINY, early_stopping="auto", validation_fraction=0.3, random_state=0
     ).fit(X, y)
     assert "valid_map_at_r" in model.history_[-1]
     scoring = dict(model.net_.callbacks_)["valid_scoring"]
@@ -999,8 +1000,14 @@ def test_input_row_weights_are_measured_on_unweighted_rows(data):
 
 def test_models_pickled_before_the_row_weights_still_work(data):
     X, y = data
+    # What an older version fitted: early stopping, no row weights, no gates.
     model = WassersteinSequenceEmbedder(
-        **TINY, include_differences=False, input_row_weighting=None, random_state=0
+        **TINY,
+        include_differences=False,
+        input_row_weighting=None,
+        input_gating=None,
+        early_stopping="auto",
+        random_state=0,
     ).fit(X, y)
     expected = model.transform(X)
     lengths = {
