@@ -550,7 +550,7 @@ class WassersteinSequenceEmbedder(
         "include_input": ["boolean"],
         "include_differences": ["boolean"],
         "input_row_weighting": [StrOptions({"within_class"}), None],
-        "input_gating": [StrOptions({"anova"}), None],
+        "input_gating": [StrOptions({"anova", "anova_test"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
         "crop_fraction": [
@@ -1276,7 +1276,12 @@ class WassersteinSequenceEmbedder(
         )
         if gates is None or self.input_gating is None or train_codes is None:
             return None
-        factors = fit_input_gates(train_inputs, train_codes, _GATE_LEVELS)
+        factors = fit_input_gates(
+            train_inputs,
+            train_codes,
+            _GATE_LEVELS,
+            significance=0.05 if self.input_gating == "anova_test" else None,
+        )
         if factors is not None and gates.shape != factors.shape:
             raise ValueError(
                 f"input_gating={self.input_gating!r}: the encoder's buffer "

@@ -65,7 +65,10 @@ def anova_f(summaries: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
 
 
 def fit_input_gates(
-    sequences: list[np.ndarray], codes: np.ndarray, n_levels: int = 16
+    sequences: list[np.ndarray],
+    codes: np.ndarray,
+    n_levels: int = 16,
+    significance: float | None = None,
 ) -> np.ndarray | None:
     """Gates in ``[0, 1]`` of the channels of ``sequences`` (labelled ``codes``).
 
@@ -99,10 +102,19 @@ def fit_input_gates(
         groups.append(np.arange(len(picked), len(picked) + len(members)))
         picked.extend(members.tolist())
     values, slopes = _summaries([sequences[i] for i in picked], levels)
+    # Probe (round 12): 1 - F_crit / F, F_crit the (1 - significance)
+    # quantile of F(K - 1, n - K), instead of 1 - 1/F.
+    level = 1.0
+    if significance is not None:
+        from scipy import stats
+
+        level = stats.f.ppf(
+            1 - significance, len(groups) - 1, len(picked) - len(groups)
+        )
     with np.errstate(divide="ignore"):
-        shares = 1.0 - 1.0 / anova_f(values, groups)
+        shares = 1.0 - level / anova_f(values, groups)
         if slopes is not None:
-            shares = np.maximum(shares, 1.0 - 1.0 / anova_f(slopes, groups))
+            shares = np.maximum(shares, 1.0 - level / anova_f(slopes, groups))
     shares = np.clip(np.nan_to_num(shares, nan=0.0, neginf=0.0), 0.0, 1.0)
     if shares.max() <= 0.0:
         return None
