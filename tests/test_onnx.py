@@ -23,10 +23,17 @@ ort = pytest.importorskip(
 pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript")
 onnx = pytest.importorskip("onnx", reason="to_onnx needs the optional 'onnx' extra")
 
-pytestmark = pytest.mark.filterwarnings(
-    # Raised inside torch.export (torch 2.13), not by this package.
-    "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        # Raised inside torch.export (torch 2.13), not by this package.
+        "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning"
+    ),
+    pytest.mark.filterwarnings(
+        # torch's note on 'same' padding with an even kernel, which the
+        # even-kernel configuration uses on purpose.
+        "ignore:Using padding='same' with even kernel lengths:UserWarning"
+    ),
+]
 
 # The graph does in float32 what transform does in float64 (centring and
 # whitening) and runs its convolutions in another library: outputs agree to a
