@@ -5,15 +5,19 @@ Each sequence is summarised, channel by channel, by the quantiles of its
 values and of its first differences at ``n_levels`` evenly spaced levels. For
 each channel, ``F`` is the ratio of the between-class mean square to the
 within-class mean square of these summaries, each summed over the levels. A
-channel's share is ``1 - 1/F`` clipped to ``[0, 1]``, the larger of that of its
-values and that of its differences: the part of its class differences that
-sampling noise does not explain (under no class effect, ``F`` is about 1).
-The gates are the shares divided by the largest one.
+channel's share is ``1 - F_crit / F`` clipped to ``[0, 1]``, the larger of
+that of its values and that of its differences, where ``F_crit`` is the
+``1 - significance`` quantile of the F distribution with ``K - 1`` and
+``n - K`` degrees of freedom (``K`` classes, ``n`` sequences): a channel opens
+only as far as its class differences exceed what sampling noise gives in all
+but a ``significance`` share of cases. The gates are the shares divided by the
+largest one.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 # Sequences of each class summarised (evenly spaced): the analysis of a large
 # class runs on this sample of it.
@@ -68,7 +72,7 @@ def fit_input_gates(
     sequences: list[np.ndarray],
     codes: np.ndarray,
     n_levels: int = 16,
-    significance: float | None = None,
+    significance: float = 0.05,
 ) -> np.ndarray | None:
     """Gates in ``[0, 1]`` of the channels of ``sequences`` (labelled ``codes``).
 
@@ -80,15 +84,18 @@ def fit_input_gates(
         Integer class of each sequence; every class has at least two.
     n_levels : int, default=16
         Number of quantile levels summarising each sequence.
+    significance : float, default=0.05
+        Share of channels without any class effect whose gate would open;
+        ``F_crit`` is the ``1 - significance`` quantile of ``F(K - 1, n - K)``.
 
     Returns
     -------
     gates : ndarray of shape (C,) or None
         The largest gate is 1. ``None`` when no channel's class differences
-        exceed what sampling noise explains (every share is 0): then nothing
-        is gated. A class of more than 256 sequences enters through 256 of
-        them, evenly spaced; with a single-step sequence among them, only the
-        values count (not the slopes).
+        exceed ``F_crit`` (every share is 0): then nothing is gated. A class
+        of more than 256 sequences enters through 256 of them, evenly spaced;
+        with a single-step sequence among them, only the values count (not
+        the slopes).
     """
     codes = np.asarray(codes)
     levels = (np.arange(n_levels) + 0.5) / n_levels
@@ -102,19 +109,11 @@ def fit_input_gates(
         groups.append(np.arange(len(picked), len(picked) + len(members)))
         picked.extend(members.tolist())
     values, slopes = _summaries([sequences[i] for i in picked], levels)
-    # Probe (round 12): 1 - F_crit / F, F_crit the (1 - significance)
-    # quantile of F(K - 1, n - K), instead of 1 - 1/F.
-    level = 1.0
-    if significance is not None:
-        from scipy import stats
-
-        level = stats.f.ppf(
-            1 - significance, len(groups) - 1, len(picked) - len(groups)
-        )
+    critical = stats.f.ppf(1 - significance, len(groups) - 1, len(picked) - len(groups))
     with np.errstate(divide="ignore"):
-        shares = 1.0 - level / anova_f(values, groups)
+        shares = 1.0 - critical / anova_f(values, groups)
         if slopes is not None:
-            shares = np.maximum(shares, 1.0 - level / anova_f(slopes, groups))
+            shares = np.maximum(shares, 1.0 - critical / anova_f(slopes, groups))
     shares = np.clip(np.nan_to_num(shares, nan=0.0, neginf=0.0), 0.0, 1.0)
     if shares.max() <= 0.0:
         return None

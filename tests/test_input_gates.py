@@ -53,16 +53,22 @@ def _brute_force_f(summaries, codes):
     return f
 
 
+def _reference_gates(codes, *summaries):
+    """``1 - F_crit / F`` (the 95% quantile of F(K - 1, n - K)), the larger
+    over the summaries given, clipped and scaled to a maximum of 1."""
+    n_classes, n = len(set(codes.tolist())), len(codes)
+    critical = stats.f(n_classes - 1, n - n_classes).ppf(0.95)
+    with np.errstate(divide="ignore"):
+        shares = np.max([1 - critical / _brute_force_f(s, codes) for s in summaries], 0)
+    shares = np.clip(shares, 0, 1)
+    return shares / shares.max()
+
+
 def _brute_force_gates(X, y, n_levels=16):
     levels = _levels(n_levels)
     values = np.stack([np.quantile(x, levels, axis=1) for x in X])
     slopes = np.stack([np.quantile(np.diff(x, axis=1), levels, axis=1) for x in X])
-    with np.errstate(divide="ignore"):
-        shares = np.maximum(
-            1 - 1 / _brute_force_f(values, y), 1 - 1 / _brute_force_f(slopes, y)
-        )
-    shares = np.clip(shares, 0, 1)
-    return shares / shares.max()
+    return _reference_gates(y, values, slopes)
 
 
 def test_f_of_one_level_is_scipys_one_way_anova():
@@ -88,25 +94,37 @@ def test_gates_match_a_brute_force_reference(n_levels):
     slopes = np.stack(
         [np.quantile(np.diff(x, axis=1), levels, axis=1) for x in sequences]
     )
-    with np.errstate(divide="ignore"):
-        shares = np.maximum(
-            1 - 1 / _brute_force_f(values, codes),
-            1 - 1 / _brute_force_f(slopes, codes),
-        )
-    shares = np.clip(shares, 0, 1)
-    np.testing.assert_allclose(gates, shares / shares.max(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        gates, _reference_gates(codes, values, slopes), rtol=1e-10, atol=1e-12
+    )
     assert gates[0] == 1.0  # the informative channel
     assert gates[2] == 0.0  # the constant channel: no class differences at all
 
 
 def test_gates_of_noise_are_small_with_many_classes():
     # The between-class square of a noise channel has n_classes - 1 degrees
-    # of freedom: with 20 classes its F stays near 1 and its share near 0.
+    # of freedom: with 20 classes its F stays near 1, below F_crit.
     for seed in range(5):
         X, y = informative_and_noise(n_classes=20, per_class=10, seed=seed)
         gates = fit_input_gates(list(X), y)
         assert gates[0] == 1.0
         assert gates[1] < 0.5, (seed, gates)
+
+
+def test_noise_stays_closed_with_two_classes():
+    # With two classes the between-class square has one degree of freedom;
+    # F_crit (about 4) keeps a noise channel closed but in about one draw in
+    # ten (two chances, values and slopes, of 5% each).
+    closed = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        y = np.repeat([0, 1], 25)
+        X = rng.normal(size=(50, 2, 40))
+        X[:, 0] += 0.8 * y[:, None]
+        gates = fit_input_gates(list(X), y)
+        assert gates[0] == 1.0
+        closed.append(gates[1] == 0.0)
+    assert np.mean(closed) >= 0.85, np.mean(closed)
 
 
 def test_a_channel_constant_within_each_class_passes_fully():
@@ -150,10 +168,8 @@ def test_single_step_sequences_leave_the_slopes_out():
     sequences[0] = sequences[0][:, :1]
     levels = _levels(16)
     values = np.stack([np.quantile(x, levels, axis=1) for x in sequences])
-    with np.errstate(divide="ignore"):
-        shares = np.clip(1 - 1 / _brute_force_f(values, y), 0, 1)
     np.testing.assert_allclose(
-        fit_input_gates(sequences, y), shares / shares.max(), rtol=1e-10
+        fit_input_gates(sequences, y), _reference_gates(y, values), rtol=1e-10
     )
 
 
@@ -256,9 +272,9 @@ def test_gates_come_from_the_training_part_only(monkeypatch):
 
     seen = []
 
-    def recording(sequences, codes, n_levels):
+    def recording(sequences, codes, *args):
         seen.append((list(sequences), np.asarray(codes)))
-        return fit_input_gates(sequences, codes, n_levels)
+        return fit_input_gates(sequences, codes, *args)
 
     monkeypatch.setattr(_embedder, "fit_input_gates", recording)
     X, y = informative_and_noise(per_class=10)
