@@ -397,11 +397,11 @@ class WassersteinSequenceEmbedder(
         sequences do not train: a fifth of each class, but at least two, so
         small classes give more (two of six). ``False`` (the default) trains
         every sequence for ``max_epochs``. Chosen on validation data
-        (``BENCHMARKS.md``, round 11): with ``input_gating="anova"``, a fixed
-        30 epochs scored slightly higher than early stopping (patience 5) on
-        clean data and on data with added noise channels, at about twice the
-        fit time; early stopping had been the default of round 9 for its
-        robustness to such channels, which the gates now give.
+        (``BENCHMARKS.md``, round 11): with input gates, a fixed 30 epochs
+        scored slightly higher than early stopping (patience 5) on clean data
+        and on data with added noise channels, at about twice the fit time;
+        early stopping had been the default of round 9 for its robustness to
+        such channels, which the gates now give.
     validation_fraction : float, default=0.2
         Fraction held out when early stopping holds out sequences: of each
         class's sequences (at least two of a class on each side; smaller
