@@ -226,6 +226,7 @@ class MaskedEncoder(nn.Module):
         on their way into ``hidden`` (the kept rows are not scaled), ones after
         (re-)initialisation. :class:`~sklearn_wdist.WassersteinSequenceEmbedder`
         sets them from the training data before training (``input_gating``).
+        A subclass that overrides ``forward`` must apply them itself.
     """
 
     accepts_lengths = True
