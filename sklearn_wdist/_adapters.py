@@ -130,7 +130,9 @@ def document_embedder_parameters(optimizer: str):
     entries = EMBEDDER_PARAMETERS.replace("{optimizer}", OPTIMIZER_ENTRIES[optimizer])
 
     def decorate(cls):
-        if cls.__doc__ is None or cls.__doc__.count(PARAMETERS_MARKER) != 1:
+        if cls.__doc__ is None:  # docstrings stripped (python -OO)
+            return cls
+        if cls.__doc__.count(PARAMETERS_MARKER) != 1:
             raise ValueError(f"{cls.__name__}'s docstring has no parameter marker.")
         cls.__doc__ = cls.__doc__.replace(PARAMETERS_MARKER, entries)
         return cls

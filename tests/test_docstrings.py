@@ -113,3 +113,8 @@ def test_the_adapters_parameter_marker_is_required_once():
     for cls in (Unmarked, Twice):
         with pytest.raises(ValueError, match="parameter marker"):
             document_embedder_parameters("class")(cls)
+
+    class Stripped:  # as under python -OO
+        __doc__ = None
+
+    assert document_embedder_parameters("class")(Stripped) is Stripped
