@@ -275,7 +275,8 @@ class WassersteinSequenceEmbedder(
         (``fit(X)``), or with an encoder without the buffer ``input_gates``
         (see :class:`~sklearn_wdist.nn.MaskedEncoder`), nothing is gated. A
         real but weak channel may be closed next to strong ones (the kept
-        rows still carry it). Chosen on validation data (``BENCHMARKS.md``,
+        rows still carry it); for classes never seen in training, compare
+        ``None``. Chosen on validation data (``BENCHMARKS.md``,
         rounds 11 and 12): it changes little where every channel carries
         something, and keeps most of the accuracy when channels that carry
         nothing are added.
