@@ -91,22 +91,32 @@ def methods(
     ]
 
 
-def noisy_tasks(seen, unseen, n_noise: int) -> list[common.Task]:
+def changed_tasks(seen, unseen, change) -> list[common.Task]:
+    """Return the validation tasks with ``change(X, seed)`` applied to inputs.
+
+    The training sequences are changed with seed 1, the evaluated ones with
+    seed 2; ``change=None`` leaves the tasks as they are.
+    """
     tasks = select_defaults.build_tasks(list(seen), list(unseen))
-    if n_noise == 0:
+    if change is None:
         return tasks
     return [
         common.Task(
             t.protocol,
             t.dataset,
-            with_noise(t.X_train, n_noise, 1),
+            change(t.X_train, 1),
             t.y_train,
-            with_noise(t.X_eval, n_noise, 2),
+            change(t.X_eval, 2),
             t.y_eval,
             t.evaluation,
         )
         for t in tasks
     ]
+
+
+def noisy_tasks(seen, unseen, n_noise: int) -> list[common.Task]:
+    change = None if n_noise == 0 else lambda X, seed: with_noise(X, n_noise, seed)
+    return changed_tasks(seen, unseen, change)
 
 
 def summarise(records: list[dict]) -> list[str]:

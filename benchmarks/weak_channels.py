@@ -26,6 +26,7 @@ import statistics
 
 import _common as common
 import gate_values
+import noise_channels
 import numpy as np
 import select_defaults
 
@@ -48,21 +49,8 @@ def weakened(X: common.Sequences, factor: float, seed: int) -> list[np.ndarray]:
 
 
 def weakened_tasks(seen, unseen, factor: float) -> list[common.Task]:
-    tasks = select_defaults.build_tasks(list(seen), list(unseen))
-    if factor == 0:
-        return tasks
-    return [
-        common.Task(
-            t.protocol,
-            t.dataset,
-            weakened(t.X_train, factor, 1),
-            t.y_train,
-            weakened(t.X_eval, factor, 2),
-            t.y_eval,
-            t.evaluation,
-        )
-        for t in tasks
-    ]
+    change = None if factor == 0 else lambda X, seed: weakened(X, factor, seed)
+    return noise_channels.changed_tasks(seen, unseen, change)
 
 
 def gate_lines(seen, unseen, factors) -> list[str]:

@@ -26,7 +26,7 @@ from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
 from ._input_gates import fit_input_gates
 from ._pairwise import pairwise_wasserstein
-from ._row_weights import fit_row_weights, kept_row_weights
+from ._row_weights import encoder_buffer, fit_row_weights, kept_row_weights
 from ._training import (
     AugmentingCollate,
     LatestBestEarlyStopping,
@@ -765,11 +765,10 @@ class WassersteinSequenceEmbedder(
             mean, matrix = self.whitening_mean_, self.whitening_matrix_
         inputs = to_network_input(sequences, mean, matrix, "X")
         train_inputs = [inputs[i] for i in train_index]
+        train_codes = codes[train_index] if y is not None else None
         if previous is None:
             module = self._build_module(inputs[0].shape[0], train_inputs, seed)
-            gates = self._fit_input_gates(
-                module, train_inputs, codes[train_index] if y is not None else None
-            )
+            gates = self._fit_input_gates(module, train_inputs, train_codes)
         else:  # a copy: an interrupted warm start leaves the model as it was
             module = copy.deepcopy(self.net_.module_)
             gates = self.input_gates_
@@ -793,7 +792,7 @@ class WassersteinSequenceEmbedder(
         )
         self._check_trained(net, train_inputs)
         row_weights = self._fit_input_row_weights(
-            net.module_, train_inputs, codes[train_index] if y is not None else None
+            net.module_, train_inputs, train_codes
         )
         self._record_fit(
             net,
@@ -1278,9 +1277,7 @@ class WassersteinSequenceEmbedder(
         Without gating (``None``, or no labels) the encoder's buffer is left
         as it is: ones for a built-in encoder, the user's for a user encoder.
         """
-        gates = getattr(getattr(module, "encoder", None), "_buffers", {}).get(
-            "input_gates"
-        )
+        gates = encoder_buffer(module, "input_gates")
         if gates is None or self.input_gating is None or train_codes is None:
             return None
         factors = fit_input_gates(

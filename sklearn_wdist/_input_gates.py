@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ._row_weights import class_samples
+
 # Sequences of each class summarised (evenly spaced): the analysis of a large
 # class runs on this sample of it.
 _SAMPLED_MEMBERS = 256
@@ -61,10 +63,9 @@ def anova_f(summaries: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     )
     between = between.sum(axis=0) / max(len(groups) - 1, 1)
     within = within.sum(axis=0) / max(len(summaries) - len(groups), 1)
-    constant = np.all(summaries == 0.0, axis=(0, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = between / within
-    ratio[(between <= 0) | constant] = 0.0
+    ratio[between <= 0] = 0.0
     return ratio
 
 
@@ -100,12 +101,8 @@ def fit_input_gates(
     codes = np.asarray(codes)
     levels = (np.arange(n_levels) + 0.5) / n_levels
     groups, picked = [], []
-    for code in np.unique(codes):
-        members = np.flatnonzero(codes == code)
-        if len(members) > _SAMPLED_MEMBERS:
-            members = members[
-                np.linspace(0, len(members) - 1, _SAMPLED_MEMBERS).astype(int)
-            ]
+    # Every class (each has at least two sequences), a large one thinned.
+    for members, _ in class_samples(codes, _SAMPLED_MEMBERS, max_classes=len(codes)):
         groups.append(np.arange(len(picked), len(picked) + len(members)))
         picked.extend(members.tolist())
     values, slopes = _summaries([sequences[i] for i in picked], levels)

@@ -19,11 +19,15 @@ import torch
 _PAIRED_MEMBERS = 64
 
 
+def encoder_buffer(module, name: str) -> torch.Tensor | None:
+    """Return the buffer ``name`` of a module's encoder, if it has one."""
+    encoder = getattr(module, "encoder", None)
+    return getattr(encoder, "_buffers", {}).get(name)
+
+
 def kept_row_weights(module) -> torch.Tensor | None:
     """Return the ``kept_row_weights`` buffer of a module's encoder, if any."""
-    encoder = getattr(module, "encoder", None)
-    buffers = getattr(encoder, "_buffers", {})
-    return buffers.get("kept_row_weights")
+    return encoder_buffer(module, "kept_row_weights")
 
 
 def pair_spread(members: np.ndarray, p: int) -> np.ndarray:
