@@ -102,13 +102,17 @@ PREVIOUS_DEFAULTS = {
     "input_whitening": None,
     "early_stopping": False,
     "input_gating": None,
+    "input_row_units": "standardized",
 }
+# Rounds 1-12 kept the input channels standardised (round 13 keeps them in
+# whitened units); the configurations that reproduce them pin it.
+BEFORE_ROUND_13 = {"input_row_units": "standardized"}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
 # gated no input channel; the configurations that reproduce them pin both.
-BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None}
+BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None, **BEFORE_ROUND_13}
 # The default of rounds 9 and 10: early stopping, no gates (round 11 chose
 # input_gating="anova" with a fixed 30 epochs).
-ROUND_9 = {"early_stopping": "auto", "input_gating": None}
+ROUND_9 = {"early_stopping": "auto", "input_gating": None, **BEFORE_ROUND_13}
 
 
 class Score(NamedTuple):
@@ -624,6 +628,22 @@ class WhitenedDifferencesQuantileMethod(WhitenedRawQuantileMethod):
         return raw_quantile_features(
             with_first_differences(whitened), self.mean_, self.std_
         )
+
+
+class WhitenedUnitsDifferencesQuantileMethod(WhitenedDifferencesQuantileMethod):
+    """The untrained rows of the round 13 default: whitened channels and slopes.
+
+    As :class:`WhitenedDifferencesQuantileMethod`, but the whitened channels
+    stay in the units the within-class whitening gives them (the embedder's
+    ``input_row_units="whitened"``); only the slopes are standardised.
+    """
+
+    name = "whitened-unit raw + difference quantile W2"
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        super().fit(X, y, seed)
+        channels = len(self.whitening_[0])
+        self.mean_[:channels], self.std_[:channels] = 0.0, 1.0
 
 
 def within_class_spread(R: np.ndarray, y: np.ndarray, n_rows: int) -> np.ndarray:

@@ -106,6 +106,7 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
             input_row_weighting=None,
             early_stopping=False,
             input_gating=None,
+            input_row_units="standardized",
             random_state=seed,
         ).fit,
         task.X_train,

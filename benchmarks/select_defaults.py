@@ -161,6 +161,29 @@ CONFIGS = {
         "input_row_weighting": "within_class",
         "input_gating": "anova",
     },
+    # Round 13: the kept input channels in the units the within-class
+    # whitening leaves them (input_row_units="whitened"), not standardised.
+    "dilated, whitened input rows": {
+        **_DILATED,
+        "include_differences": True,
+        "input_row_weighting": "within_class",
+        "input_gating": "anova",
+        "input_row_units": "whitened",
+    },
+    "dilated, whitened input rows, common scale": {
+        **_DILATED,
+        "include_differences": True,
+        "input_row_weighting": "within_class",
+        "input_gating": "anova",
+        "input_row_units": "common_scale",
+    },
+    "dilated, whitened input rows, unweighted": {
+        **_DILATED,
+        "include_differences": True,
+        "input_row_weighting": None,
+        "input_gating": "anova",
+        "input_row_units": "whitened",
+    },
 }
 ROUND_3 = [
     "conv, 2 layers",

@@ -1,0 +1,147 @@
+"""Probe: do cohort-normalised distances verify new classes better than W2.
+
+In speaker verification, scores are routinely normalised against a cohort of
+other speakers (z-, t- and s-norm), and in nearest-neighbour search, distances
+are rescaled by each point's neighbourhood to reduce hubs (local scaling,
+Zelnik-Manor and Perona, 2004; Schnitzer et al., 2012). Both make one global
+threshold fit every query, which is what the equal error rate asks of a
+distance. This probe fits the default embedder once per validation task (the
+tasks of ``select_defaults.py``: official training splits only) and scores
+the same embeddings, and those of the untrained whitened channels, with the
+plain distance ``d(a, b)`` and with normalised ones whose cohort is the
+*training* sequences (so a new pair's score depends on that pair and the
+fitted model only):
+
+- ``local scaling, k``: ``d(a, b) / sqrt(s_a s_b)``, ``s_x`` the mean distance
+  from ``x`` to its ``k`` nearest training sequences (``x`` itself left out);
+- ``s-norm``: ``(d - mu_a) / sd_a + (d - mu_b) / sd_b``, ``mu_x`` and ``sd_x``
+  the mean and standard deviation of the distances from ``x`` to every
+  training sequence (``x`` itself left out), shifted by a constant to be
+  non-negative (every score here depends on ranks only).
+
+Run::
+
+    python benchmarks/score_normalisation.py --seeds 0
+
+Results go to ``benchmarks/results/score_normalisation.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import _common as common
+import evaluation_distances
+import numpy as np
+import select_defaults
+import torch
+from sklearn.metrics import pairwise_distances
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+
+NEIGHBOURS = (5, 20)
+
+
+def _cohort_distances(E: np.ndarray, E_train: np.ndarray, is_train: bool):
+    """Distances from each row of ``E`` to the training rows, self left out."""
+    D = pairwise_distances(E, E_train)
+    if is_train:
+        np.fill_diagonal(D, np.inf)
+    return D
+
+
+def _local_scale(D_cohort: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, D_cohort.shape[1] - 1)
+    nearest = np.partition(D_cohort, k - 1, axis=1)[:, :k]
+    scale = nearest.mean(axis=1)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _moments(D_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    finite = np.where(np.isfinite(D_cohort), D_cohort, np.nan)
+    mean = np.nanmean(finite, axis=1)
+    std = np.nanstd(finite, axis=1)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def normalised(
+    E_a: np.ndarray, E_b: np.ndarray, E_train: np.ndarray, b_is_train: bool
+) -> dict[str, np.ndarray]:
+    """Return the plain and the cohort-normalised distances between a and b."""
+    D = pairwise_distances(E_a, E_b)
+    cohort_a = _cohort_distances(E_a, E_train, is_train=False)
+    cohort_b = _cohort_distances(E_b, E_train, is_train=b_is_train)
+    result = {"": D}
+    for k in NEIGHBOURS:
+        scale_a, scale_b = _local_scale(cohort_a, k), _local_scale(cohort_b, k)
+        result[f", local scaling {k}"] = D / np.sqrt(np.outer(scale_a, scale_b))
+    (mean_a, std_a), (mean_b, std_b) = _moments(cohort_a), _moments(cohort_b)
+    s_norm = (D - mean_a[:, None]) / std_a[:, None] + (D - mean_b[None, :]) / std_b[
+        None, :
+    ]
+    # Shifted to be non-negative: every score is rank-based, so a constant
+    # changes none of them.
+    result[", s-norm"] = s_norm - s_norm.min()
+    return result
+
+
+def run(task: common.Task, seed: int) -> list[common.Record]:
+    """Fit the default once; one record per embedding and normalisation."""
+    embedder, fit_s = common.timed(
+        WassersteinSequenceEmbedder(random_state=seed).fit,
+        task.X_train,
+        task.y_train,
+    )
+    baseline = common.WhitenedRawQuantileMethod()
+    baseline.fit(task.X_train, task.y_train, None)
+    embeddings = {
+        "learned": (embedder.transform(task.X_train), embedder.transform),
+        "whitened raw-quantile W2": (
+            baseline.represent(task.X_train),
+            baseline.represent,
+        ),
+    }
+    verification = task.evaluation == "verification"
+    records = []
+    for name, (E_train, represent) in embeddings.items():
+        E_eval = represent(task.X_eval)
+        E_ref = E_eval if verification else E_train
+        matrices = normalised(E_eval, E_ref, E_train, b_is_train=not verification)
+        for suffix, D in matrices.items():
+            record = common.scored_record(
+                task, name + suffix, seed, common.task_scores(task, D), fit_s
+            )
+            print(common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
+            records.append(record)
+    return records
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_seeds_argument(parser, default=[0])
+    common.add_task_arguments(
+        parser, select_defaults.SEEN_DATASETS, select_defaults.UNSEEN_DATASETS
+    )
+    args = parser.parse_args(argv)
+    common.quiet_warnings()
+    torch.set_num_threads(1)
+
+    def measure() -> list[common.Record]:
+        records = []
+        for task in select_defaults.build_tasks(args.seen, args.unseen):
+            print(f"[{task.protocol}] {task.dataset}", flush=True)
+            for seed in args.seeds:
+                records += run(task, seed)
+        return records
+
+    records = common.records_or_run(args.merge, measure)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / "score_normalisation"
+    common.write_json(stem.with_suffix(".json"), {"records": records})
+    summary = evaluation_distances.summarise(records)
+    stem.with_suffix(".md").write_text(summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
