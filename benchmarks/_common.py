@@ -102,17 +102,13 @@ PREVIOUS_DEFAULTS = {
     "input_whitening": None,
     "early_stopping": False,
     "input_gating": None,
-    "input_row_units": "standardized",
 }
-# Rounds 1-12 kept the input channels standardised (round 13 keeps them in
-# whitened units); the configurations that reproduce them pin it.
-BEFORE_ROUND_13 = {"input_row_units": "standardized"}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
 # gated no input channel; the configurations that reproduce them pin both.
-BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None, **BEFORE_ROUND_13}
+BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None}
 # The default of rounds 9 and 10: early stopping, no gates (round 11 chose
 # input_gating="anova" with a fixed 30 epochs).
-ROUND_9 = {"early_stopping": "auto", "input_gating": None, **BEFORE_ROUND_13}
+ROUND_9 = {"early_stopping": "auto", "input_gating": None}
 
 
 class Score(NamedTuple):
@@ -631,11 +627,13 @@ class WhitenedDifferencesQuantileMethod(WhitenedRawQuantileMethod):
 
 
 class WhitenedUnitsDifferencesQuantileMethod(WhitenedDifferencesQuantileMethod):
-    """The untrained rows of the round 13 default: whitened channels and slopes.
+    """Untrained whitened channels in whitened units, and standardised slopes.
 
     As :class:`WhitenedDifferencesQuantileMethod`, but the whitened channels
-    stay in the units the within-class whitening gives them (the embedder's
-    ``input_row_units="whitened"``); only the slopes are standardised.
+    stay in the units the within-class whitening gives them (not divided by
+    their total standard deviation); only the slopes are standardised. The
+    best untrained rows of ``untrained_row_units.py`` on the validation
+    speakers of JapaneseVowels (round 13 probe).
     """
 
     name = "whitened-unit raw + difference quantile W2"

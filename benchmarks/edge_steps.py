@@ -56,7 +56,6 @@ def main(argv: list[str] | None = None) -> None:
         input_row_weighting=None,
         early_stopping=False,
         input_gating=None,
-        input_row_units="standardized",
         random_state=args.seed,
     )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)

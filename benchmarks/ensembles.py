@@ -48,10 +48,7 @@ def run(task: common.Task, seeds: list[int]) -> list[dict]:
         embedder, fit_s = common.timed(
             # The round 8 default this comparison was made with.
             WassersteinSequenceEmbedder(
-                early_stopping=False,
-                input_gating=None,
-                input_row_units="standardized",
-                random_state=seed,
+                early_stopping=False, input_gating=None, random_state=seed
             ).fit,
             task.X_train,
             task.y_train,

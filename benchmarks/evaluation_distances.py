@@ -29,14 +29,9 @@ Results go to ``benchmarks/results/evaluation_distances.md`` and ``.json``.
 
 from __future__ import annotations
 
-import argparse
-import warnings
-from pathlib import Path
-
 import _common as common
 import numpy as np
 import select_defaults
-import torch
 from sklearn.metrics import pairwise_distances
 
 from sklearn_wdist import WassersteinSequenceEmbedder
@@ -106,7 +101,6 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
             input_row_weighting=None,
             early_stopping=False,
             input_gating=None,
-            input_row_units="standardized",
             random_state=seed,
         ).fit,
         task.X_train,
@@ -130,29 +124,9 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_seeds_argument(parser, default=[0])
-    parser.add_argument(
-        "--seen", nargs="*", default=list(select_defaults.SEEN_DATASETS)
+    select_defaults.post_hoc_main(
+        argv, __doc__.split("\n")[0], "evaluation_distances", run, summarise
     )
-    parser.add_argument(
-        "--unseen", nargs="*", default=list(select_defaults.UNSEEN_DATASETS)
-    )
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    torch.set_num_threads(1)
-    records = []
-    for task in select_defaults.build_tasks(args.seen, args.unseen):
-        print(f"[{task.protocol}] {task.dataset}", flush=True)
-        for seed in args.seeds:
-            records += run(task, seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / "evaluation_distances"
-    common.write_json(stem.with_suffix(".json"), {"records": records})
-    summary = summarise(records)
-    stem.with_suffix(".md").write_text(summary)
-    print(summary)
 
 
 def summarise(records: list[common.Record]) -> str:

@@ -43,13 +43,12 @@ Methods
   computed from exactly the encoder's float32 input), without any training of
   an encoder: the ablation of the whitening step.
 - ``whitened raw + difference quantile W2``: the untrained rows of the
-  round 7 to 12 defaults, the whitened channels and (``include_differences``)
-  each one's first difference, standardised over the training steps; no
-  training.
-- ``whitened-unit raw + difference quantile W2``: the untrained rows of the
-  default embedding (round 13): the whitened channels as the whitening leaves
-  them (``input_row_units="whitened"``) and their standardised first
-  differences; no training.
+  default embedding, the whitened channels and (``include_differences``) each
+  one's first difference, standardised over the training steps; no training.
+- ``whitened-unit raw + difference quantile W2``: the whitened channels as
+  the whitening leaves them (not standardised) and their standardised first
+  differences; no training (the best untrained rows on the validation
+  speakers of JapaneseVowels, round 13 probe).
 - ``weighted whitened raw + difference quantile W2``: the same rows, each
   scaled as the default's ``input_row_weighting="within_class"`` scales the
   kept rows (by ``sqrt(mean(s) / s_k)``, ``s_k`` the row's mean squared W2
@@ -109,8 +108,6 @@ DEFAULT_CONFIGS = {
         "normalize_output": True,
         **common.BEFORE_ROUND_9,
     },
-    # The defaults of rounds 11 and 12: the kept input channels standardised.
-    "round 12: standardised input rows": common.BEFORE_ROUND_13,
     # The defaults of rounds 9 and 10: early stopping, no input gates.
     "round 9: early stopping, no gates": common.ROUND_9,
     # The defaults of round 8 (and round 11 without its input gates).

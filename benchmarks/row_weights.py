@@ -47,7 +47,6 @@ def run(task: common.Task, seed: int) -> list[dict]:
             input_row_weighting=None,
             early_stopping=False,
             input_gating=None,
-            input_row_units="standardized",
             random_state=seed,
         ).fit,
         task.X_train,

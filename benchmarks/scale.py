@@ -173,7 +173,6 @@ def make_embedder(args: argparse.Namespace) -> WassersteinSequenceEmbedder:
         "max_epochs": args.max_epochs,
         "early_stopping": False,
         "input_gating": None,
-        "input_row_units": "standardized",
         "n_threads": args.fit_threads,
         "random_state": args.seed,
     }

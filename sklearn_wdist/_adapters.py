@@ -41,9 +41,6 @@ EMBEDDER_PARAMETERS = """\
     input_row_weighting : {"within_class"} or None, default="within_class"
         Weight of each kept input row in the distance, from its spread within
         the training classes.
-    input_row_units : {"auto", "whitened", "standardized"}, default="auto"
-        Units of the kept input channels: as the whitening leaves them, or
-        standardised (``"auto"``: whitened when the input is whitened).
     input_gating : {"anova"} or None, default="anova"
         Gate of each input channel on its way into the learned layers, from a
         one-way analysis of variance of its quantiles across the training

@@ -105,7 +105,6 @@ _STRUCTURAL_PARAMETERS = (
     "dropout",
     "include_input",
     "include_differences",
-    "input_row_units",
     "input_gating",
     "normalize_output",
     "input_whitening",
@@ -222,9 +221,8 @@ class WassersteinSequenceEmbedder(
     dropout : float, default=0.0
         Dropout probability in the default encoder.
     include_input : bool, default=True
-        Append the whitened input channels (in the units of
-        ``input_row_units``) to the learned per-step features of the default
-        encoder: the distribution of the raw
+        Append the (whitened, standardised) input channels to the learned
+        per-step features of the default encoder: the distribution of the raw
         signal is then part of the embedding, a residual path that keeps what the
         untrained raw-quantile distance already knows. It matters most for
         classes never seen in training (see ``BENCHMARKS.md``).
@@ -235,20 +233,6 @@ class WassersteinSequenceEmbedder(
         its values, as delta features do in speech. Ignored when
         ``include_input=False``. Chosen on validation data (``BENCHMARKS.md``,
         round 7).
-    input_row_units : {"auto", "whitened", "standardized"}, default="auto"
-        The units of the kept input channels (``include_input``) of the
-        default encoder. ``"whitened"``: as the input whitening leaves them
-        (centred; with ``input_whitening="within_class"`` in units of the
-        within-class spread, so that a channel along which the classes differ
-        keeps its larger total spread and the kept rows' distance is the
-        Mahalanobis-like distance of the within-class covariance; with
-        ``"total"`` the same as standardised; with ``None`` the centred raw
-        values). ``"standardized"``: each channel divided by its total
-        standard deviation over the training steps, as before round 13.
-        ``"auto"``: ``"whitened"`` when the input is whitened, else
-        ``"standardized"``. The first differences (``include_differences``)
-        are standardised either way. Chosen on validation data
-        (``BENCHMARKS.md``, round 13).
     input_row_weighting : {"within_class"} or None, default="within_class"
         How the kept input rows (the channels and their differences, see
         ``include_input``) weigh in the distance. ``"within_class"``: after
@@ -573,9 +557,6 @@ class WassersteinSequenceEmbedder(
         "include_input": ["boolean"],
         "include_differences": ["boolean"],
         "input_row_weighting": [StrOptions({"within_class"}), None],
-        "input_row_units": [
-            StrOptions({"auto", "whitened", "standardized", "common_scale"})
-        ],
         "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
@@ -629,7 +610,6 @@ class WassersteinSequenceEmbedder(
         include_input=True,
         include_differences=True,
         input_row_weighting="within_class",
-        input_row_units="auto",
         input_gating="anova",
         normalize_output=True,
         input_whitening="auto",
@@ -673,7 +653,6 @@ class WassersteinSequenceEmbedder(
         self.include_input = include_input
         self.include_differences = include_differences
         self.input_row_weighting = input_row_weighting
-        self.input_row_units = input_row_units
         self.input_gating = input_gating
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening
@@ -712,11 +691,10 @@ class WassersteinSequenceEmbedder(
         self.__dict__.setdefault("include_differences", False)
         self.__dict__.setdefault("input_row_weighting", None)
         self.__dict__.setdefault("input_gating", None)
-        self.__dict__.setdefault("input_row_units", "standardized")
         built = self.__dict__.get("_built_with")
         if built is not None:
             # What the older fit was built with: the values set just above.
-            for name in ("include_differences", "input_gating", "input_row_units"):
+            for name in ("include_differences", "input_gating"):
                 built.setdefault(name, self.__dict__[name])
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
@@ -1068,12 +1046,6 @@ class WassersteinSequenceEmbedder(
             return channel_means(train), None
         return None, None
 
-    def _input_row_units(self) -> str:
-        """``input_row_units``; ``"auto"``: whitened when the input is whitened."""
-        if self.input_row_units == "auto":
-            return "standardized" if self._whitening_kind() is None else "whitened"
-        return self.input_row_units
-
     def _whitening_kind(self) -> str | None:
         if self.input_whitening == "auto":
             return "within_class" if self.encoder is None else None
@@ -1111,9 +1083,7 @@ class WassersteinSequenceEmbedder(
                 include_input=self.include_input,
                 normalize_output=self.normalize_output,
                 include_differences=self.include_input and self.include_differences,
-                standardize_input_rows=self._input_row_units() == "standardized",
             )
-            common_scale = self._input_row_units() == "common_scale"
             with torch.device("meta"):
                 if self.architecture == "dilated":
                     encoder = DilatedConvEncoder(
@@ -1121,7 +1091,6 @@ class WassersteinSequenceEmbedder(
                     )
                 else:
                     encoder = ConvEncoder(n_channels, n_layers=n_layers, **options)
-            encoder.common_input_row_scale = common_scale
             encoder = encoder.to_empty(device="cpu")
             encoder.reset_parameters(torch.Generator().manual_seed(seed))
         else:
@@ -1507,11 +1476,10 @@ class WassersteinSequenceEmbedder(
             The valid steps of the encoder output, whose per-feature distributions
             the embedding summarises. With the built-in encoder and
             ``include_input=True`` the first ``n_features`` rows are the learned
-            features, the next ``n_features_in_`` rows the whitened input
-            channels (``input_row_units``) and, with
-            ``include_differences=True``, the last ``n_features_in_`` rows
-            their standardised first differences, each kept row scaled by its
-            weight (``input_row_weights_``).
+            features, the next ``n_features_in_`` rows the whitened,
+            standardised input channels and, with ``include_differences=True``,
+            the last ``n_features_in_`` rows their standardised first
+            differences.
         """
         features = sequence_step_features(
             self.module_,

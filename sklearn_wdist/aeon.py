@@ -153,7 +153,6 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         include_input=True,
         include_differences=True,
         input_row_weighting="within_class",
-        input_row_units="auto",
         input_gating="anova",
         normalize_output=True,
         input_whitening="auto",
@@ -198,7 +197,6 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.include_input = include_input
         self.include_differences = include_differences
         self.input_row_weighting = input_row_weighting
-        self.input_row_units = input_row_units
         self.input_gating = input_gating
         self.normalize_output = normalize_output
         self.input_whitening = input_whitening

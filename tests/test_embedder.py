@@ -796,65 +796,6 @@ def test_difference_rows_follow_the_input_rows(data):
     assert not np.allclose(with_differences[:4], without[:4])
 
 
-@pytest.mark.parametrize("whitening", ["within_class", "total"])
-def test_kept_input_rows_are_the_whitened_channels_by_default(data, whitening):
-    X, y = data
-    model = WassersteinSequenceEmbedder(
-        **TINY, input_row_weighting=None, input_whitening=whitening, random_state=0
-    ).fit(X, y)
-    assert model.module_.encoder.standardize_input_rows is False
-    kept = [h[4:6].astype(np.float64) for h in model.step_features(X)]
-    for x, rows in zip(X, kept, strict=True):
-        expected = model.whitening_matrix_ @ (x - model.whitening_mean_[:, None])
-        np.testing.assert_allclose(rows, expected, rtol=1e-4, atol=1e-5)
-
-    # In the units of the fitted whitening W: the covariance of the pooled
-    # steps, centred by their class mean (within_class) or the overall mean
-    # (total), is W S W for the raw steps' covariance S (numpy, from X).
-    def pooled_covariance(sequences):
-        groups = np.unique(y) if whitening == "within_class" else [None]
-        parts = []
-        for group in groups:
-            members = [
-                s
-                for s, label in zip(sequences, y, strict=True)
-                if group in (None, label)
-            ]
-            steps = np.concatenate(members, axis=1).astype(np.float64)
-            parts.append(steps - steps.mean(axis=1, keepdims=True))
-        centred = np.concatenate(parts, axis=1)
-        return centred @ centred.T / centred.shape[1]
-
-    W = model.whitening_matrix_
-    np.testing.assert_allclose(
-        pooled_covariance(kept), W @ pooled_covariance(X) @ W.T, atol=1e-4
-    )
-
-
-def test_input_row_units_standardized_and_without_whitening(data):
-    X, y = data
-    settings = dict(**TINY, input_row_weighting=None, random_state=0)
-    unscaled = WassersteinSequenceEmbedder(**settings).fit(X, y)
-    standardized = WassersteinSequenceEmbedder(
-        **settings, input_row_units="standardized"
-    ).fit(X, y)
-    assert standardized.module_.encoder.standardize_input_rows
-    # With no whitening "auto" standardises: centred raw values are no units.
-    raw = WassersteinSequenceEmbedder(**settings, input_whitening=None).fit(X, y)
-    assert raw.module_.encoder.standardize_input_rows
-    forced = WassersteinSequenceEmbedder(
-        **settings, input_whitening=None, input_row_units="whitened"
-    ).fit(X, y)
-    assert not forced.module_.encoder.standardize_input_rows
-    # Only the kept value rows change; the difference rows are standardised
-    # either way (the same batches set their statistics).
-    a, b = unscaled.step_features(X[:1])[0], standardized.step_features(X[:1])[0]
-    assert not np.allclose(a[4:6], b[4:6], atol=1e-3)
-    np.testing.assert_allclose(a[6:8], b[6:8], rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="input_row_units"):
-        WassersteinSequenceEmbedder(input_row_units="raw").fit(X, y)
-
-
 def _brute_force_row_weights(quantiles, labels, p):
     """(mean(s) / s_k) ** (1/p); s_k: mean W_p ** p of row k over same-class pairs."""
     total, pairs = np.zeros(quantiles.shape[1]), 0
@@ -1065,7 +1006,6 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         include_differences=False,
         input_row_weighting=None,
         input_gating=None,
-        input_row_units="standardized",
         early_stopping="auto",
         random_state=0,
     ).fit(X, y)
@@ -1082,7 +1022,6 @@ def test_models_pickled_before_the_row_weights_still_work(data):
         "input_row_weights_",
         "input_gating",
         "input_gates_",
-        "input_row_units",
         "n_iter_",
         "validation_scores_",
         "best_epoch_",
@@ -1092,15 +1031,12 @@ def test_models_pickled_before_the_row_weights_still_work(data):
     encoder = model.module_.encoder
     del encoder._buffers["kept_row_weights"]
     del encoder._buffers["input_gates"]
-    del encoder.__dict__["standardize_input_rows"]
     for norm in encoder.modules():
         norm._buffers.pop("varied", None)
     restored = pickle.loads(pickle.dumps(model))
     assert restored.input_row_weights_ is None
     assert restored.input_gates_ is None
     assert restored.get_params()["input_gating"] is None
-    assert restored.get_params()["input_row_units"] == "standardized"
-    assert restored.module_.encoder.standardize_input_rows
     # The training-length attributes are read again from the history.
     assert {name: getattr(restored, name) for name in lengths} == lengths
     assert lengths["best_epoch_"] is not None

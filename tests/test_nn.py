@@ -329,18 +329,6 @@ def test_sampler_caps_classes_per_batch():
             ),
             5 + 3 + 3,
         ),
-        # The kept input channels as given (not standardised).
-        (
-            lambda: DilatedConvEncoder(
-                3,
-                n_features=5,
-                n_blocks=2,
-                include_input=True,
-                include_differences=True,
-                standardize_input_rows=False,
-            ),
-            5 + 3 + 3,
-        ),
     ],
 )
 def test_encoder_options_keep_padding_invariance_and_shapes(make_encoder, n_rows):
@@ -418,47 +406,6 @@ def test_difference_rows_match_numpy():
     expected = standardised(differences, encoder.difference_norm)
     np.testing.assert_allclose(features[3:5].numpy(), inputs, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(features[5:7].numpy(), expected, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("make_encoder", [ConvEncoder, DilatedConvEncoder])
-def test_unstandardised_input_rows_are_the_input_itself(make_encoder):
-    torch.manual_seed(0)
-    encoder = make_encoder(
-        2,
-        n_features=3,
-        include_input=True,
-        include_differences=True,
-        standardize_input_rows=False,
-    )
-    # Running statistics far from the identity, then evaluation mode.
-    encoder(torch.randn(6, 2, 30) * 3 + 1, torch.tensor([30, 25, 12, 30, 7, 2]))
-    encoder.eval()
-    rng = np.random.default_rng(10)
-    x = np.zeros((2, 2, 11), dtype="float32")
-    x[0] = 5.0 * rng.normal(size=(2, 11))
-    x[1, :, :4] = 5.0 * rng.normal(size=(2, 4))
-    x[1, :, 4:] = 1e6  # padding that must not leak into any row
-    features = encoder(torch.from_numpy(x), torch.tensor([11, 4])).detach().numpy()
-    np.testing.assert_array_equal(features[0, 3:5], x[0])
-    np.testing.assert_array_equal(features[1, 3:5, :4], x[1, :, :4])
-    assert not features[1, :, 4:].any()
-    # The difference rows are the standardised ones either way.
-    norm = encoder.difference_norm
-    inputs = (x[0] - encoder.input_norm.running_mean.numpy()[:, None]) / np.sqrt(
-        encoder.input_norm.running_var.numpy()[:, None] + encoder.input_norm.eps
-    )
-    differences = np.diff(inputs, axis=1, prepend=inputs[:, :1])
-    expected = (differences - norm.running_mean.numpy()[:, None]) / np.sqrt(
-        norm.running_var.numpy()[:, None] + norm.eps
-    )
-    np.testing.assert_allclose(features[0, 5:7], expected, rtol=1e-5, atol=1e-5)
-
-
-def test_encoder_pickled_before_input_row_units_standardises_its_rows():
-    encoder = ConvEncoder(2, n_features=3, n_layers=1, include_input=True)
-    del encoder.__dict__["standardize_input_rows"]
-    restored = pickle.loads(pickle.dumps(encoder))
-    assert restored.standardize_input_rows is True
 
 
 def test_difference_rows_need_the_input_rows():

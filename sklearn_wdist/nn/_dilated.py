@@ -103,9 +103,6 @@ class DilatedConvEncoder(MaskedEncoder):
     include_differences : bool, default=False
         Also append each normalised input channel's first difference,
         standardised (see :class:`ConvEncoder`). Needs ``include_input``.
-    standardize_input_rows : bool, default=True
-        Append the input channels standardised; ``False``: as given (see
-        :class:`MaskedEncoder`).
 
     Attributes
     ----------
@@ -138,7 +135,6 @@ class DilatedConvEncoder(MaskedEncoder):
         normalize_output: bool = False,
         readout: str = "last",
         include_differences: bool = False,
-        standardize_input_rows: bool = True,
     ) -> None:
         if readout not in ("last", "all"):
             raise ValueError(f"readout must be 'last' or 'all', got {readout!r}.")
@@ -150,7 +146,6 @@ class DilatedConvEncoder(MaskedEncoder):
             include_input,
             normalize_output,
             include_differences,
-            standardize_input_rows,
         )
         self.readout = readout
         self.stem = nn.Conv1d(in_channels, hidden_channels, 1)

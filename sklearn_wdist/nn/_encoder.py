@@ -213,13 +213,6 @@ class MaskedEncoder(nn.Module):
         Also append the first difference of each normalised input channel
         (``x[t] - x[t-1]``, zero at a sequence's first step), standardised with
         batch statistics. Needs ``include_input``.
-    standardize_input_rows : bool, default=True
-        With ``include_input``, append the input channels standardised (with
-        batch statistics, running statistics at inference). ``False``: append
-        them as given, zero on padded steps, for input that is already in the
-        units the distance should use (e.g. whitened with the within-class
-        covariance, so that channels that differ between classes keep their
-        larger spread).
 
     Attributes
     ----------
@@ -246,7 +239,6 @@ class MaskedEncoder(nn.Module):
         include_input: bool,
         normalize_output: bool,
         include_differences: bool = False,
-        standardize_input_rows: bool = True,
     ) -> None:
         super().__init__()
         if include_differences and not include_input:
@@ -255,7 +247,6 @@ class MaskedEncoder(nn.Module):
                 "kept input channels; it needs include_input=True."
             )
         self.include_input = include_input
-        self.standardize_input_rows = bool(standardize_input_rows)
         self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
         self.head = nn.Conv1d(hidden_width, n_features, 1)
         self.output_norm = (
@@ -277,9 +268,6 @@ class MaskedEncoder(nn.Module):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        # Pickled before the kept channels could keep their input units: they
-        # were standardised.
-        self.__dict__.setdefault("standardize_input_rows", True)
         device = self.input_norm.running_mean.device
         # Pickled before the kept rows had weights: they weigh 1, as then.
         if "kept_row_weights" not in self._buffers:
@@ -342,9 +330,7 @@ class MaskedEncoder(nn.Module):
             features = self.output_norm(features, mask)
         if not self.include_input:
             return features
-        # The kept channels: standardised, or as the caller's whitening left
-        # them (zeroed on padded steps, as the normalisation does).
-        kept = [self._kept_inputs(x, inputs, mask)]
+        kept = [inputs]
         # A module pickled before the difference rows existed has no such norm.
         if getattr(self, "difference_norm", None) is not None:
             # Step t - 1 of a valid step t >= 1 is valid; the first step's
@@ -353,24 +339,6 @@ class MaskedEncoder(nn.Module):
             kept.append(self.difference_norm(inputs - previous, mask))
         kept = torch.cat(kept, dim=1) * self.kept_row_weights[None, :, None]
         return torch.cat([features, kept], dim=1)
-
-    def _kept_inputs(self, x, inputs, mask):
-        if self.standardize_input_rows:
-            return inputs
-        if not getattr(self, "common_input_row_scale", False):
-            return x.masked_fill(~mask, 0.0)
-        # One scale for every channel: the whitened units, with the mean
-        # variance of the channels (the statistics the input norm uses) at 1.
-        norm = self.input_norm
-        if norm.training:
-            weight = mask.to(x.dtype)
-            count = weight.sum().clamp(min=1.0)
-            mean = (x * weight).sum(dim=(0, 2)) / count
-            var = ((x - mean[None, :, None]) * weight).pow(2).sum(dim=(0, 2)) / count
-        else:
-            mean, var = norm.running_mean, norm.running_var
-        scale = torch.rsqrt(var.mean() + norm.eps)
-        return ((x - mean[None, :, None]) * scale).masked_fill(~mask, 0.0)
 
 
 class ConvEncoder(MaskedEncoder):
@@ -415,9 +383,6 @@ class ConvEncoder(MaskedEncoder):
         Also append each normalised input channel's first difference
         (``x[t] - x[t-1]``, zero at the first step), standardised: the
         distribution of the signal's slopes. Needs ``include_input``.
-    standardize_input_rows : bool, default=True
-        Append the input channels standardised; ``False``: as given (see
-        :class:`MaskedEncoder`).
 
     Attributes
     ----------
@@ -448,7 +413,6 @@ class ConvEncoder(MaskedEncoder):
         include_input: bool = False,
         normalize_output: bool = False,
         include_differences: bool = False,
-        standardize_input_rows: bool = True,
     ) -> None:
         width = hidden_channels if n_layers > 0 else in_channels
         super().__init__(
@@ -458,7 +422,6 @@ class ConvEncoder(MaskedEncoder):
             include_input,
             normalize_output,
             include_differences,
-            standardize_input_rows,
         )
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()

@@ -1,0 +1,92 @@
+"""Diagnostic: what the learned rows add to verification on classes never seen.
+
+One fit of the default embedder per unseen validation task (the tasks of
+``select_defaults.py``: official training splits only), then the evaluated
+sequences verified with three distances taken from the same embedding:
+
+- ``learned rows``: the ``n_features`` learned rows alone;
+- ``kept rows``: the kept input rows alone (whitened channels and their
+  slopes, weighted as the default weights them);
+- ``all rows``: the learned distance itself.
+
+It also reports the learned rows' share of the squared distance, summed over
+all pairs of evaluated sequences. Run::
+
+    python benchmarks/learned_share.py --seeds 0 1
+
+Results go to ``benchmarks/results/learned_share.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import _common as common
+import numpy as np
+import select_defaults
+from sklearn.metrics import pairwise_distances
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+
+PARTS = ("learned rows", "kept rows", "all rows")
+
+
+def run(task: common.Task, seed: int) -> list[common.Record]:
+    """Fit the default once; one record per part of the embedding."""
+    embedder, fit_s = common.timed(
+        WassersteinSequenceEmbedder(random_state=seed).fit,
+        task.X_train,
+        task.y_train,
+    )
+    E = embedder.transform(task.X_eval)
+    rows = E.reshape(len(E), embedder.n_embedding_features_, -1)
+    learned = rows[:, : embedder.n_features].reshape(len(E), -1)
+    kept = rows[:, embedder.n_features :].reshape(len(E), -1)
+    squared = {
+        "learned rows": pairwise_distances(learned) ** 2,
+        "kept rows": pairwise_distances(kept) ** 2,
+    }
+    squared["all rows"] = squared["learned rows"] + squared["kept rows"]
+    upper = np.triu_indices(len(E), 1)
+    share = float(
+        squared["learned rows"][upper].sum() / squared["all rows"][upper].sum()
+    )
+    records = []
+    for part in PARTS:
+        scores = common.task_scores(task, np.sqrt(squared[part]))
+        record = common.scored_record(task, part, seed, scores, fit_s)
+        record["learned_share"] = share
+        print(common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
+        records.append(record)
+    return records
+
+
+def summarise(records: list[common.Record]) -> str:
+    """Per task: the learned share, and each part's EER and MAP@R."""
+    header = ["task", "learned share of d^2"]
+    for part in PARTS:
+        header += [f"{part} EER", f"{part} MAP@R"]
+    rows = []
+    for name in common.distinct(r["dataset"] for r in records):
+        mine = common.select(records, dataset=name)
+        cells = [name, f"{np.mean([r['learned_share'] for r in mine]):.3f}"]
+        for part in PARTS:
+            chosen = common.select(mine, method=part)
+            for key in ("eer", "map_at_r"):
+                cells.append(f"{np.mean([r['scores'][key] for r in chosen]):.3f}")
+        rows.append(cells)
+    lines = ["### Unseen validation tasks, mean over seeds", ""]
+    return "\n".join([*lines, *common.markdown_table(header, rows), ""])
+
+
+def main(argv: list[str] | None = None) -> None:
+    select_defaults.post_hoc_main(
+        argv,
+        __doc__.split("\n")[0],
+        "learned_share",
+        run,
+        summarise,
+        unseen_only=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
