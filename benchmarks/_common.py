@@ -631,9 +631,9 @@ class WhitenedUnitsDifferencesQuantileMethod(WhitenedDifferencesQuantileMethod):
 
     As :class:`WhitenedDifferencesQuantileMethod`, but the whitened channels
     stay in the units the within-class whitening gives them (not divided by
-    their total standard deviation); only the slopes are standardised. The
-    best untrained rows of ``untrained_row_units.py`` on the validation
-    speakers of JapaneseVowels (round 13 probe).
+    their total standard deviation); only the slopes are standardised: the
+    whitening's own units of ``untrained_row_units.py`` (round 13 probe),
+    the variant also tried trained.
     """
 
     name = "whitened-unit raw + difference quantile W2"

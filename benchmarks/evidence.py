@@ -47,8 +47,8 @@ Methods
   one's first difference, standardised over the training steps; no training.
 - ``whitened-unit raw + difference quantile W2``: the whitened channels as
   the whitening leaves them (not standardised) and their standardised first
-  differences; no training (the best untrained rows on the validation
-  speakers of JapaneseVowels, round 13 probe).
+  differences; no training (the whitening's own units of the round 13
+  probe, ``untrained_row_units.py``).
 - ``weighted whitened raw + difference quantile W2``: the same rows, each
   scaled as the default's ``input_row_weighting="within_class"`` scales the
   kept rows (by ``sqrt(mean(s) / s_k)``, ``s_k`` the row's mean squared W2

@@ -31,11 +31,15 @@ PARTS = ("learned rows", "kept rows", "all rows")
 
 def run(task: common.Task, seed: int) -> list[common.Record]:
     """Fit the default once; one record per part of the embedding."""
+    if task.evaluation != "verification":
+        raise ValueError(f"{task.dataset}: only verification tasks are scored.")
     embedder, fit_s = common.timed(
         WassersteinSequenceEmbedder(random_state=seed).fit,
         task.X_train,
         task.y_train,
     )
+    # d^2 = d^2(learned rows) + d^2(kept rows) holds for the W2 (p=2) only.
+    assert embedder.metric_ == "euclidean"
     E = embedder.transform(task.X_eval)
     rows = E.reshape(len(E), embedder.n_embedding_features_, -1)
     learned = rows[:, : embedder.n_features].reshape(len(E), -1)

@@ -3,7 +3,7 @@
 In speaker verification, scores are routinely normalised against a cohort of
 other speakers (z-, t- and s-norm), and in nearest-neighbour search, distances
 are rescaled by each point's neighbourhood to reduce hubs (local scaling,
-Zelnik-Manor and Perona, 2004; Schnitzer et al., 2012). Both make one global
+Schnitzer et al., 2012). Both make one global
 threshold fit every query, which is what the equal error rate asks of a
 distance. This probe fits the default embedder once per validation task (the
 tasks of ``select_defaults.py``: official training splits only) and scores
@@ -13,7 +13,8 @@ plain distance ``d(a, b)`` and with normalised ones whose cohort is the
 fitted model only):
 
 - ``local scaling, k``: ``d(a, b) / sqrt(s_a s_b)``, ``s_x`` the mean distance
-  from ``x`` to its ``k`` nearest training sequences (``x`` itself left out);
+  from ``x`` to its ``k`` nearest training sequences (``x`` itself left out;
+  the form of Schnitzer et al., 2012, which averages the ``k`` nearest);
 - ``s-norm``: ``(d - mu_a) / sd_a + (d - mu_b) / sd_b``, ``mu_x`` and ``sd_x``
   the mean and standard deviation of the distances from ``x`` to every
   training sequence (``x`` itself left out), shifted by a constant to be

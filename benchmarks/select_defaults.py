@@ -341,6 +341,8 @@ def post_hoc_main(
         parser, () if unseen_only else SEEN_DATASETS, UNSEEN_DATASETS
     )
     args = parser.parse_args(argv)
+    if unseen_only and args.seen:
+        parser.error("this probe verifies unseen classes only; --seen is not taken")
     common.quiet_warnings()
     torch.set_num_threads(1)
 
