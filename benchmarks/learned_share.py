@@ -10,7 +10,9 @@ sequences verified with three distances taken from the same embedding:
 - ``all rows``: the learned distance itself.
 
 It also reports the learned rows' share of the squared distance, summed over
-all pairs of evaluated sequences. Run::
+all pairs of evaluated sequences. ``--configs`` adds encoders other than the
+default's (a JSON object: name -> embedder parameters), fitted and scored
+the same way. Run::
 
     python benchmarks/learned_share.py --seeds 0 1
 
@@ -18,6 +20,9 @@ Results go to ``benchmarks/results/learned_share.md`` and ``.json``.
 """
 
 from __future__ import annotations
+
+import itertools
+import json
 
 import _common as common
 import numpy as np
@@ -27,14 +32,27 @@ from sklearn.metrics import pairwise_distances
 from sklearn_wdist import WassersteinSequenceEmbedder
 
 PARTS = ("learned rows", "kept rows", "all rows")
+# Encoders fitted per task and seed: name -> embedder parameters.
+CONFIGS: dict[str, dict] = {"default": {}}
 
 
 def run(task: common.Task, seed: int) -> list[common.Record]:
-    """Fit the default once; one record per part of the embedding."""
+    """Fit each encoder of ``CONFIGS`` once; one record per part of each."""
+    return [
+        record
+        for name, params in CONFIGS.items()
+        for record in run_one(task, seed, name, params)
+    ]
+
+
+def run_one(
+    task: common.Task, seed: int, encoder: str, params: dict
+) -> list[common.Record]:
+    """Fit one embedder; one record per part of the embedding."""
     if task.evaluation != "verification":
         raise ValueError(f"{task.dataset}: only verification tasks are scored.")
     embedder, fit_s = common.timed(
-        WassersteinSequenceEmbedder(random_state=seed).fit,
+        WassersteinSequenceEmbedder(random_state=seed, **params).fit,
         task.X_train,
         task.y_train,
     )
@@ -58,20 +76,31 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
         scores = common.task_scores(task, np.sqrt(squared[part]))
         record = common.scored_record(task, part, seed, scores, fit_s)
         record["learned_share"] = share
-        print(common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
+        record["encoder"] = encoder
+        print(encoder, common.describe({**record, "transform_s": 0, "evaluate_s": 0}))
         records.append(record)
     return records
 
 
 def summarise(records: list[common.Record]) -> str:
-    """Per task: the learned share, and each part's EER and MAP@R."""
-    header = ["task", "learned share of d^2"]
+    """Per task and encoder: the learned share, each part's EER and MAP@R."""
+    header = ["task", "encoder", "learned share of d^2"]
     for part in PARTS:
         header += [f"{part} EER", f"{part} MAP@R"]
     rows = []
-    for name in common.distinct(r["dataset"] for r in records):
-        mine = common.select(records, dataset=name)
-        cells = [name, f"{np.mean([r['learned_share'] for r in mine]):.3f}"]
+    # Records written before --configs existed are the default's.
+    encoders = common.distinct(r.get("encoder", "default") for r in records)
+    for name, encoder in itertools.product(
+        common.distinct(r["dataset"] for r in records), encoders
+    ):
+        mine = [
+            r
+            for r in common.select(records, dataset=name)
+            if r.get("encoder", "default") == encoder
+        ]
+        if not mine:
+            continue
+        cells = [name, encoder, f"{np.mean([r['learned_share'] for r in mine]):.3f}"]
         for part in PARTS:
             chosen = common.select(mine, method=part)
             for key in ("eer", "map_at_r"):
@@ -82,6 +111,11 @@ def summarise(records: list[common.Record]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    def configure(args) -> None:
+        if args.configs:
+            CONFIGS.clear()
+            CONFIGS.update({"default": {}, **json.loads(args.configs)})
+
     select_defaults.post_hoc_main(
         argv,
         __doc__.split("\n")[0],
@@ -89,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
         run,
         summarise,
         unseen_only=True,
+        add_arguments=lambda parser: parser.add_argument(
+            "--configs", default=None, help="JSON: name -> embedder parameters"
+        ),
+        configure=configure,
     )
 
 

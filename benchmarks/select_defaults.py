@@ -328,19 +328,27 @@ def post_hoc_main(
     run: Any,
     summarise: Any,
     unseen_only: bool = False,
+    add_arguments: Any = None,
+    configure: Any = None,
 ) -> None:
     """Command line of a probe that fits once per validation task and seed.
 
     ``run(task, seed)`` returns the records of one fit; ``summarise(records)``
     the Markdown written to ``--out``/``stem``.md beside ``stem``.json.
     ``--merge`` summarises result files instead of running.
+    ``add_arguments(parser)`` adds a probe's own options, which
+    ``configure(args)`` reads before anything runs.
     """
     parser = argparse.ArgumentParser(description=description)
     common.add_seeds_argument(parser, default=[0])
     common.add_task_arguments(
         parser, () if unseen_only else SEEN_DATASETS, UNSEEN_DATASETS
     )
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
+    if configure is not None:
+        configure(args)
     if unseen_only and args.seen:
         parser.error("this probe verifies unseen classes only; --seen is not taken")
     common.quiet_warnings()
