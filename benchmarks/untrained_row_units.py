@@ -51,28 +51,22 @@ VARIANTS = (
 )
 
 
-def _whitened(task: common.Task, X: common.Sequences, slopes: bool = False):
-    """Whitened training and ``X`` sequences (or their whitened slopes)."""
+def _whitened(task: common.Task, train: list, other: list) -> tuple[list, list]:
+    """``train`` and ``other``, whitened with ``train``'s within-class covariance."""
     codes = np.unique(task.y_train, return_inverse=True)[1]
-    train = check_sequences(task.X_train)
-    whitening = fit_whitening(train, codes, "within_class", np.random.default_rng(0))
-    train, other = (
-        to_network_input(train, *whitening),
-        to_network_input(check_sequences(X), *whitening),
-    )
-    if not slopes:
-        return train, other
-    train = [d.astype(np.float32) for d in common.first_differences(train)]
-    other = [d.astype(np.float32) for d in common.first_differences(other)]
     whitening = fit_whitening(train, codes, "within_class", np.random.default_rng(0))
     return to_network_input(train, *whitening), to_network_input(other, *whitening)
 
 
 def embeddings(task: common.Task) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each variant's quantile rows of the training and the evaluated sequences."""
-    values = _whitened(task, task.X_eval)
+    values = _whitened(
+        task, check_sequences(task.X_train), check_sequences(task.X_eval)
+    )
     slopes = tuple(common.first_differences(s) for s in values)
-    white_slopes = _whitened(task, task.X_eval, slopes=True)
+    white_slopes = _whitened(
+        task, *([d.astype(np.float32) for d in part] for part in slopes)
+    )
     n_channels = values[0][0].shape[0]
     unit = (np.zeros(n_channels), np.ones(n_channels))
     standard = common.channel_statistics(values[0])
@@ -113,7 +107,8 @@ def summarise(records: list[common.Record]) -> str:
     """Return the validation means, JapaneseVowels alone, and the cut means."""
     lines = ["# Untrained kept rows in several units (no training)", ""]
     cuts = [r for r in records if r["dataset"].startswith("JapaneseVowels ")]
-    validation = [r for r in records if r not in cuts]
+    validation = [r for r in records if not r["dataset"].startswith("JapaneseVowels ")]
+    base = [r["scores"]["eer"] for r in common.select(cuts, method=VARIANTS[0])]
     rows = []
     for method in VARIANTS:
         mine = common.select(validation, method=method)
@@ -125,7 +120,6 @@ def summarise(records: list[common.Record]) -> str:
         jv = {
             r["protocol"]: r["scores"] for r in mine if r["dataset"] == "JapaneseVowels"
         }
-        base = [r["scores"]["eer"] for r in common.select(cuts, method=VARIANTS[0])]
         eer = [r["scores"]["eer"] for r in common.select(cuts, method=method)]
         better = sum(e < b for e, b in zip(eer, base, strict=True))
         rows.append(
