@@ -445,6 +445,31 @@ def averaged_best_epochs(
     return int(len(mean) - np.nanargmax(mean[::-1]))
 
 
+class LearnedRowsTripletLoss(torch.nn.Module):
+    """The default triplet loss on the first ``n_features`` rows (the learned ones).
+
+    The built-in encoders put their ``n_features`` learned rows before the
+    kept input rows; training on those alone asks the learned features to
+    separate the classes by themselves rather than to mend what the kept
+    rows leave unseparated. ``also_all_rows`` adds the default loss on every
+    row to it.
+    """
+
+    def __init__(
+        self, n_features: int, margin: float = 1.0, also_all_rows: bool = False
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.also_all_rows = also_all_rows
+        self.loss = WassersteinTripletLoss(p=2, margin=margin)
+
+    def forward(self, quantiles: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = self.loss(quantiles[:, : self.n_features], labels)
+        if self.also_all_rows:
+            loss = loss + self.loss(quantiles, labels)
+        return loss
+
+
 def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with the triplet loss on the energy distance as ``loss``.
 
@@ -480,6 +505,11 @@ class EmbedderMethod(Method):
     ``1000 * seed + k``), averages their held-out MAP@R curves and fits again
     on every sequence for the epoch count of the (latest) best mean; data
     that cannot spare a held-out part get the plain fit.
+    ``"_loss_on_learned_rows": True`` (a probe of round 14) trains with the
+    default triplet loss measured on the learned rows alone
+    (:class:`LearnedRowsTripletLoss`), ``"added"`` with that loss added to
+    the default one on all rows; the kept input rows join the embedding as
+    usual.
     """
 
     def __init__(
@@ -534,6 +564,11 @@ class EmbedderMethod(Method):
             epochs = averaged_best_epochs(X, y, seed, params, repeats)
             if epochs is not None:
                 params.update(early_stopping=False, max_epochs=epochs)
+        learned_rows = self.params.get("_loss_on_learned_rows")
+        if learned_rows:
+            params["loss"] = LearnedRowsTripletLoss(
+                params.get("n_features", 8), also_all_rows=learned_rows == "added"
+            )
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).
         self.embedder_ = embedder.fit(X, y if self.use_labels else None)
