@@ -166,12 +166,14 @@ def summarise(records: list[common.Record]) -> str:
     rows = []
     for method in methods:
         eer = [r["scores"]["eer"] for r in common.select(cuts, method=method)]
-        better = sum(e < b for e, b in zip(eer, base, strict=True))
+        # Ties (up to rounding) count as neither better nor worse.
+        better = sum(e < b - 1e-12 for e, b in zip(eer, base, strict=True))
+        ties = sum(abs(e - b) <= 1e-12 for e, b in zip(eer, base, strict=True))
         rows.append(
             [
                 method,
                 *_scores_of(records, method, "JapaneseVowels", "validation"),
-                f"{np.mean(eer):.4f} ({better}/{len(eer)} better)",
+                f"{np.mean(eer):.4f} ({better}/{len(eer)} better, {ties} tied)",
                 *_scores_of(records, method, "JapaneseVowels", "evidence"),
                 *_scores_of(records, method, "BasicMotions", "evidence"),
             ]
