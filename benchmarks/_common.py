@@ -352,11 +352,24 @@ def records_or_run(
     return run()
 
 
+def write_summary(
+    out: Path, stem: str, payload: dict[str, Any], summary: str, echo: bool = True
+) -> None:
+    """Write ``payload`` to ``out/stem.json`` and ``summary`` to ``out/stem.md``.
+
+    ``echo`` also prints the summary.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{stem}.json", payload)
+    (out / f"{stem}.md").write_text(summary)
+    if echo:
+        print(summary)
+
+
 def write_report(out: Path, stem: str, title: str, records, lines) -> None:
     """``stem.json`` with the records and ``stem.md`` with a title and ``lines``."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / f"{stem}.json", {"records": records})
-    (out / f"{stem}.md").write_text("\n".join([f"# {title}", "", *lines]))
+    summary = "\n".join([f"# {title}", "", *lines])
+    write_summary(out, stem, {"records": records}, summary, echo=False)
 
 
 def verification_scores(D: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -456,12 +469,16 @@ class LearnedRowsTripletLoss(torch.nn.Module):
     """
 
     def __init__(
-        self, n_features: int, margin: float = 1.0, also_all_rows: bool = False
+        self,
+        n_features: int,
+        p: int = 2,
+        margin: float | str = 1.0,
+        also_all_rows: bool = False,
     ) -> None:
         super().__init__()
         self.n_features = n_features
         self.also_all_rows = also_all_rows
-        self.loss = WassersteinTripletLoss(p=2, margin=margin)
+        self.loss = WassersteinTripletLoss(p=p, margin=margin)
 
     def forward(self, quantiles: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         loss = self.loss(quantiles[:, : self.n_features], labels)
@@ -566,8 +583,13 @@ class EmbedderMethod(Method):
                 params.update(early_stopping=False, max_epochs=epochs)
         learned_rows = self.params.get("_loss_on_learned_rows")
         if learned_rows:
+            # The embedder's own defaults, where params leave them out.
+            defaults = WassersteinSequenceEmbedder().get_params()
             params["loss"] = LearnedRowsTripletLoss(
-                params.get("n_features", 8), also_all_rows=learned_rows == "added"
+                params.get("n_features", defaults["n_features"]),
+                p=params.get("p", defaults["p"]),
+                margin=params.get("margin", defaults["margin"]),
+                also_all_rows=learned_rows == "added",
             )
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         # Label-free methods train on the sequences alone (fit(X)).

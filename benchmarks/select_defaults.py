@@ -363,12 +363,7 @@ def post_hoc_main(
         return records
 
     records = common.records_or_run(args.merge, measure)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / stem
-    common.write_json(path.with_suffix(".json"), {"records": records})
-    summary = summarise(records)
-    path.with_suffix(".md").write_text(summary)
-    print(summary)
+    common.write_summary(args.out, stem, {"records": records}, summarise(records))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -419,14 +414,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def write_results(out: Path, configs: dict, records: list[common.Record]) -> None:
     """Write ``select_defaults.json`` and ``.md`` to ``out`` and print the tables."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / "select_defaults"
-    common.write_json(
-        stem.with_suffix(".json"), {"configs": configs, "records": records}
+    common.write_summary(
+        out,
+        "select_defaults",
+        {"configs": configs, "records": records},
+        summarise(records, list(configs)),
     )
-    summary = summarise(records, list(configs))
-    stem.with_suffix(".md").write_text(summary)
-    print(summary)
 
 
 if __name__ == "__main__":

@@ -156,12 +156,9 @@ def main(argv: list[str] | None = None) -> None:
         return run(tasks + row_weights.rotation_tasks())
 
     records = common.records_or_run(args.merge, measure)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / "untrained_row_units"
-    common.write_json(stem.with_suffix(".json"), {"records": records})
-    summary = summarise(records)
-    stem.with_suffix(".md").write_text(summary)
-    print(summary)
+    common.write_summary(
+        args.out, "untrained_row_units", {"records": records}, summarise(records)
+    )
 
 
 if __name__ == "__main__":

@@ -205,12 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     for part, tasks in (("validation", validation + cuts), ("evidence", shown)):
         for record in run(tasks):
             records.append({**record, "part": part})
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / "untrained_summaries"
-    common.write_json(stem.with_suffix(".json"), {"records": records})
-    summary = summarise(records)
-    stem.with_suffix(".md").write_text(summary)
-    print(summary)
+    common.write_summary(
+        args.out, "untrained_summaries", {"records": records}, summarise(records)
+    )
 
 
 if __name__ == "__main__":
