@@ -63,6 +63,7 @@ from .nn import (
     QuantileEmbedding,
     WassersteinTripletLoss,
     dilated_blocks_for_length,
+    multiscale_difference_lags,
     quantile_levels,
 )
 from .nn._pml import from_metric_learning
@@ -226,13 +227,17 @@ class WassersteinSequenceEmbedder(
         signal is then part of the embedding, a residual path that keeps what the
         untrained raw-quantile distance already knows. It matters most for
         classes never seen in training (see ``BENCHMARKS.md``).
-    include_differences : bool, default=True
+    include_differences : bool or "multiscale", default=True
         With ``include_input``, also append each kept input channel's first
         difference (``x[t] - x[t-1]``, zero at a sequence's first step),
         standardised: the distribution of the signal's slopes joins that of
-        its values, as delta features do in speech. Ignored when
-        ``include_input=False``. Chosen on validation data (``BENCHMARKS.md``,
-        round 7).
+        its values, as delta features do in speech. ``"multiscale"``: the
+        increments ``x[t] - x[max(t - L, 0)]`` at the lags ``L`` = 1, 2, 4,
+        ... up to an eighth of the median training length
+        (:func:`~sklearn_wdist.nn.multiscale_difference_lags`), each
+        standardised: how the signal changes over a few steps and over
+        longer stretches. Ignored when ``include_input=False``. Chosen on
+        validation data (``BENCHMARKS.md``, rounds 7 and 15).
     input_row_weighting : {"within_class"} or None, default="within_class"
         How the kept input rows (the channels and their differences, see
         ``include_input``) weigh in the distance. ``"within_class"``: after
@@ -555,7 +560,7 @@ class WassersteinSequenceEmbedder(
         "readout": [StrOptions({"last", "all"})],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
-        "include_differences": ["boolean"],
+        "include_differences": ["boolean", StrOptions({"multiscale"})],
         "input_row_weighting": [StrOptions({"within_class"}), None],
         "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
@@ -1063,6 +1068,15 @@ class WassersteinSequenceEmbedder(
         median = float(np.median([s.shape[-1] for s in train_inputs]))
         return dilated_blocks_for_length(median, self.kernel_size)
 
+    def _difference_lags(self, train_inputs: list[np.ndarray]) -> tuple[int, ...]:
+        """Lags of the built-in encoder's difference rows (none without input)."""
+        if not (self.include_input and self.include_differences):
+            return ()
+        if self.include_differences == "multiscale":
+            median = float(np.median([s.shape[-1] for s in train_inputs]))
+            return multiscale_difference_lags(median)
+        return (1,)
+
     def _build_module(
         self, n_channels: int, train_inputs: list[np.ndarray], seed: int
     ) -> QuantileEmbedding:
@@ -1082,7 +1096,7 @@ class WassersteinSequenceEmbedder(
                 dropout=self.dropout,
                 include_input=self.include_input,
                 normalize_output=self.normalize_output,
-                include_differences=self.include_input and self.include_differences,
+                include_differences=self._difference_lags(train_inputs),
             )
             with torch.device("meta"):
                 if self.architecture == "dilated":

@@ -12,7 +12,13 @@ from ._dilated import (
 )
 from ._distances import QuantileEnergyDistance, QuantileWassersteinDistance
 from ._embedding import QuantileEmbedding
-from ._encoder import ConvEncoder, MaskedBatchNorm1d, MaskedEncoder, SeededDropout
+from ._encoder import (
+    ConvEncoder,
+    MaskedBatchNorm1d,
+    MaskedEncoder,
+    SeededDropout,
+    multiscale_difference_lags,
+)
 from ._losses import WassersteinTripletLoss
 from ._masking import lengths_to_mask
 from ._miners import batch_all_triplets, batch_hard_triplets, semi_hard_triplets
@@ -39,6 +45,7 @@ __all__ = [
     "dilated_receptive_field",
     "lengths_to_mask",
     "mean_pooling",
+    "multiscale_difference_lags",
     "quantile_levels",
     "quantile_pooling",
     "semi_hard_triplets",

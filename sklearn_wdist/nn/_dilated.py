@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -100,9 +101,10 @@ class DilatedConvEncoder(MaskedEncoder):
         the output of every block, side by side, so the learned features can
         mix patterns of every scale from a few steps up to the receptive field
         (``hidden_channels * (n_blocks + 1)`` projected rows).
-    include_differences : bool, default=False
+    include_differences : bool or sequence of int, default=False
         Also append each normalised input channel's first difference,
-        standardised (see :class:`ConvEncoder`). Needs ``include_input``.
+        standardised, or a sequence of lags (see :class:`MaskedEncoder`).
+        Needs ``include_input``.
 
     Attributes
     ----------
@@ -134,7 +136,7 @@ class DilatedConvEncoder(MaskedEncoder):
         include_input: bool = False,
         normalize_output: bool = False,
         readout: str = "last",
-        include_differences: bool = False,
+        include_differences: bool | Sequence[int] = False,
     ) -> None:
         if readout not in ("last", "all"):
             raise ValueError(f"readout must be 'last' or 'all', got {readout!r}.")

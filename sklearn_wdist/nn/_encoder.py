@@ -3,11 +3,53 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from ._masking import lengths_to_mask
+
+
+def difference_lags(include_differences: bool | Sequence[int]) -> tuple[int, ...]:
+    """Return the lags of an encoder's difference rows: ``True`` is ``(1,)``.
+
+    Raises ``ValueError`` unless every lag is a distinct positive integer.
+
+    Examples
+    --------
+    >>> difference_lags(True), difference_lags(False), difference_lags([1, 4])
+    ((1,), (), (1, 4))
+    """
+    if isinstance(include_differences, bool):
+        return (1,) if include_differences else ()
+    lags = tuple(include_differences)
+    if not all(isinstance(lag, int) and not isinstance(lag, bool) for lag in lags):
+        raise ValueError(f"difference lags must be integers, got {lags!r}.")
+    if any(lag < 1 for lag in lags) or len(set(lags)) != len(lags):
+        raise ValueError(f"difference lags must be distinct and >= 1, got {lags!r}.")
+    return lags
+
+
+def multiscale_difference_lags(
+    length: float, fraction: float = 0.125
+) -> tuple[int, ...]:
+    """Lags 1, 2, 4, ... up to ``fraction`` of a (median) sequence length.
+
+    The increments ``x[t] - x[t - L]`` at these lags describe how a signal
+    changes over a few steps up to an eighth of its length (with the
+    default ``fraction``); there is always lag 1.
+
+    Examples
+    --------
+    >>> [multiscale_difference_lags(n) for n in (15, 100, 251)]
+    [(1,), (1, 2, 4, 8), (1, 2, 4, 8, 16)]
+    """
+    lags, lag = [1], 2
+    while lag <= length * fraction:
+        lags.append(lag)
+        lag *= 2
+    return tuple(lags)
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
@@ -209,10 +251,12 @@ class MaskedEncoder(nn.Module):
         Append the normalised input channels to the output features.
     normalize_output : bool
         Standardise each learned feature with batch statistics.
-    include_differences : bool, default=False
+    include_differences : bool or sequence of int, default=False
         Also append the first difference of each normalised input channel
         (``x[t] - x[t-1]``, zero at a sequence's first step), standardised with
-        batch statistics. Needs ``include_input``.
+        batch statistics. Needs ``include_input``. A sequence of lags ``L``
+        appends the increments ``x[t] - x[max(t - L, 0)]`` at each lag, lag
+        after lag (``True`` is ``(1,)``).
 
     Attributes
     ----------
@@ -238,26 +282,26 @@ class MaskedEncoder(nn.Module):
         hidden_width: int,
         include_input: bool,
         normalize_output: bool,
-        include_differences: bool = False,
+        include_differences: bool | Sequence[int] = False,
     ) -> None:
         super().__init__()
-        if include_differences and not include_input:
+        lags = difference_lags(include_differences)
+        if lags and not include_input:
             raise ValueError(
-                "include_differences=True appends the first differences to the "
-                "kept input channels; it needs include_input=True."
+                "include_differences appends differences to the kept input "
+                "channels; it needs include_input=True."
             )
         self.include_input = include_input
+        self.difference_lags = lags
         self.input_norm = MaskedBatchNorm1d(in_channels, affine=False)
         self.head = nn.Conv1d(hidden_width, n_features, 1)
         self.output_norm = (
             MaskedBatchNorm1d(n_features, affine=False) if normalize_output else None
         )
         self.difference_norm = (
-            MaskedBatchNorm1d(in_channels, affine=False)
-            if include_differences
-            else None
+            MaskedBatchNorm1d(in_channels * len(lags), affine=False) if lags else None
         )
-        kept = (int(include_input) + int(include_differences)) * in_channels
+        kept = (int(include_input) + len(lags)) * in_channels
         self.out_features = n_features + kept
         # Weights of the kept rows (input channels, then their differences) in
         # the output; ones unless set after training (see kept_row_weights).
@@ -271,10 +315,8 @@ class MaskedEncoder(nn.Module):
         device = self.input_norm.running_mean.device
         # Pickled before the kept rows had weights: they weigh 1, as then.
         if "kept_row_weights" not in self._buffers:
-            has_differences = getattr(self, "difference_norm", None) is not None
-            kept = (int(self.include_input) + int(has_differences)) * (
-                self.input_norm.num_features
-            )
+            n_lags = len(self._lags())
+            kept = (int(self.include_input) + n_lags) * self.input_norm.num_features
             self.register_buffer("kept_row_weights", torch.ones(kept, device=device))
         # Pickled before the input channels had gates: every channel passes.
         if "input_gates" not in self._buffers:
@@ -290,6 +332,13 @@ class MaskedEncoder(nn.Module):
                 if prefix + name not in state_dict:
                     state_dict[prefix + name] = torch.ones_like(getattr(self, name))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _lags(self) -> tuple[int, ...]:
+        # A module pickled before the lags were stored had lag 1 or none.
+        lags = getattr(self, "difference_lags", None)
+        if lags is None:
+            lags = (1,) if getattr(self, "difference_norm", None) is not None else ()
+        return lags
 
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-step hidden features of normalised inputs (zero on padded steps)."""
@@ -331,12 +380,16 @@ class MaskedEncoder(nn.Module):
         if not self.include_input:
             return features
         kept = [inputs]
-        # A module pickled before the difference rows existed has no such norm.
-        if getattr(self, "difference_norm", None) is not None:
-            # Step t - 1 of a valid step t >= 1 is valid; the first step's
-            # difference is zero. Padded steps are zeroed by the normalisation.
-            previous = torch.cat([inputs[..., :1], inputs[..., :-1]], dim=-1)
-            kept.append(self.difference_norm(inputs - previous, mask))
+        lags = self._lags()
+        if lags:
+            # Step max(t - L, 0) of a valid step t is valid (padding is at the
+            # end); the first step's difference is zero. Padded steps are
+            # zeroed by the normalisation.
+            steps = torch.arange(inputs.shape[-1], device=inputs.device)
+            increments = [
+                inputs - inputs[..., (steps - lag).clamp_min(0)] for lag in lags
+            ]
+            kept.append(self.difference_norm(torch.cat(increments, dim=1), mask))
         kept = torch.cat(kept, dim=1) * self.kept_row_weights[None, :, None]
         return torch.cat([features, kept], dim=1)
 
@@ -379,10 +432,12 @@ class ConvEncoder(MaskedEncoder):
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics (running
         statistics at inference).
-    include_differences : bool, default=False
+    include_differences : bool or sequence of int, default=False
         Also append each normalised input channel's first difference
         (``x[t] - x[t-1]``, zero at the first step), standardised: the
-        distribution of the signal's slopes. Needs ``include_input``.
+        distribution of the signal's slopes. Needs ``include_input``. A
+        sequence of lags appends the increments at each lag instead (see
+        :class:`MaskedEncoder`).
 
     Attributes
     ----------
@@ -412,7 +467,7 @@ class ConvEncoder(MaskedEncoder):
         dropout: float = 0.0,
         include_input: bool = False,
         normalize_output: bool = False,
-        include_differences: bool = False,
+        include_differences: bool | Sequence[int] = False,
     ) -> None:
         width = hidden_channels if n_layers > 0 else in_channels
         super().__init__(
