@@ -77,7 +77,11 @@ from sklearn_wdist.metrics import (
     mean_average_precision_at_r,
     precision_at_1,
 )
-from sklearn_wdist.nn import QuantileEnergyDistance, WassersteinTripletLoss
+from sklearn_wdist.nn import (
+    QuantileEnergyDistance,
+    WassersteinTripletLoss,
+    multiscale_difference_lags,
+)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -219,6 +223,20 @@ def channel_statistics(X: Sequences) -> tuple[np.ndarray, np.ndarray]:
 def first_differences(sequences: Sequences) -> list[np.ndarray]:
     """Each channel's ``x[t] - x[t-1]`` (0 at the first step), as the embedder's."""
     return [np.diff(x, axis=1, prepend=x[:, :1]) for x in sequences]
+
+
+def with_increments(sequences: Sequences, lags: Sequence[int]) -> list[np.ndarray]:
+    """Return the sequences with each channel's ``x[t] - x[max(t - L, 0)]`` appended.
+
+    The embedder's multiscale difference rows, lag after lag (lag 1 is
+    :func:`first_differences`).
+    """
+    out = []
+    for x in sequences:
+        steps = np.arange(x.shape[1])
+        parts = [x] + [x - x[:, np.maximum(steps - lag, 0)] for lag in lags]
+        out.append(np.concatenate(parts, axis=0))
+    return out
 
 
 def with_first_differences(sequences: Sequences) -> list[np.ndarray]:
@@ -699,6 +717,33 @@ class WhitenedUnitsDifferencesQuantileMethod(WhitenedDifferencesQuantileMethod):
         super().fit(X, y, seed)
         channels = len(self.whitening_[0])
         self.mean_[:channels], self.std_[:channels] = 0.0, 1.0
+
+
+class WhitenedMultiscaleDifferencesQuantileMethod(WhitenedRawQuantileMethod):
+    """Untrained whitened channels and their increments at several lags.
+
+    The kept rows of ``include_differences="multiscale"`` without training
+    or row weights: each whitened channel and its increments at the lags
+    of :func:`~sklearn_wdist.nn.multiscale_difference_lags` for the median
+    training length, every row standardised over the training steps.
+    """
+
+    name = "whitened raw + multiscale difference quantile W2"
+
+    def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
+        super().fit(X, y, seed)
+        whitened = to_network_input(check_sequences(X), *self.whitening_)
+        median = float(np.median([x.shape[1] for x in whitened]))
+        self.lags_ = multiscale_difference_lags(median)
+        self.mean_, self.std_ = channel_statistics(
+            with_increments(whitened, self.lags_)
+        )
+
+    def represent(self, X: Sequences) -> np.ndarray:
+        whitened = to_network_input(check_sequences(X), *self.whitening_)
+        return raw_quantile_features(
+            with_increments(whitened, self.lags_), self.mean_, self.std_
+        )
 
 
 def within_class_spread(R: np.ndarray, y: np.ndarray, n_rows: int) -> np.ndarray:

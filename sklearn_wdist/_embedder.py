@@ -485,6 +485,10 @@ class WassersteinSequenceEmbedder(
     receptive_field_ : int or None
         Number of input steps that one step's learned features depend on, for
         the built-in encoders (``None`` for a user ``encoder``).
+    difference_lags_ : tuple of int or None
+        The lags of the built-in encoder's difference rows (``(1,)`` for
+        ``include_differences=True``, ``()`` without them; ``None`` for a user
+        ``encoder``).
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -704,6 +708,10 @@ class WassersteinSequenceEmbedder(
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
             self.__dict__.setdefault("input_gates_", None)
+            if "difference_lags_" not in self.__dict__:
+                encoder = getattr(self.net_.module_, "encoder", None)
+                lags = getattr(encoder, "_lags", None)
+                self.difference_lags_ = None if lags is None else lags()
             # Fitted before the training-length attributes: read the history.
             if "n_iter_" not in self.__dict__:
                 self._record_training_length(self.net_)
@@ -1401,6 +1409,9 @@ class WassersteinSequenceEmbedder(
         self.user_encoder_ = self.encoder is not None
         self.receptive_field_ = (
             None if self.encoder is not None else net.module_.encoder.receptive_field
+        )
+        self.difference_lags_ = (
+            None if self.encoder is not None else net.module_.encoder._lags()
         )
 
     @property

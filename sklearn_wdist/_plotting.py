@@ -637,10 +637,14 @@ def _feature_name(estimator, k: int) -> str:
         or k < n_learned
     ):
         return f"feature {k}"
-    differences = getattr(estimator, "include_differences", False)
-    if estimator.n_embedding_features_ != n_learned + (1 + differences) * n_channels:
+    lags = getattr(estimator, "difference_lags_", None)
+    if lags is None:  # fitted before the lags were recorded
+        lags = (1,) if getattr(estimator, "include_differences", False) else ()
+    if estimator.n_embedding_features_ != n_learned + (1 + len(lags)) * n_channels:
         return f"feature {k}"
-    channel = k - n_learned
-    if channel < n_channels:
+    lag, channel = divmod(k - n_learned, n_channels)
+    if lag == 0:
         return f"feature {k} (input channel {channel})"
-    return f"feature {k} (difference of input channel {channel - n_channels})"
+    if lags[lag - 1] == 1:
+        return f"feature {k} (difference of input channel {channel})"
+    return f"feature {k} (lag-{lags[lag - 1]} difference of input channel {channel})"

@@ -796,6 +796,38 @@ def test_difference_rows_follow_the_input_rows(data):
     assert not np.allclose(with_differences[:4], without[:4])
 
 
+def test_multiscale_difference_rows_follow_the_median_length():
+    rng = np.random.default_rng(4)
+    lengths = [40, 48, 50, 60, 64, 70]  # median 55: lags 1, 2 and 4
+    X = [rng.normal(size=(2, n)).astype("float32") for n in lengths * 2]
+    y = np.repeat(["a", "b"], len(lengths))
+    model = WassersteinSequenceEmbedder(
+        **TINY, include_differences="multiscale", random_state=0
+    ).fit(X, y)
+    assert model.n_embedding_features_ == 4 + 2 * (1 + 3)
+    assert len(model.input_row_weights_) == 2 * (1 + 3)
+    assert model.transform(X).shape == (len(X), (4 + 2 * 4) * TINY["n_quantiles"])
+    # The first differences are the first two difference rows.
+    single = WassersteinSequenceEmbedder(
+        **TINY, input_row_weighting=None, random_state=0
+    ).fit(X, y)
+    multi = WassersteinSequenceEmbedder(
+        **TINY,
+        include_differences="multiscale",
+        input_row_weighting=None,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        multi.step_features(X)[0][4:8], single.step_features(X)[0][4:8], rtol=1e-5
+    )
+
+
+def test_bad_include_differences_names_the_parameter(data):
+    X, y = data
+    with pytest.raises(ValueError, match="include_differences"):
+        WassersteinSequenceEmbedder(**TINY, include_differences="lags").fit(X, y)
+
+
 def _brute_force_row_weights(quantiles, labels, p):
     """(mean(s) / s_k) ** (1/p); s_k: mean W_p ** p of row k over same-class pairs."""
     total, pairs = np.zeros(quantiles.shape[1]), 0

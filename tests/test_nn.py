@@ -20,6 +20,7 @@ from sklearn_wdist.nn import (
     batch_all_triplets,
     batch_hard_triplets,
     lengths_to_mask,
+    multiscale_difference_lags,
     quantile_levels,
     quantile_pooling,
     semi_hard_triplets,
@@ -406,6 +407,68 @@ def test_difference_rows_match_numpy():
     expected = standardised(differences, encoder.difference_norm)
     np.testing.assert_allclose(features[3:5].numpy(), inputs, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(features[5:7].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder_class", [ConvEncoder, DilatedConvEncoder])
+def test_lagged_difference_rows_match_numpy_and_ignore_padding(encoder_class):
+    torch.manual_seed(0)
+    lags = (1, 3, 4)
+    encoder = encoder_class(
+        2, n_features=3, include_input=True, include_differences=lags
+    )
+    assert encoder.out_features == 3 + 2 * (1 + len(lags))
+    # Running statistics that are not the identity, then evaluation mode.
+    encoder(torch.randn(6, 2, 30) * 3 + 1, torch.tensor([30, 25, 12, 30, 7, 2]))
+    encoder.eval()
+    rng = np.random.default_rng(19)
+    sequences = [rng.normal(size=(2, n)).astype("float32") for n in (11, 2, 6)]
+    features = encoder(*_padded(sequences)).detach().numpy()
+    norm = encoder.difference_norm
+    for index, x in enumerate(sequences):
+        mean = encoder.input_norm.running_mean.numpy()[:, None]
+        var = encoder.input_norm.running_var.numpy()[:, None]
+        inputs = (x - mean) / np.sqrt(var + encoder.input_norm.eps)
+        # Brute force: step t against step max(t - L, 0), lag after lag.
+        increments = np.concatenate(
+            [
+                [
+                    [row[t] - row[max(t - lag, 0)] for t in range(len(row))]
+                    for row in inputs
+                ]
+                for lag in lags
+            ]
+        )
+        expected = (increments - norm.running_mean.numpy()[:, None]) / np.sqrt(
+            norm.running_var.numpy()[:, None] + norm.eps
+        )
+        valid = features[index, :, : x.shape[1]]
+        np.testing.assert_allclose(valid[3:5], inputs, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(valid[5:], expected, rtol=1e-5, atol=1e-5)
+        # Alone, the sequence gets the same rows; padded steps are zero.
+        alone = encoder(torch.from_numpy(x[None]), torch.tensor([x.shape[1]]))
+        np.testing.assert_allclose(valid, alone[0].detach().numpy(), atol=1e-5)
+        assert not features[index, :, x.shape[1] :].any()
+
+
+def test_lag_one_is_the_first_difference():
+    torch.manual_seed(0)
+    first = ConvEncoder(2, n_features=3, include_input=True, include_differences=True)
+    lagged = ConvEncoder(2, n_features=3, include_input=True, include_differences=[1])
+    lagged.load_state_dict(first.state_dict())
+    x, lengths = torch.randn(4, 2, 9), torch.tensor([9, 5, 2, 7])
+    torch.testing.assert_close(first(x, lengths), lagged(x, lengths))
+
+
+@pytest.mark.parametrize("lags", [[0], [1, 1], [-2], [1.5], [True], ["2"]], ids=str)
+def test_bad_difference_lags_are_refused(lags):
+    with pytest.raises(ValueError, match="difference lags"):
+        ConvEncoder(2, include_input=True, include_differences=lags)
+
+
+@pytest.mark.parametrize("length", [1, 7, 8, 15, 16, 17, 100, 251, 4096])
+def test_multiscale_lags_are_the_powers_of_two_up_to_an_eighth(length):
+    expected = [1] + [2**k for k in range(1, 20) if 2**k <= length / 8]
+    assert list(multiscale_difference_lags(length)) == expected
 
 
 def test_difference_rows_need_the_input_rows():

@@ -267,6 +267,22 @@ def test_quantiles_chosen_sequences_features_and_labels(fitted):
     assert [text.get_text() for text in legend.get_texts()] == ["0", "1", "2", "3"]
 
 
+def test_quantiles_name_the_lag_of_multiscale_difference_rows():
+    X, y = _data(n_classes=2, per_class=8)  # 20 steps: lags 1 and 2
+    embedder = WassersteinSequenceEmbedder(
+        **TINY, max_epochs=1, include_differences="multiscale"
+    ).fit(X, y)
+    assert embedder.difference_lags_ == (1, 2)
+    display = QuantileFunctionDisplay.from_estimator(
+        embedder, X, indices=[0], features=[5, 6, 9]
+    )
+    assert [ax.get_title() for ax in display.axes_] == [
+        "feature 5 (input channel 1)",
+        "feature 6 (difference of input channel 0)",
+        "feature 9 (lag-2 difference of input channel 1)",
+    ]
+
+
 def test_quantiles_explicit_ax(fitted):
     embedder, X, _ = fitted
     fig, axes = plt.subplots(2, 2)
