@@ -107,6 +107,10 @@ PREVIOUS_DEFAULTS = {
     "early_stopping": False,
     "input_gating": None,
 }
+# Rounds 7-14 kept the first differences only (round 15 chose the
+# increments at several lags, include_differences="multiscale"); the
+# configurations of those rounds that keep differences pin it.
+ROUND_7_DIFFERENCES = {"include_differences": True}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
 # gated no input channel; the configurations that reproduce them pin both.
 BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None}

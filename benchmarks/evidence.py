@@ -108,12 +108,22 @@ DEFAULT_CONFIGS = {
         "normalize_output": True,
         **common.BEFORE_ROUND_9,
     },
+    # The defaults of rounds 12-14: first differences only (round 15 chose
+    # the increments at several lags).
+    "first differences only": common.ROUND_7_DIFFERENCES,
     # The defaults of rounds 9 and 10: early stopping, no input gates.
-    "round 9: early stopping, no gates": common.ROUND_9,
+    "round 9: early stopping, no gates": {
+        **common.ROUND_9,
+        **common.ROUND_7_DIFFERENCES,
+    },
     # The defaults of round 8 (and round 11 without its input gates).
-    "no gates": common.BEFORE_ROUND_9,
+    "no gates": {**common.BEFORE_ROUND_9, **common.ROUND_7_DIFFERENCES},
     # The defaults before the kept rows were weighted (selection round 8).
-    "unweighted input rows": {"input_row_weighting": None, **common.BEFORE_ROUND_9},
+    "unweighted input rows": {
+        "input_row_weighting": None,
+        **common.BEFORE_ROUND_9,
+        **common.ROUND_7_DIFFERENCES,
+    },
     # The defaults before the first-difference rows (selection round 7).
     "no difference rows": {
         "include_differences": False,
@@ -171,6 +181,7 @@ def build_methods(
         common.RawQuantileMethod(),
         common.WhitenedRawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),
+        common.WhitenedMultiscaleDifferencesQuantileMethod(),
         common.WeightedWhitenedDifferencesQuantileMethod(),
         common.WhitenedUnitsDifferencesQuantileMethod(),
         common.DTWMethod(),

@@ -56,7 +56,7 @@ def with_noise(X: common.Sequences, n_noise: int, seed: int) -> list[np.ndarray]
 # to see whether the damage is overfitting (a diagnostic, not a candidate
 # round: no decision is taken on these numbers).
 # Variants of the round 8 default (30 epochs, no early stopping).
-_ROUND_8 = common.BEFORE_ROUND_9
+_ROUND_8 = {**common.BEFORE_ROUND_9, **common.ROUND_7_DIFFERENCES}
 REGULARISED = {
     "learned, dropout 0.3": {"dropout": 0.3, **_ROUND_8},
     "learned, 1 block": {"n_layers": 1, **_ROUND_8},
@@ -80,11 +80,14 @@ def methods(
         return [common.EmbedderMethod(n, p) for n, p in REGULARISED.items()]
     return [
         common.EmbedderMethod("learned", {}),
-        common.EmbedderMethod("learned (round 9 default)", common.ROUND_9),
-        common.EmbedderMethod("learned (round 8 default)", common.BEFORE_ROUND_9),
+        common.EmbedderMethod(
+            "learned (round 9 default)",
+            {**common.ROUND_9, **common.ROUND_7_DIFFERENCES},
+        ),
+        common.EmbedderMethod("learned (round 8 default)", _ROUND_8),
         common.EmbedderMethod(
             "learned (round 8, unweighted input rows)",
-            {"input_row_weighting": None, **common.BEFORE_ROUND_9},
+            {"input_row_weighting": None, **_ROUND_8},
         ),
         common.RawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),

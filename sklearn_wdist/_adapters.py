@@ -36,8 +36,10 @@ EMBEDDER_PARAMETERS = """\
         Dropout probability in the default encoder.
     include_input : bool, default=True
         Append the (whitened) input channels to the learned features.
-    include_differences : bool, default=True
-        With ``include_input``, also append the channels' first differences.
+    include_differences : bool or "multiscale", default="multiscale"
+        With ``include_input``, also append the channels' increments at lags
+        1, 2, 4, ... up to an eighth of the median training length
+        (``"multiscale"``), their first differences only (``True``), or none.
     input_row_weighting : {"within_class"} or None, default="within_class"
         Weight of each kept input row in the distance, from its spread within
         the training classes.

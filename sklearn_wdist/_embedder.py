@@ -189,8 +189,8 @@ class WassersteinSequenceEmbedder(
     n_features : int, default=8
         Number of learned per-step features of the default encoder (the
         encoder's output has ``K = n_features + n_channels`` features when
-        ``include_input`` is true, ``n_features + 2 * n_channels`` with
-        ``include_differences`` as well).
+        ``include_input`` is true, ``n_features + (1 + L) * n_channels`` with
+        ``L`` difference lags, ``include_differences``).
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.
     architecture : {"conv", "dilated"}, default="dilated"
@@ -227,7 +227,7 @@ class WassersteinSequenceEmbedder(
         signal is then part of the embedding, a residual path that keeps what the
         untrained raw-quantile distance already knows. It matters most for
         classes never seen in training (see ``BENCHMARKS.md``).
-    include_differences : bool or "multiscale", default=True
+    include_differences : bool or "multiscale", default="multiscale"
         With ``include_input``, also append each kept input channel's first
         difference (``x[t] - x[t-1]``, zero at a sequence's first step),
         standardised: the distribution of the signal's slopes joins that of
@@ -546,7 +546,7 @@ class WassersteinSequenceEmbedder(
     ...     n_features=4, n_quantiles=8, max_epochs=3, random_state=0)
     >>> embeddings = embedder.fit(X, y).transform(X)
     >>> embeddings.shape
-    (40, 64)
+    (40, 80)
     >>> embedder.metric_
     'euclidean'
     """
@@ -617,7 +617,7 @@ class WassersteinSequenceEmbedder(
         readout="last",
         dropout=0.0,
         include_input=True,
-        include_differences=True,
+        include_differences="multiscale",
         input_row_weighting="within_class",
         input_gating="anova",
         normalize_output=True,

@@ -234,7 +234,7 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     >>> session = onnxruntime.InferenceSession(path)  # doctest: +SKIP
     >>> embeddings = session.run(None, {"X": X})[0]  # doctest: +SKIP
     >>> embeddings.shape  # doctest: +SKIP
-    (20, 24)
+    (20, 40)
     >>> bool(np.abs(embeddings - embedder.transform(X)).max() < 1e-5)  # doctest: +SKIP
     True
     """

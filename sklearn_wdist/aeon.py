@@ -120,7 +120,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     >>> transformer = WassersteinEmbeddingTransformer(
     ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0)
     >>> transformer.fit_transform(X, y).shape
-    (20, 24)
+    (20, 32)
     >>> pipeline = ClassifierPipeline(
     ...     WassersteinEmbeddingTransformer(
     ...         n_features=2, n_quantiles=4, max_epochs=2, random_state=0),
@@ -151,7 +151,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         readout="last",
         dropout=0.0,
         include_input=True,
-        include_differences=True,
+        include_differences="multiscale",
         input_row_weighting="within_class",
         input_gating="anova",
         normalize_output=True,

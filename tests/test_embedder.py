@@ -26,6 +26,7 @@ from sklearn_wdist._training import (
     stratified_sample,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r
+from sklearn_wdist.nn import multiscale_difference_lags
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
 
@@ -74,13 +75,16 @@ def test_fitted_attributes(fitted, data):
     np.testing.assert_allclose(fitted.quantile_levels_, (np.arange(6) + 0.5) / 6)
     assert fitted.metric_ == "euclidean"
     # 4 learned features and, by default, the 2 (whitened) input channels and
-    # their 2 first differences.
-    assert fitted.n_embedding_features_ == 4 + 2 + 2
+    # their increments at lags 1, 2, ... up to an eighth of the median length.
+    median = np.median([s.shape[-1] for s in X])
+    assert median >= 16  # so that there are two lags
+    assert fitted.difference_lags_ == multiscale_difference_lags(median) == (1, 2)
+    assert fitted.n_embedding_features_ == 4 + 2 + 2 * 2
     assert fitted.whitening_matrix_.shape == (2, 2)
     assert len(fitted.history_) == 3
     assert fitted.module_ is fitted.net_.module_
     embeddings = fitted.transform(X)
-    assert embeddings.shape == (len(X), 8 * 6) and embeddings.dtype == np.float32
+    assert embeddings.shape == (len(X), 10 * 6) and embeddings.dtype == np.float32
     names = fitted.get_feature_names_out()
     assert len(names) == embeddings.shape[1] and names[0] == "f0_q0"
 
@@ -169,8 +173,10 @@ def test_univariate_and_equal_length_inputs():
     model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X2d, y)
     assert model.n_features_in_ == 1
     np.testing.assert_allclose(model.transform(X2d), model.transform(X), rtol=1e-6)
-    # A univariate model accepts sequences of another length.
-    assert model.transform(X2d[:, :7]).shape == (len(X), (4 + 1 + 1) * 6)
+    # A univariate model accepts sequences of another length (30 training
+    # steps: lags 1 and 2).
+    assert model.difference_lags_ == (1, 2)
+    assert model.transform(X2d[:, :7]).shape == (len(X), (4 + 1 + 2) * 6)
 
 
 def test_gridsearch_uses_score_to_choose(data):
@@ -215,7 +221,8 @@ def test_exact_distance_is_the_limit_of_the_quantile_distance(data):
 def test_step_features_have_the_valid_lengths(fitted, data):
     X, _ = data
     features = fitted.step_features(X)
-    assert [f.shape for f in features] == [(4 + 2 + 2, s.shape[-1]) for s in X]
+    rows = fitted.n_embedding_features_
+    assert [f.shape for f in features] == [(rows, s.shape[-1]) for s in X]
 
 
 def test_early_stopping_records_validation_score_and_stops():
@@ -355,7 +362,7 @@ def test_mean_pooling_baseline(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, pooling="mean", random_state=0)
     embeddings = model.fit(X, y).transform(X)
-    assert embeddings.shape == (len(X), 4 + 2 + 2)
+    assert embeddings.shape == (len(X), 4 + 2 + 2 * len(model.difference_lags_))
     assert list(model.get_feature_names_out()[:2]) == ["f0_mean", "f1_mean"]
     features = model.step_features(X)
     np.testing.assert_allclose(
@@ -785,7 +792,7 @@ def test_difference_rows_follow_the_input_rows(data):
     ).fit(X, y)
     assert kept.n_embedding_features_ == 4 + 2
     both = WassersteinSequenceEmbedder(
-        **TINY, input_row_weighting=None, random_state=0
+        **TINY, include_differences=True, input_row_weighting=None, random_state=0
     ).fit(X, y)
     assert both.n_embedding_features_ == 4 + 2 + 2
     # The kept input rows do not depend on the training loss (the same batches

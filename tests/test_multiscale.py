@@ -127,8 +127,10 @@ def test_auto_blocks_cover_the_median_length(long_data):
     ).fit(X, y)
     assert model.receptive_field_ >= 120
     assert len(model.module_.encoder.blocks) == dilated_blocks_for_length(120, 3)
-    # 4 learned rows, the input channel and its first difference.
-    assert model.transform(X).shape == (24, (4 + 1 + 1) * 4)
+    # 4 learned rows, the input channel and its increments at lags 1 to 8
+    # (an eighth of the median length, 120).
+    assert model.difference_lags_ == (1, 2, 4, 8)
+    assert model.transform(X).shape == (24, (4 + 1 + 4) * 4)
 
 
 def test_conv_architecture_reports_its_receptive_field(long_data):

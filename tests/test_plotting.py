@@ -329,7 +329,7 @@ def test_quantiles_constructor():
         ({"indices": [40]}, "indices"),
         ({"indices": []}, "indices"),
         ({"indices": [0.5]}, "indices"),
-        ({"features": [8]}, "features"),
+        ({"features": [10]}, "features"),  # 4 + 2 * 3 rows (lags 1 and 2)
         ({"labels": [0, 1]}, "labels"),
     ],
 )
