@@ -69,9 +69,10 @@ print(
 # multi-scale encoder (dilated residual convolutions covering the median
 # recording length) learns 8 standardised features
 # (``normalize_output=True``), and the whitened channels themselves are kept
-# in the embedding with their first differences (``include_input=True``,
-# ``include_differences=True``: a residual path that keeps what the untrained
-# raw-quantile distance knows, and the slopes). The second is a low-capacity
+# in the embedding with their increments (``include_input=True``,
+# ``include_differences="multiscale"``: a residual path that keeps what the
+# untrained raw-quantile distance knows, and the slopes; recordings this short
+# get the first differences only). The second is a low-capacity
 # variant meant for transfer to new classes from few training classes: the
 # same, with a linear map of the channels instead of the convolutions
 # (``architecture="conv", n_layers=0``). With only five training speakers,

@@ -144,7 +144,8 @@ for name, value in accuracy.items():
 # multiplying back by ``M ** (1/p)`` gives the quantile function ``Q[k, :]`` of
 # every feature ``k``, at the levels ``quantile_levels_``: the ``n_features``
 # learned ones first, then (``include_input=True``, the default) the whitened
-# input channels and (``include_differences=True``) their first differences.
+# input channels and (``include_differences="multiscale"``, the default) their
+# increments over 1, 2, 4, ... steps up to an eighth of the median length.
 # We plot the class averages over the test sequences for the
 # two learned features whose quantile functions differ most between classes,
 # next to the raw values.
