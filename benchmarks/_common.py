@@ -40,6 +40,8 @@ which they first occur in the records, which is presentation only.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import statistics
 import time
@@ -49,6 +51,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
+from unittest import mock
 
 import matplotlib
 import numpy as np
@@ -71,6 +74,7 @@ from sklearn_wdist import (
 # The only private import of the benchmarks: the "whitened raw-quantile W2"
 # ablation must see exactly the embedder's input preprocessing, which has no
 # public function.
+from sklearn_wdist import _embedder as embedder_module
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 from sklearn_wdist.metrics import (
     equal_error_rate,
@@ -548,7 +552,9 @@ class EmbedderMethod(Method):
     default triplet loss measured on the learned rows alone
     (:class:`LearnedRowsTripletLoss`), ``"added"`` with that loss added to
     the default one on all rows; the kept input rows join the embedding as
-    usual.
+    usual. ``"_lag_fraction": f`` (a probe of round 15) gives the multiscale
+    difference rows the lags up to ``f`` times the median training length
+    instead of an eighth.
     """
 
     def __init__(
@@ -614,8 +620,19 @@ class EmbedderMethod(Method):
                 also_all_rows=learned_rows == "added",
             )
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
+        fraction = self.params.get("_lag_fraction")
+        lags = (
+            contextlib.nullcontext()
+            if fraction is None
+            else mock.patch.object(
+                embedder_module,
+                "multiscale_difference_lags",
+                functools.partial(multiscale_difference_lags, fraction=fraction),
+            )
+        )
         # Label-free methods train on the sequences alone (fit(X)).
-        self.embedder_ = embedder.fit(X, y if self.use_labels else None)
+        with lags:
+            self.embedder_ = embedder.fit(X, y if self.use_labels else None)
         # The epoch whose weights early stopping kept (None: nothing held out).
         best_epoch = self.embedder_.best_epoch_
         if self.params.get("_refit") and best_epoch:
