@@ -48,7 +48,10 @@ def run(task: common.Task, seeds: list[int]) -> list[dict]:
         embedder, fit_s = common.timed(
             # The round 8 default this comparison was made with.
             WassersteinSequenceEmbedder(
-                early_stopping=False, input_gating=None, random_state=seed
+                early_stopping=False,
+                input_gating=None,
+                random_state=seed,
+                **common.ROUND_7_DIFFERENCES,
             ).fit,
             task.X_train,
             task.y_train,

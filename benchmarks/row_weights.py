@@ -48,6 +48,7 @@ def run(task: common.Task, seed: int) -> list[dict]:
             early_stopping=False,
             input_gating=None,
             random_state=seed,
+            **common.ROUND_7_DIFFERENCES,
         ).fit,
         task.X_train,
         task.y_train,

@@ -86,7 +86,10 @@ def normalised(
 def run(task: common.Task, seed: int) -> list[common.Record]:
     """Fit the default once; one record per embedding and normalisation."""
     embedder, fit_s = common.timed(
-        WassersteinSequenceEmbedder(random_state=seed).fit,
+        # The default of round 13, when these records were made.
+        WassersteinSequenceEmbedder(
+            random_state=seed, **common.ROUND_7_DIFFERENCES
+        ).fit,
         task.X_train,
         task.y_train,
     )

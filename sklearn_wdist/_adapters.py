@@ -36,7 +36,7 @@ EMBEDDER_PARAMETERS = """\
         Dropout probability in the default encoder.
     include_input : bool, default=True
         Append the (whitened) input channels to the learned features.
-    include_differences : bool or "multiscale", default="multiscale"
+    include_differences : {"multiscale"} or bool, default="multiscale"
         With ``include_input``, also append the channels' increments at lags
         1, 2, 4, ... up to an eighth of the median training length
         (``"multiscale"``), their first differences only (``True``), or none.

@@ -227,7 +227,7 @@ class WassersteinSequenceEmbedder(
         signal is then part of the embedding, a residual path that keeps what the
         untrained raw-quantile distance already knows. It matters most for
         classes never seen in training (see ``BENCHMARKS.md``).
-    include_differences : bool or "multiscale", default="multiscale"
+    include_differences : {"multiscale"} or bool, default="multiscale"
         With ``include_input``, also append each kept input channel's first
         difference (``x[t] - x[t-1]``, zero at a sequence's first step),
         standardised: the distribution of the signal's slopes joins that of
@@ -486,9 +486,11 @@ class WassersteinSequenceEmbedder(
         Number of input steps that one step's learned features depend on, for
         the built-in encoders (``None`` for a user ``encoder``).
     difference_lags_ : tuple of int or None
-        The lags of the built-in encoder's difference rows (``(1,)`` for
-        ``include_differences=True``, ``()`` without them; ``None`` for a user
-        ``encoder``).
+        The lags of the built-in encoder's difference rows, lag after lag:
+        those of :func:`~sklearn_wdist.nn.multiscale_difference_lags` for the
+        median training length with ``include_differences="multiscale"``,
+        ``(1,)`` for ``True``, ``()`` without them (or without
+        ``include_input``); ``None`` for a user ``encoder``.
     n_embedding_features_ : int
         Number of per-step features ``K`` produced by the encoder.
     metric_ : {"euclidean", "manhattan"}
@@ -709,9 +711,11 @@ class WassersteinSequenceEmbedder(
             self.__dict__.setdefault("input_row_weights_", None)
             self.__dict__.setdefault("input_gates_", None)
             if "difference_lags_" not in self.__dict__:
+                # As fit sets it: None for a user encoder, whatever its kind.
                 encoder = getattr(self.net_.module_, "encoder", None)
                 lags = getattr(encoder, "_lags", None)
-                self.difference_lags_ = None if lags is None else lags()
+                user = self.__dict__.get("encoder") is not None
+                self.difference_lags_ = None if user or lags is None else lags()
             # Fitted before the training-length attributes: read the history.
             if "n_iter_" not in self.__dict__:
                 self._record_training_length(self.net_)
@@ -1502,9 +1506,9 @@ class WassersteinSequenceEmbedder(
             the embedding summarises. With the built-in encoder and
             ``include_input=True`` the first ``n_features`` rows are the learned
             features, the next ``n_features_in_`` rows the whitened,
-            standardised input channels and, with ``include_differences=True``,
-            the last ``n_features_in_`` rows their standardised first
-            differences.
+            standardised input channels and, with ``include_differences``,
+            ``n_features_in_`` rows per lag of ``difference_lags_`` (lag after
+            lag) with their standardised increments at that lag.
         """
         features = sequence_step_features(
             self.module_,

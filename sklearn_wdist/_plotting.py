@@ -416,8 +416,9 @@ class QuantileFunctionDisplay:
             the first four (or all, if fewer). With the built-in encoder and
             ``include_input=True`` the features after the ``n_features``
             learned ones are the whitened input channels, then (with
-            ``include_differences=True``) their first differences, each
-            scaled by its factor in ``input_row_weights_``.
+            ``include_differences``) their increments at each lag of
+            ``difference_lags_``, lag after lag, each scaled by its factor in
+            ``input_row_weights_``.
         labels : array-like of shape (n_sequences,), default=None
             Labels of *all* sequences of ``X`` (such as ``y``); those of the
             plotted ones colour the lines.

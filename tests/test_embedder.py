@@ -816,8 +816,9 @@ def test_multiscale_difference_rows_follow_the_median_length():
     assert model.transform(X).shape == (len(X), (4 + 2 * 4) * TINY["n_quantiles"])
     # The first differences are the first two difference rows.
     single = WassersteinSequenceEmbedder(
-        **TINY, input_row_weighting=None, random_state=0
+        **TINY, include_differences=True, input_row_weighting=None, random_state=0
     ).fit(X, y)
+    assert single.difference_lags_ == (1,)
     multi = WassersteinSequenceEmbedder(
         **TINY,
         include_differences="multiscale",
@@ -1035,6 +1036,40 @@ def test_input_row_weights_are_measured_on_unweighted_rows(data):
     assert unweighted.input_row_weights_ is None
     weights = unweighted.module_.encoder.kept_row_weights
     torch.testing.assert_close(weights, torch.ones_like(weights))
+
+
+@pytest.mark.parametrize("include_differences", [True, False])
+def test_models_pickled_before_the_difference_lags_still_work(
+    data, include_differences
+):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **TINY, include_differences=include_differences, random_state=0
+    ).fit(X, y)
+    expected = model.transform(X)
+    # What an older version pickled: lag 1 or no difference rows, no lags.
+    del model.__dict__["difference_lags_"]
+    del model.module_.encoder.__dict__["difference_lags"]
+    if not include_differences:
+        assert model.module_.encoder.difference_norm is None
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.difference_lags_ == ((1,) if include_differences else ())
+    np.testing.assert_array_equal(restored.transform(X), expected)
+
+
+def test_user_encoder_has_no_difference_lags_even_after_unpickling(data):
+    from sklearn_wdist.nn import ConvEncoder
+
+    X, y = data
+    encoder = ConvEncoder(
+        2, n_features=3, include_input=True, include_differences=[1, 2]
+    )
+    model = WassersteinSequenceEmbedder(**TINY, encoder=encoder, random_state=0).fit(
+        X, y
+    )
+    assert model.difference_lags_ is None
+    del model.__dict__["difference_lags_"]
+    assert pickle.loads(pickle.dumps(model)).difference_lags_ is None
 
 
 def test_models_pickled_before_the_row_weights_still_work(data):

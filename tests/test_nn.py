@@ -459,10 +459,20 @@ def test_lag_one_is_the_first_difference():
     torch.testing.assert_close(first(x, lengths), lagged(x, lengths))
 
 
-@pytest.mark.parametrize("lags", [[0], [1, 1], [-2], [1.5], [True], ["2"]], ids=str)
+@pytest.mark.parametrize(
+    "lags", [[0], [1, 1], [-2], [1.5], [True], ["2"], 2, "multiscale"], ids=str
+)
 def test_bad_difference_lags_are_refused(lags):
     with pytest.raises(ValueError, match="difference lags"):
         ConvEncoder(2, include_input=True, include_differences=lags)
+
+
+def test_numpy_integer_lags_are_accepted():
+    encoder = ConvEncoder(
+        2, include_input=True, include_differences=np.array([1, 3], dtype=np.int64)
+    )
+    assert encoder.difference_lags == (1, 3)
+    assert all(type(lag) is int for lag in encoder.difference_lags)
 
 
 @pytest.mark.parametrize("length", [1, 7, 8, 15, 16, 17, 100, 251, 4096])

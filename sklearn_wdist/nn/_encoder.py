@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -14,18 +16,30 @@ from ._masking import lengths_to_mask
 def difference_lags(include_differences: bool | Sequence[int]) -> tuple[int, ...]:
     """Return the lags of an encoder's difference rows: ``True`` is ``(1,)``.
 
-    Raises ``ValueError`` unless every lag is a distinct positive integer.
+    Raises ``ValueError`` unless ``include_differences`` is a bool or a
+    sequence of distinct positive integers.
 
     Examples
     --------
     >>> difference_lags(True), difference_lags(False), difference_lags([1, 4])
     ((1,), (), (1, 4))
     """
-    if isinstance(include_differences, bool):
+    if isinstance(include_differences, (bool, np.bool_)):
         return (1,) if include_differences else ()
+    if isinstance(include_differences, str) or not isinstance(
+        include_differences, Iterable
+    ):
+        raise ValueError(
+            "include_differences must be a bool or a sequence of difference "
+            f"lags, got {include_differences!r}."
+        )
     lags = tuple(include_differences)
-    if not all(isinstance(lag, int) and not isinstance(lag, bool) for lag in lags):
+    if not all(
+        isinstance(lag, numbers.Integral) and not isinstance(lag, (bool, np.bool_))
+        for lag in lags
+    ):
         raise ValueError(f"difference lags must be integers, got {lags!r}.")
+    lags = tuple(int(lag) for lag in lags)
     if any(lag < 1 for lag in lags) or len(set(lags)) != len(lags):
         raise ValueError(f"difference lags must be distinct and >= 1, got {lags!r}.")
     return lags
@@ -34,11 +48,24 @@ def difference_lags(include_differences: bool | Sequence[int]) -> tuple[int, ...
 def multiscale_difference_lags(
     length: float, fraction: float = 0.125
 ) -> tuple[int, ...]:
-    """Lags 1, 2, 4, ... up to ``fraction`` of a (median) sequence length.
+    """Return the lags 1, 2, 4, ... up to ``fraction`` of a (median) length.
 
     The increments ``x[t] - x[t - L]`` at these lags describe how a signal
-    changes over a few steps up to an eighth of its length (with the
-    default ``fraction``); there is always lag 1.
+    changes over a few steps and up to an eighth of its length (with the
+    default ``fraction``); lag 1 is always there.
+
+    Parameters
+    ----------
+    length : float
+        The (median) sequence length.
+    fraction : float, default=0.125
+        The longest lag is the largest power of two at most
+        ``fraction * length``.
+
+    Returns
+    -------
+    lags : tuple of int
+        ``(1, 2, 4, ...)``, at least ``(1,)``.
 
     Examples
     --------
@@ -237,7 +264,7 @@ class MaskedEncoder(nn.Module):
     on padded steps); a 1x1 convolution projects them to ``n_features``,
     optionally standardised (``normalize_output``) and followed by the
     normalised input channels (``include_input``) and their standardised first
-    differences (``include_differences``).
+    differences, or increments at several lags (``include_differences``).
 
     Parameters
     ----------
@@ -427,8 +454,8 @@ class ConvEncoder(MaskedEncoder):
         Dropout probability after each block (training only).
     include_input : bool, default=False
         Append the normalised input channels to the output features, which then
-        has ``n_features + in_channels`` rows (``n_features + 2 * in_channels``
-        with ``include_differences``).
+        has ``n_features + in_channels`` rows (``n_features + (1 + L) *
+        in_channels`` with ``L`` difference lags, ``include_differences``).
     normalize_output : bool, default=False
         Standardise each learned feature with batch statistics (running
         statistics at inference).
