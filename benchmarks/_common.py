@@ -554,7 +554,10 @@ class EmbedderMethod(Method):
     the default one on all rows; the kept input rows join the embedding as
     usual. ``"_lag_fraction": f`` (a probe of round 15) gives the multiscale
     difference rows the lags up to ``f`` times the median training length
-    instead of an eighth.
+    instead of an eighth. ``"_lag_rows_share": "channel"`` (a probe of
+    round 15) scales, after training, the difference rows of every channel
+    by ``n_lags ** (-1/p)``, so that a channel's increments together weigh
+    in the distance as one row of them did.
     """
 
     def __init__(
@@ -633,6 +636,12 @@ class EmbedderMethod(Method):
         # Label-free methods train on the sequences alone (fit(X)).
         with lags:
             self.embedder_ = embedder.fit(X, y if self.use_labels else None)
+        if self.params.get("_lag_rows_share") == "channel":
+            fitted = self.embedder_
+            lags = fitted.difference_lags_
+            weights = fitted.module_.encoder.kept_row_weights
+            with torch.no_grad():
+                weights[fitted.n_features_in_ :] *= len(lags) ** (-1.0 / fitted.p_)
         # The epoch whose weights early stopping kept (None: nothing held out).
         best_epoch = self.embedder_.best_epoch_
         if self.params.get("_refit") and best_epoch:
