@@ -249,10 +249,7 @@ def with_increments(sequences: Sequences, lags: Sequence[int]) -> list[np.ndarra
 
 def with_first_differences(sequences: Sequences) -> list[np.ndarray]:
     """Return the sequences with their :func:`first_differences` appended."""
-    return [
-        np.concatenate([x, d], axis=0)
-        for x, d in zip(sequences, first_differences(sequences), strict=True)
-    ]
+    return with_increments(sequences, (1,))
 
 
 def raw_quantile_features(
@@ -754,17 +751,27 @@ class WhitenedMultiscaleDifferencesQuantileMethod(WhitenedRawQuantileMethod):
 
     The kept rows of ``include_differences="multiscale"`` without training
     or row weights: each whitened channel and its increments at the lags
-    of :func:`~sklearn_wdist.nn.multiscale_difference_lags` for the median
-    training length, every row standardised over the training steps.
+    ``lags(median training length)`` (by default
+    :func:`~sklearn_wdist.nn.multiscale_difference_lags`), every row
+    standardised over the training steps. ``name`` and ``lags`` name and
+    make other lag sets (``untrained_lags.py``).
     """
 
     name = "whitened raw + multiscale difference quantile W2"
 
+    def __init__(
+        self,
+        name: str | None = None,
+        lags: Callable[[float], Sequence[int]] = multiscale_difference_lags,
+    ) -> None:
+        if name is not None:
+            self.name = name
+        self.lags = lags
+
     def fit(self, X: Sequences, y: np.ndarray, seed: int | None) -> None:
         super().fit(X, y, seed)
         whitened = to_network_input(check_sequences(X), *self.whitening_)
-        median = float(np.median([x.shape[1] for x in whitened]))
-        self.lags_ = multiscale_difference_lags(median)
+        self.lags_ = tuple(self.lags(float(np.median([x.shape[1] for x in whitened]))))
         self.mean_, self.std_ = channel_statistics(
             with_increments(whitened, self.lags_)
         )

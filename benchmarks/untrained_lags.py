@@ -32,37 +32,9 @@ from pathlib import Path
 
 import _common as common
 import evidence
-import numpy as np
 import select_defaults
 
-from sklearn_wdist._validation import check_sequences
-from sklearn_wdist._whitening import to_network_input
 from sklearn_wdist.nn import multiscale_difference_lags
-
-
-class LaggedIncrementsMethod(common.WhitenedRawQuantileMethod):
-    """Whitened channels and their increments at the lags ``lags(median)``."""
-
-    def __init__(self, name: str, lags) -> None:
-        self.name = name
-        self.lags = lags
-
-    def fit(self, X, y, seed) -> None:
-        """Whiten, choose the lags, standardise every row over the training steps."""
-        super().fit(X, y, seed)
-        whitened = to_network_input(check_sequences(X), *self.whitening_)
-        self.lags_ = self.lags(float(np.median([x.shape[1] for x in whitened])))
-        self.mean_, self.std_ = common.channel_statistics(
-            common.with_increments(whitened, self.lags_)
-        )
-
-    def represent(self, X) -> np.ndarray:
-        """Flattened quantile functions of the channels and their increments."""
-        whitened = to_network_input(check_sequences(X), *self.whitening_)
-        return common.raw_quantile_features(
-            common.with_increments(whitened, self.lags_), self.mean_, self.std_
-        )
-
 
 METHODS = (
     ("whitened channels", lambda median: ()),
@@ -115,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     common.quiet_warnings()
-    methods = [LaggedIncrementsMethod(name, lags) for name, lags in METHODS]
+    methods = [
+        common.WhitenedMultiscaleDifferencesQuantileMethod(name, lags)
+        for name, lags in METHODS
+    ]
     validation = select_defaults.build_tasks(
         list(select_defaults.SEEN_DATASETS), list(select_defaults.UNSEEN_DATASETS)
     )

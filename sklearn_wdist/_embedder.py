@@ -69,6 +69,8 @@ from .nn import (
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
+
+
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
 # Early stopping scores at most this many held-out sequences, ranked among
@@ -112,6 +114,11 @@ _STRUCTURAL_PARAMETERS = (
     "n_quantiles",
     "quantile_method",
 )
+
+
+def _median_length(sequences: list[np.ndarray]) -> float:
+    """Median number of steps of (channels, steps) sequences."""
+    return float(np.median([s.shape[-1] for s in sequences]))
 
 
 def _same_parameter(current, fitted) -> bool:
@@ -1077,16 +1084,14 @@ class WassersteinSequenceEmbedder(
             return int(self.n_layers)
         if self.architecture == "conv":
             return 2
-        median = float(np.median([s.shape[-1] for s in train_inputs]))
-        return dilated_blocks_for_length(median, self.kernel_size)
+        return dilated_blocks_for_length(_median_length(train_inputs), self.kernel_size)
 
     def _difference_lags(self, train_inputs: list[np.ndarray]) -> tuple[int, ...]:
         """Lags of the built-in encoder's difference rows (none without input)."""
         if not (self.include_input and self.include_differences):
             return ()
         if self.include_differences == "multiscale":
-            median = float(np.median([s.shape[-1] for s in train_inputs]))
-            return multiscale_difference_lags(median)
+            return multiscale_difference_lags(_median_length(train_inputs))
         return (1,)
 
     def _build_module(

@@ -638,9 +638,8 @@ def _feature_name(estimator, k: int) -> str:
         or k < n_learned
     ):
         return f"feature {k}"
-    lags = getattr(estimator, "difference_lags_", None)
-    if lags is None:  # fitted before the lags were recorded
-        lags = (1,) if getattr(estimator, "include_differences", False) else ()
+    # Set by fit, and by unpickling for models saved before it existed.
+    lags = estimator.difference_lags_
     if estimator.n_embedding_features_ != n_learned + (1 + len(lags)) * n_channels:
         return f"feature {k}"
     lag, channel = divmod(k - n_learned, n_channels)
