@@ -111,16 +111,19 @@ PREVIOUS_DEFAULTS = {
     "early_stopping": False,
     "input_gating": None,
 }
+# Rounds 2-15 learned 8 features (round 16 chose 4); every configuration
+# of those rounds pins it, through the constants below or explicitly.
+BEFORE_ROUND_16 = {"n_features": 8}
 # Rounds 7-14 kept the first differences only (round 15 chose the
 # increments at several lags, include_differences="multiscale"); the
 # configurations of those rounds that keep differences pin it.
-ROUND_7_DIFFERENCES = {"include_differences": True}
+ROUND_7_DIFFERENCES = {"include_differences": True, **BEFORE_ROUND_16}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
 # gated no input channel; the configurations that reproduce them pin both.
-BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None}
+BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None, **BEFORE_ROUND_16}
 # The default of rounds 9 and 10: early stopping, no gates (round 11 chose
 # input_gating="anova" with a fixed 30 epochs).
-ROUND_9 = {"early_stopping": "auto", "input_gating": None}
+ROUND_9 = {"early_stopping": "auto", "input_gating": None, **BEFORE_ROUND_16}
 
 
 class Score(NamedTuple):

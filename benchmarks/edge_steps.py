@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         input_row_weighting=None,
         early_stopping=False,
         input_gating=None,
+        **common.BEFORE_ROUND_16,
         random_state=args.seed,
     )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)

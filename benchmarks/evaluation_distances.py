@@ -101,6 +101,7 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
             input_row_weighting=None,
             early_stopping=False,
             input_gating=None,
+            **common.BEFORE_ROUND_16,
             random_state=seed,
         ).fit,
         task.X_train,

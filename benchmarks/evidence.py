@@ -108,6 +108,8 @@ DEFAULT_CONFIGS = {
         "normalize_output": True,
         **common.BEFORE_ROUND_9,
     },
+    # The default of round 15: 8 learned features (round 16 chose 4).
+    "round 15: 8 learned features": dict(common.BEFORE_ROUND_16),
     # The defaults of rounds 12-14: first differences only (round 15 chose
     # the increments at several lags).
     "first differences only": common.ROUND_7_DIFFERENCES,

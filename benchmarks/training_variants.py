@@ -404,6 +404,7 @@ class VariantMethod(common.EmbedderMethod):
             "input_row_weighting": None,
             "early_stopping": False,
             "input_gating": None,
+            **common.BEFORE_ROUND_16,
             **VARIANT_PARAMS.get(self.name, {}),
         }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)

@@ -67,7 +67,7 @@ print(
 # their within-speaker covariance (``input_whitening``, fitted on the training
 # speakers: directions along which one speaker's frames vary count less), a
 # multi-scale encoder (dilated residual convolutions covering the median
-# recording length) learns 8 standardised features
+# recording length) learns 4 standardised features
 # (``normalize_output=True``), and the whitened channels themselves are kept
 # in the embedding with their increments (``include_input=True``,
 # ``include_differences="multiscale"``: a residual path that keeps what the

@@ -20,7 +20,7 @@ EMBEDDER_PARAMETERS = """\
     encoder : torch.nn.Module, default=None
         Per-step encoder mapping ``(batch, C, T)`` to ``(batch, K, T')``;
         ``None`` builds the default convolutional encoder.
-    n_features : int, default=8
+    n_features : int, default=4
         Learned per-step features of the default encoder.
     hidden_channels : int, default=64
         Width of the default encoder's hidden convolutions.

@@ -193,7 +193,7 @@ class WassersteinSequenceEmbedder(
         weights (so a pretrained encoder is fine-tuned, and the user's module is
         never modified). ``None`` builds a :class:`~sklearn_wdist.nn.ConvEncoder`
         from the encoder parameters below.
-    n_features : int, default=8
+    n_features : int, default=4
         Number of learned per-step features of the default encoder (the
         encoder's output has ``K = n_features + n_channels`` features when
         ``include_input`` is true, ``n_features + (1 + L) * n_channels`` with
@@ -618,7 +618,7 @@ class WassersteinSequenceEmbedder(
         self,
         *,
         encoder=None,
-        n_features=8,
+        n_features=4,
         hidden_channels=64,
         architecture="dilated",
         n_layers="auto",

@@ -169,7 +169,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self,
         use_labels=True,
         encoder=None,
-        n_features=8,
+        n_features=4,
         hidden_channels=64,
         architecture="dilated",
         n_layers="auto",
