@@ -119,8 +119,12 @@ BEFORE_ROUND_16 = {"n_features": 8}
 # configurations of those rounds that keep differences pin it.
 ROUND_7_DIFFERENCES = {"include_differences": True, **BEFORE_ROUND_16}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
-# gated no input channel; the configurations that reproduce them pin both.
+# gated no input channel; the configurations that reproduce them pin both
+# (and the 8 learned features of their time).
 BEFORE_ROUND_9 = {"early_stopping": False, "input_gating": None, **BEFORE_ROUND_16}
+# The default of round 8 (and of round 11 without its gates): the first
+# differences, 30 epochs, no gates.
+ROUND_8 = {**BEFORE_ROUND_9, **ROUND_7_DIFFERENCES}
 # The default of rounds 9 and 10: early stopping, no gates (round 11 chose
 # input_gating="anova" with a fixed 30 epochs).
 ROUND_9 = {"early_stopping": "auto", "input_gating": None, **BEFORE_ROUND_16}

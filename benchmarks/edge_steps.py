@@ -54,9 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         n_layers=args.blocks,
         include_differences=False,
         input_row_weighting=None,
-        early_stopping=False,
-        input_gating=None,
-        **common.BEFORE_ROUND_16,
+        **common.BEFORE_ROUND_9,
         random_state=args.seed,
     )
     _, fit_seconds = common.timed(embedder.fit, task.X_train, task.y_train)

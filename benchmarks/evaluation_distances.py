@@ -99,9 +99,7 @@ def run(task: common.Task, seed: int) -> list[common.Record]:
         WassersteinSequenceEmbedder(
             include_differences=False,
             input_row_weighting=None,
-            early_stopping=False,
-            input_gating=None,
-            **common.BEFORE_ROUND_16,
+            **common.BEFORE_ROUND_9,
             random_state=seed,
         ).fit,
         task.X_train,

@@ -119,7 +119,7 @@ DEFAULT_CONFIGS = {
         **common.ROUND_7_DIFFERENCES,
     },
     # The defaults of round 8 (and round 11 without its input gates).
-    "no gates": {**common.BEFORE_ROUND_9, **common.ROUND_7_DIFFERENCES},
+    "no gates": common.ROUND_8,
     # The defaults before the kept rows were weighted (selection round 8).
     "unweighted input rows": {
         "input_row_weighting": None,

@@ -56,17 +56,16 @@ def with_noise(X: common.Sequences, n_noise: int, seed: int) -> list[np.ndarray]
 # to see whether the damage is overfitting (a diagnostic, not a candidate
 # round: no decision is taken on these numbers).
 # Variants of the round 8 default (30 epochs, no early stopping).
-_ROUND_8 = {**common.BEFORE_ROUND_9, **common.ROUND_7_DIFFERENCES}
 REGULARISED = {
-    "learned, dropout 0.3": {"dropout": 0.3, **_ROUND_8},
-    "learned, 1 block": {"n_layers": 1, **_ROUND_8},
-    "learned, 10 epochs": {"max_epochs": 10, **_ROUND_8},
-    "learned, weight decay 1e-2": {"weight_decay": 1e-2, **_ROUND_8},
+    "learned, dropout 0.3": {"dropout": 0.3, **common.ROUND_8},
+    "learned, 1 block": {"n_layers": 1, **common.ROUND_8},
+    "learned, 10 epochs": {"max_epochs": 10, **common.ROUND_8},
+    "learned, weight decay 1e-2": {"weight_decay": 1e-2, **common.ROUND_8},
     "learned, augmented": {
         "crop_fraction": 0.8,
         "scale_std": 0.1,
         "jitter_std": 0.05,
-        **_ROUND_8,
+        **common.ROUND_8,
     },
 }
 
@@ -84,10 +83,10 @@ def methods(
             "learned (round 9 default)",
             {**common.ROUND_9, **common.ROUND_7_DIFFERENCES},
         ),
-        common.EmbedderMethod("learned (round 8 default)", _ROUND_8),
+        common.EmbedderMethod("learned (round 8 default)", common.ROUND_8),
         common.EmbedderMethod(
             "learned (round 8, unweighted input rows)",
-            {"input_row_weighting": None, **_ROUND_8},
+            {"input_row_weighting": None, **common.ROUND_8},
         ),
         common.RawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),

@@ -402,9 +402,7 @@ class VariantMethod(common.EmbedderMethod):
         params = {
             "include_differences": False,
             "input_row_weighting": None,
-            "early_stopping": False,
-            "input_gating": None,
-            **common.BEFORE_ROUND_16,
+            **common.BEFORE_ROUND_9,
             **VARIANT_PARAMS.get(self.name, {}),
         }
         self.embedder_ = self.estimator(random_state=seed, **params).fit(X, y)

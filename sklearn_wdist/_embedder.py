@@ -69,8 +69,6 @@ from .nn import (
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
-
-
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
 # Early stopping scores at most this many held-out sequences, ranked among
