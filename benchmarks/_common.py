@@ -517,6 +517,19 @@ class LearnedRowsTripletLoss(torch.nn.Module):
         return loss
 
 
+def pml_loss(name: str, kwargs: dict[str, Any], p: int) -> torch.nn.Module:
+    """pytorch-metric-learning's loss ``name`` on the learned distance ``d_p``.
+
+    Its distance is ``LpDistance(p=p, normalize_embeddings=False)``, on which
+    the rows of the scaled quantiles are ``d_p`` apart (the embedder checks
+    this); ``kwargs`` are the loss's other parameters.
+    """
+    from pytorch_metric_learning import distances, losses
+
+    distance = distances.LpDistance(p=p, normalize_embeddings=False)
+    return getattr(losses, name)(distance=distance, **kwargs)
+
+
 def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with the triplet loss on the energy distance as ``loss``.
 
@@ -561,7 +574,10 @@ class EmbedderMethod(Method):
     instead of an eighth. ``"_lag_rows_share": "channel"`` (a probe of
     round 15) scales, after training, the difference rows of every channel
     by ``n_lags ** (-1/p)``, so that a channel's increments together weigh
-    in the distance as one row of them did.
+    in the distance as one row of them did. ``"_pml_loss": [NAME, KWARGS]``
+    (a probe of round 17) trains with pytorch-metric-learning's loss ``NAME``
+    (``pytorch_metric_learning.losses.NAME(**KWARGS)``) on the learned
+    distance (:func:`pml_loss`), all pairs of each batch, no miner.
     """
 
     def __init__(
@@ -626,6 +642,11 @@ class EmbedderMethod(Method):
                 margin=params.get("margin", defaults["margin"]),
                 also_all_rows=learned_rows == "added",
             )
+        pml = self.params.get("_pml_loss")
+        if pml:
+            name, kwargs = pml
+            defaults = WassersteinSequenceEmbedder().get_params()
+            params["loss"] = pml_loss(name, kwargs, params.get("p", defaults["p"]))
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         fraction = self.params.get("_lag_fraction")
         lags = (

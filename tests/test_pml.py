@@ -273,6 +273,66 @@ def test_semi_hard_is_the_nearest_of_pml_semihard_negatives(p, seed):
         assert ours[pair] == nearest
 
 
+# ------------------------------------------------ pair and softmax losses
+def _ordered_pairs(labels, same):
+    y = labels.numpy()
+    return [
+        (i, j)
+        for i, j in itertools.product(range(len(y)), repeat=2)
+        if i != j and (y[i] == y[j]) == same
+    ]
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contrastive_loss_on_d_p_matches_brute_force(p, seed):
+    quantiles = _quantiles(seed)
+    d = _d_p_numpy(quantiles, p)
+    # A negative margin halfway between two middle negative distances: about
+    # half the negative pairs violate it, none sits on it (PML's default is 1,
+    # on its own scale).
+    between = np.unique([d[i, j] for i, j in _ordered_pairs(LABELS, same=False)])
+    neg_margin = float(between[len(between) // 2 - 1 : len(between) // 2 + 1].mean())
+    loss = MetricLearningLoss(
+        losses.ContrastiveLoss(pos_margin=0.0, neg_margin=neg_margin, distance=_lp(p)),
+        p=p,
+    )
+    positive = [d[i, j] for i, j in _ordered_pairs(LABELS, same=True)]
+    negative = [neg_margin - d[i, j] for i, j in _ordered_pairs(LABELS, same=False)]
+    violated = [v for v in negative if v > 0]
+    assert 0 < len(violated) < len(negative)
+    # PML averages each part over its non-zero terms, then adds the parts.
+    expected = np.mean(positive) + np.mean(violated)
+    np.testing.assert_allclose(float(loss(quantiles, LABELS)), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("temperature", [0.1, 1.0])
+def test_supervised_contrastive_loss_on_d_p_matches_brute_force(p, temperature):
+    from scipy.special import logsumexp
+
+    quantiles = _quantiles(3)
+    loss = MetricLearningLoss(
+        losses.SupConLoss(temperature=temperature, distance=_lp(p)), p=p
+    )
+    d = _d_p_numpy(quantiles, p)
+    y = LABELS.numpy()
+    per_anchor = []
+    for i in range(len(y)):
+        others = [j for j in range(len(y)) if j != i]
+        positives = [j for j in others if y[j] == y[i]]
+        if not positives:
+            continue  # the singleton: no positive, no term
+        # Similarity -d / temperature, normalised over every other sequence.
+        log_norm = logsumexp([-d[i, j] / temperature for j in others])
+        per_anchor.append(
+            -np.mean([-d[i, j] / temperature - log_norm for j in positives])
+        )
+    np.testing.assert_allclose(
+        float(loss(quantiles, LABELS)), np.mean(per_anchor), rtol=1e-9
+    )
+
+
 # ---------------------------------------------------------------- gradients
 @pytest.mark.parametrize("p", [1, 2])
 def test_gradients_flow_to_quantiles_and_match_ours(p):
@@ -430,6 +490,32 @@ def test_embedder_trained_with_pml_equals_the_default_loss(p):
     # of biases followed by batch normalisation), so the embeddings agree to
     # a few thousandths of their scale only.
     np.testing.assert_allclose(pml.transform(X), ours.transform(X), atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "make_loss",
+    [
+        lambda d: losses.ContrastiveLoss(distance=d),
+        lambda d: losses.SupConLoss(distance=d),
+    ],
+    ids=["contrastive", "supcon"],
+)
+def test_embedder_trains_with_pml_pair_and_softmax_losses(make_loss):
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    params = dict(n_features=4, hidden_channels=8, n_quantiles=4, max_epochs=3)
+    model = WassersteinSequenceEmbedder(
+        **params, loss=make_loss(_lp(2)), random_state=0
+    ).fit(X, y)
+    batch_losses = [b["train_loss"] for h in model.history_ for b in h["batches"]]
+    assert len(batch_losses) > 0 and np.all(np.isfinite(batch_losses))
+    E = model.transform(X)
+    assert np.all(np.isfinite(E))
+    # The same seed, batches and initial weights with the default triplet loss
+    # give other embeddings: the PML loss is what trained the encoder.
+    default = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y)
+    assert np.abs(E - default.transform(X)).max() > 1e-3
 
 
 def test_embedder_refuses_a_pml_loss_on_another_distance_before_training():
