@@ -632,21 +632,21 @@ class EmbedderMethod(Method):
             epochs = averaged_best_epochs(X, y, seed, params, repeats)
             if epochs is not None:
                 params.update(early_stopping=False, max_epochs=epochs)
+        # The parameters the embedder will fit with: its defaults where params
+        # leave them out.
+        settings = {**WassersteinSequenceEmbedder().get_params(), **params}
         learned_rows = self.params.get("_loss_on_learned_rows")
         if learned_rows:
-            # The embedder's own defaults, where params leave them out.
-            defaults = WassersteinSequenceEmbedder().get_params()
             params["loss"] = LearnedRowsTripletLoss(
-                params.get("n_features", defaults["n_features"]),
-                p=params.get("p", defaults["p"]),
-                margin=params.get("margin", defaults["margin"]),
+                settings["n_features"],
+                p=settings["p"],
+                margin=settings["margin"],
                 also_all_rows=learned_rows == "added",
             )
         pml = self.params.get("_pml_loss")
         if pml:
             name, kwargs = pml
-            defaults = WassersteinSequenceEmbedder().get_params()
-            params["loss"] = pml_loss(name, kwargs, params.get("p", defaults["p"]))
+            params["loss"] = pml_loss(name, kwargs, settings["p"])
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         fraction = self.params.get("_lag_fraction")
         lags = (

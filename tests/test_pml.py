@@ -459,6 +459,11 @@ def _sequences():
     return X, y
 
 
+def _batch_losses(model):
+    """The training loss of every batch of every epoch, from skorch's history."""
+    return [b["train_loss"] for h in model.history_ for b in h["batches"]]
+
+
 @pytest.mark.parametrize("p", [1, 2])
 def test_embedder_trained_with_pml_equals_the_default_loss(p):
     from pytorch_metric_learning.distances import LpDistance
@@ -481,10 +486,7 @@ def test_embedder_trained_with_pml_equals_the_default_loss(p):
 
     # Every batch's loss agrees to float32 rounding: the same triplets, the same
     # distances, the same training.
-    def batch_losses(model):
-        return [b["train_loss"] for h in model.history_ for b in h["batches"]]
-
-    np.testing.assert_allclose(batch_losses(pml), batch_losses(ours), rtol=1e-5)
+    np.testing.assert_allclose(_batch_losses(pml), _batch_losses(ours), rtol=1e-5)
     # Rounding differences of the two distance implementations reach the
     # weights through Adam, which normalises even near-zero gradients (those
     # of biases followed by batch normalisation), so the embeddings agree to
@@ -508,7 +510,7 @@ def test_embedder_trains_with_pml_pair_and_softmax_losses(make_loss):
     model = WassersteinSequenceEmbedder(
         **params, loss=make_loss(_lp(2)), random_state=0
     ).fit(X, y)
-    batch_losses = [b["train_loss"] for h in model.history_ for b in h["batches"]]
+    batch_losses = _batch_losses(model)
     assert len(batch_losses) > 0 and np.all(np.isfinite(batch_losses))
     E = model.transform(X)
     assert np.all(np.isfinite(E))
