@@ -75,6 +75,7 @@ from sklearn_wdist import (
 # ablation must see exactly the embedder's input preprocessing, which has no
 # public function.
 from sklearn_wdist import _embedder as embedder_module
+from sklearn_wdist._row_weights import pair_spread, spread_weights
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 from sklearn_wdist.metrics import (
     equal_error_rate,
@@ -114,10 +115,20 @@ PREVIOUS_DEFAULTS = {
 # Rounds 2-15 learned 8 features (round 16 chose 4); every configuration
 # of those rounds pins it, through the constants below or explicitly.
 BEFORE_ROUND_16 = {"n_features": 8}
+# Rounds 8-17 weighted the kept rows by their within-class spread (round 18
+# chose input_row_weighting="total"); the configurations of those rounds pin
+# it, through ROUND_7_DIFFERENCES or explicitly (rounds 7 and before: None).
+BEFORE_ROUND_18 = {"input_row_weighting": "within_class"}
 # Rounds 7-14 kept the first differences only (round 15 chose the
 # increments at several lags, include_differences="multiscale"); the
-# configurations of those rounds that keep differences pin it.
-ROUND_7_DIFFERENCES = {"include_differences": True, **BEFORE_ROUND_16}
+# configurations of those rounds that keep differences pin it, and the
+# within-class row weights of rounds 8-17 (a configuration of round 7 sets
+# input_row_weighting=None after it).
+ROUND_7_DIFFERENCES = {
+    "include_differences": True,
+    **BEFORE_ROUND_18,
+    **BEFORE_ROUND_16,
+}
 # Rounds 1-8 trained every sequence for max_epochs (no early stopping) and
 # gated no input channel; the configurations that reproduce them pin both
 # (and the 8 learned features of their time).
@@ -554,7 +565,16 @@ class EmbedderMethod(Method):
     (:func:`~sklearn_wdist.pairwise_wasserstein`; Euclidean for mean pooling),
     ``"energy"``, the energy distance between the quantile embeddings, or
     ``"ridge"``, the accuracy of a ``RidgeClassifierCV`` on the standardised
-    embeddings (accuracy tasks only). Default: ``{name: "metric"}``.
+    embeddings (accuracy tasks only), or ``"total-spread"``, the
+    ``p``-Wasserstein distance after every row (learned and kept) is scaled
+    by ``(mean(s) / s_k) ** (1/p)``, ``s_k`` its mean ``W_p ** p`` over all
+    pairs of training sequences (:func:`total_spread_weights`; a probe of
+    round 18), or ``"kept-total-spread"``, the same with only the kept rows
+    scaled, each to the learned rows' mean spread (what
+    ``input_row_weighting="total"`` gives, computed on the fitted
+    embedding). Default: ``{name: "metric"}``; the harness option
+    ``"_total_spread": True`` adds ``"NAME, rows by total spread"``, and
+    ``"kept"`` adds ``"NAME, kept rows by total spread (post hoc)"`` too.
 
     Keys of ``params`` starting with ``_`` are options of the harness, not of
     the estimator: ``"_refit": True`` with early stopping fits once to find
@@ -588,9 +608,14 @@ class EmbedderMethod(Method):
         use_labels: bool = True,
     ) -> None:
         distances = {name: "metric"} if distances is None else dict(distances)
+        if params.get("_total_spread"):
+            distances[name + TOTAL_SPREAD] = "total-spread"
+        if params.get("_total_spread") == "kept":
+            distances[name + KEPT_TOTAL_SPREAD] = "kept-total-spread"
         if name not in distances:
             raise ValueError(f"distances must name the method itself, {name!r}.")
-        unknown = set(distances.values()) - {"metric", "energy", "ridge"}
+        known = {"metric", "energy", "ridge", "total-spread", "kept-total-spread"}
+        unknown = set(distances.values()) - known
         if unknown:
             raise ValueError(f"unknown evaluation distances {sorted(unknown)}.")
         self.name = name
@@ -674,6 +699,13 @@ class EmbedderMethod(Method):
             self.embedder_ = WassersteinSequenceEmbedder(
                 random_state=seed, **params
             ).fit(X, y)
+        kinds = set(self.distances.values())
+        self.row_scales_ = {
+            kind: total_spread_weights(
+                self.embedder_, X, kept_only=kind != "total-spread"
+            )
+            for kind in kinds & {"total-spread", "kept-total-spread"}
+        }
 
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)
@@ -684,9 +716,47 @@ class EmbedderMethod(Method):
         B: np.ndarray | None = None,
         evaluation: str | None = None,
     ) -> np.ndarray:
-        if self.distances[evaluation or self.name] == "energy":
+        kind = self.distances[evaluation or self.name]
+        if kind == "energy":
             return energy_distance_matrix(A, B, self.embedder_.n_embedding_features_)
+        if kind in ("total-spread", "kept-total-spread"):
+            A = A * self.row_scales_[kind]
+            B = None if B is None else B * self.row_scales_[kind]
         return pairwise_wasserstein(A, B, p=self.embedder_.p_)
+
+
+TOTAL_SPREAD = ", rows by total spread"
+KEPT_TOTAL_SPREAD = ", kept rows by total spread (post hoc)"
+
+
+def total_spread_weights(
+    embedder: WassersteinSequenceEmbedder, X: Sequences, kept_only: bool = False
+) -> np.ndarray:
+    """Column factors that give every row the same spread over training pairs.
+
+    Row ``k`` of the quantile embedding (``M`` columns of ``transform``) is
+    scaled by ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is its mean
+    ``W_p ** p`` over all ordered pairs of distinct training sequences
+    (``pair_spread`` of the package, the within-class spread of the row
+    weights with all sequences in one class). Returned repeated over each
+    row's ``M`` columns, to multiply ``transform`` output with.
+    ``kept_only``: the learned rows keep factor 1 and each kept row is put
+    on their mean spread instead (the rule of ``input_row_weighting="total"``,
+    here on all training sequences and on rows already weighted by the fit).
+    """
+    R = embedder.transform(X)
+    n_rows = embedder.n_embedding_features_
+    quantiles = R.reshape(len(R), n_rows, -1)
+    spread = pair_spread(quantiles, embedder.p_)
+    if kept_only:
+        n_learned = embedder.n_features
+        factors = np.ones(n_rows)
+        factors[n_learned:] = spread_weights(
+            spread[n_learned:], embedder.p_, float(spread[:n_learned].mean())
+        )
+    else:
+        factors = spread_weights(spread, embedder.p_)
+    return np.repeat(factors, quantiles.shape[2])
 
 
 class RawQuantileMethod(Method):

@@ -108,8 +108,14 @@ DEFAULT_CONFIGS = {
         "normalize_output": True,
         **common.BEFORE_ROUND_9,
     },
+    # The default of rounds 16 and 17: the kept rows weighted by their
+    # within-class spread (round 18 chose their total spread).
+    "round 17: within-class row weights": dict(common.BEFORE_ROUND_18),
     # The default of round 15: 8 learned features (round 16 chose 4).
-    "round 15: 8 learned features": dict(common.BEFORE_ROUND_16),
+    "round 15: 8 learned features": {
+        **common.BEFORE_ROUND_16,
+        **common.BEFORE_ROUND_18,
+    },
     # The defaults of rounds 12-14: first differences only (round 15 chose
     # the increments at several lags).
     "first differences only": common.ROUND_7_DIFFERENCES,
@@ -122,9 +128,9 @@ DEFAULT_CONFIGS = {
     "no gates": common.ROUND_8,
     # The defaults before the kept rows were weighted (selection round 8).
     "unweighted input rows": {
-        "input_row_weighting": None,
         **common.BEFORE_ROUND_9,
         **common.ROUND_7_DIFFERENCES,
+        "input_row_weighting": None,
     },
     # The defaults before the first-difference rows (selection round 7).
     "no difference rows": {

@@ -86,7 +86,7 @@ def methods(
         common.EmbedderMethod("learned (round 8 default)", common.ROUND_8),
         common.EmbedderMethod(
             "learned (round 8, unweighted input rows)",
-            {"input_row_weighting": None, **common.ROUND_8},
+            {**common.ROUND_8, "input_row_weighting": None},
         ),
         common.RawQuantileMethod(),
         common.WhitenedDifferencesQuantileMethod(),

@@ -44,7 +44,7 @@ def run(task: common.Task, seed: int) -> list[dict]:
     embedder, fit_s = common.timed(
         # Unweighted fits (the round 7 default); the variants weight them here.
         WassersteinSequenceEmbedder(
-            input_row_weighting=None, random_state=seed, **common.ROUND_8
+            random_state=seed, **{**common.ROUND_8, "input_row_weighting": None}
         ).fit,
         task.X_train,
         task.y_train,

@@ -436,7 +436,13 @@ def write_results(out: Path, configs: dict, records: list[common.Record]) -> Non
         out,
         "select_defaults",
         {"configs": configs, "records": records},
-        summarise(records, list(configs)),
+        # Evaluations that share a candidate's fit (e.g. "_total_spread") too.
+        summarise(
+            records,
+            common.distinct(
+                [*configs, *(r["method"] for r in records if r["method"] != RAW)]
+            ),
+        ),
     )
 
 

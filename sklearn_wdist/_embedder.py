@@ -26,7 +26,12 @@ from ._docs import DocumentationLinkMixin
 from ._exact import pairwise_wasserstein_exact
 from ._input_gates import fit_input_gates
 from ._pairwise import pairwise_wasserstein
-from ._row_weights import encoder_buffer, fit_row_weights, kept_row_weights
+from ._row_weights import (
+    encoder_buffer,
+    fit_row_weights,
+    fit_total_row_weights,
+    kept_row_weights,
+)
 from ._training import (
     AugmentingCollate,
     LatestBestEarlyStopping,
@@ -243,24 +248,34 @@ class WassersteinSequenceEmbedder(
         standardised: how the signal changes over a few steps and over
         longer stretches. Ignored when ``include_input=False``. Chosen on
         validation data (``BENCHMARKS.md``, rounds 7 and 15).
-    input_row_weighting : {"within_class"} or None, default="within_class"
+    input_row_weighting : {"total", "within_class"} or None, default="total"
         How the kept input rows (the channels and their differences, see
-        ``include_input``) weigh in the distance. ``"within_class"``: after
-        training, each kept row ``k`` is scaled by
+        ``include_input``) weigh in the distance; set after training.
+        ``"total"``: each kept row ``k`` that varies is scaled by
+        ``(s_L / s_k) ** (1/p)``, where ``s_k`` is the mean of its
+        ``W_p ** p`` distance over all ordered pairs of (at most 256 evenly
+        spaced) training sequences and ``s_L`` the mean of that spread over the
+        learned rows: every kept row then sets sequences apart as much as a
+        learned feature does on average, however much or little its own
+        values differ from sequence to sequence (channels normalised per
+        sequence, say, differ little in distribution and would otherwise count
+        for little beside features trained to set sequences apart). The
+        learned rows are left alone; without learned rows (or none that
+        varies) the kept rows are put on their own mean spread.
+        ``"within_class"``: each kept row ``k`` is scaled by
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
         ``W_p ** p`` distance over all ordered pairs of training sequences of
         one class (estimated from at most 256 evenly spaced sequences of each
         of at most 256 classes) and the mean runs over the kept rows that vary
-        within a class (the others keep weight 1). Rows that vary a lot within
-        a class (noise for telling classes apart) then weigh less, rows that
-        stay put more: the within-class standardisation of a distribution's
-        rows. The factors are not bounded: a row that hardly varies within any
-        class is scaled up until its within-class spread is the average. The
-        learned rows are left alone, since training made them tight on its
-        own classes. Training, and early stopping's validation score, see
-        every kept row at weight 1. ``None``: every kept row weighs 1. Without
-        labels (``fit(X)``), or with an encoder without kept rows, nothing is
-        weighted. Chosen on validation data (``BENCHMARKS.md``, round 8).
+        within a class (the others keep weight 1): rows that vary a lot within
+        a class weigh less, rows that stay put more; the kept rows together
+        keep their share of the distance. Without labels (``fit(X)``) it
+        weighs nothing. The factors are not bounded in either rule. Training,
+        and early stopping's validation score, see every kept row at weight
+        1. ``None``: every kept row weighs 1. With an encoder without kept
+        rows nothing is weighted. ``"total"`` was chosen on validation data
+        (``BENCHMARKS.md``, round 18), where it replaced ``"within_class"``
+        (round 8).
     input_gating : {"anova"} or None, default="anova"
         Scale each (whitened, standardised) input channel on its way into the
         learned layers of the encoder (a built-in one, or a user
@@ -572,7 +587,7 @@ class WassersteinSequenceEmbedder(
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "include_differences": ["boolean", StrOptions({"multiscale"})],
-        "input_row_weighting": [StrOptions({"within_class"}), None],
+        "input_row_weighting": [StrOptions({"total", "within_class"}), None],
         "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
@@ -625,7 +640,7 @@ class WassersteinSequenceEmbedder(
         dropout=0.0,
         include_input=True,
         include_differences="multiscale",
-        input_row_weighting="within_class",
+        input_row_weighting="total",
         input_gating="anova",
         normalize_output=True,
         input_whitening="auto",
@@ -1336,17 +1351,21 @@ class WassersteinSequenceEmbedder(
             return None
         with torch.no_grad():
             weights.fill_(1.0)
-        if self.input_row_weighting is None or train_codes is None:
+        kind = self.input_row_weighting
+        if kind is None or (kind == "within_class" and train_codes is None):
             return None
-        factors = fit_row_weights(
-            lambda indices: embed_sequences(
-                module, [train_inputs[i] for i in indices], 1.0, self.n_threads
-            ),
-            train_codes,
-            len(weights),
-            self._n_levels(),
-            int(self.p),
-        )
+
+        def embed(indices):
+            chosen = [train_inputs[i] for i in indices]
+            return embed_sequences(module, chosen, 1.0, self.n_threads)
+
+        n_rows, n_levels, p = len(weights), self._n_levels(), int(self.p)
+        if kind == "total":
+            factors = fit_total_row_weights(
+                embed, len(train_inputs), n_rows, n_levels, p
+            )
+        else:
+            factors = fit_row_weights(embed, train_codes, n_rows, n_levels, p)
         if factors is not None:
             with torch.no_grad():
                 weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))

@@ -1,10 +1,13 @@
-"""Weights of the kept input rows from their spread within the training classes.
+"""Weights of the kept input rows from their spread over training pairs.
 
 See ``input_row_weighting`` of :class:`~sklearn_wdist.WassersteinSequenceEmbedder`.
-The spread of row ``k`` is the mean of its ``W_p ** p`` distance over all
-ordered pairs of distinct training sequences of one class. Large data are
-estimated from a bounded, evenly spaced sample of each class, whose mean pair
-spread then counts for all ``N_c (N_c - 1)`` pairs of the class.
+``"within_class"``: the spread of row ``k`` is the mean of its ``W_p ** p``
+distance over all ordered pairs of distinct training sequences of one class.
+Large data are estimated from a bounded, evenly spaced sample of each class,
+whose mean pair spread then counts for all ``N_c (N_c - 1)`` pairs of the
+class. ``"total"``: the mean over all ordered pairs of (a bounded, evenly
+spaced sample of) the training sequences, and the kept rows are put on the
+learned rows' mean spread.
 """
 
 from __future__ import annotations
@@ -71,18 +74,22 @@ def within_class_spread(
     return total / max(pairs, 1)
 
 
-def spread_weights(spread: np.ndarray, p: int) -> np.ndarray:
-    """``(mean(s) / s_k) ** (1/p)``, the mean over the rows with spread.
+def spread_weights(
+    spread: np.ndarray, p: int, reference: float | None = None
+) -> np.ndarray:
+    """Return ``(reference / s_k) ** (1/p)``, by default the rows' mean spread.
 
-    A row that never varies within a class (spread below ``1e-12`` of the
-    largest, rounding level for ``p=2``) keeps weight 1, and so does every
-    row when none varies. The factors are not bounded: a row that hardly
-    varies within any class is weighted up by as much as it is tight.
+    A row that never varies (spread below ``1e-12`` of the largest, rounding
+    level for ``p=2``) keeps weight 1, and so does every row when none
+    varies. The factors are not bounded: a row that hardly varies is
+    weighted up by as much as it is tight. ``reference``: the spread every
+    varying row is put on (a positive number), instead of their mean.
     """
     varies = spread > 1e-12 * max(float(spread.max(initial=0.0)), np.finfo(float).tiny)
     factors = np.ones(len(spread))
     if varies.any():
-        reference = spread[varies].mean()
+        if reference is None:
+            reference = spread[varies].mean()
         factors[varies] = (reference / spread[varies]) ** (1.0 / p)
     return factors
 
@@ -134,3 +141,32 @@ def fit_row_weights(
             yield quantiles[:, quantiles.shape[1] - n_rows :], size
 
     return spread_weights(within_class_spread(kept_quantiles(), p, n_rows), p)
+
+
+def fit_total_row_weights(
+    embed: Callable[[np.ndarray], np.ndarray],
+    n_sequences: int,
+    n_rows: int,
+    n_levels: int,
+    p: int,
+    max_members: int = 256,
+) -> np.ndarray:
+    """Weights that give each of the last ``n_rows`` rows the learned rows' spread.
+
+    The spread of a row is its mean ``W_p ** p`` over the ordered pairs of
+    at most ``max_members`` evenly spaced training sequences (all of them on
+    small data), embedded at once by ``embed(indices)`` (flattened,
+    unweighted quantile embeddings). Each kept row that varies is scaled to
+    the mean spread of the rows before it (the learned features); with no
+    learned rows, or none that varies, to the kept rows' own mean.
+    """
+    if n_sequences < 2:  # no pair to measure a spread on
+        return np.ones(n_rows)
+    size = min(n_sequences, max_members)
+    indices = np.unique(np.linspace(0, n_sequences - 1, size).astype(int))
+    quantiles = embed(indices).reshape(len(indices), -1, n_levels)
+    spread = pair_spread(quantiles, p)
+    n_learned = len(spread) - n_rows
+    learned = spread[:n_learned]
+    reference = float(learned.mean()) if n_learned and learned.max() > 0 else None
+    return spread_weights(spread[n_learned:], p, reference)

@@ -854,7 +854,9 @@ def test_input_row_weights_match_a_brute_force_reference(data, p):
     settings = dict(**TINY, p=p, early_stopping=False, random_state=0)
     plain = WassersteinSequenceEmbedder(**settings, input_row_weighting=None)
     plain.fit(X, y)
-    weighted = WassersteinSequenceEmbedder(**settings).fit(X, y)
+    weighted = WassersteinSequenceEmbedder(
+        **settings, input_row_weighting="within_class"
+    ).fit(X, y)
     assert plain.input_row_weights_ is None
     n_rows, n_levels, learned = plain.n_embedding_features_, TINY["n_quantiles"], 4
     quantiles = plain.transform(X).reshape(len(X), n_rows, n_levels)
@@ -889,14 +891,105 @@ def test_input_row_weights_match_a_brute_force_reference(data, p):
     )
 
 
-def test_input_row_weights_need_labels_and_kept_rows(data):
+def test_within_class_row_weights_need_labels_and_kept_rows(data):
     X, y = data
-    label_free = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X)
+    label_free = WassersteinSequenceEmbedder(
+        **TINY, input_row_weighting="within_class", random_state=0
+    ).fit(X)
     assert label_free.input_row_weights_ is None
     weights = label_free.module_.encoder.kept_row_weights
     torch.testing.assert_close(weights, torch.ones_like(weights))
-    bare = WassersteinSequenceEmbedder(**TINY, include_input=False, random_state=0)
-    assert bare.fit(X, y).input_row_weights_ is None
+    for weighting in ("total", "within_class"):
+        bare = WassersteinSequenceEmbedder(
+            **TINY, include_input=False, input_row_weighting=weighting, random_state=0
+        )
+        assert bare.fit(X, y).input_row_weights_ is None
+        assert bare.fit(X).input_row_weights_ is None
+
+
+def _brute_force_total_row_weights(quantiles, n_learned, p):
+    """(mean of s_k over learned rows / s_k) ** (1/p) for the kept rows.
+
+    s_k: mean W_p ** p of row k over all ordered pairs of sequences.
+    """
+    pairs = itertools.permutations(range(len(quantiles)), 2)
+    spread = np.mean(
+        [(np.abs(quantiles[a] - quantiles[b]) ** p).mean(axis=1) for a, b in pairs],
+        axis=0,
+    )
+    return (spread[:n_learned].mean() / spread[n_learned:]) ** (1.0 / p)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("labelled, weighting", [(False, "total"), (True, "total")])
+def test_total_row_weights_match_a_brute_force_reference(data, p, labelled, weighting):
+    X, y = data
+    y = y if labelled else None
+    settings = dict(**TINY, p=p, early_stopping=False, random_state=0)
+    plain = WassersteinSequenceEmbedder(**settings, input_row_weighting=None)
+    plain.fit(X, y)
+    weighted = WassersteinSequenceEmbedder(**settings, input_row_weighting=weighting)
+    weighted.fit(X, y)
+    n_rows, n_levels, learned = plain.n_embedding_features_, TINY["n_quantiles"], 4
+    quantiles = plain.transform(X).reshape(len(X), n_rows, n_levels)
+    quantiles /= plain.embedding_scale_
+    expected = _brute_force_total_row_weights(quantiles, learned, p)
+    np.testing.assert_allclose(weighted.input_row_weights_, expected, rtol=1e-4)
+    assert not np.allclose(expected, 1.0)  # the rows' spreads differ here
+    Z = weighted.transform(X).reshape(len(X), n_rows, n_levels)
+    np.testing.assert_allclose(
+        Z,
+        quantiles * plain.embedding_scale_ * np.r_[np.ones(learned), expected][:, None],
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_total_row_weights_come_from_a_bounded_even_sample():
+    from sklearn_wdist._row_weights import fit_total_row_weights
+
+    rng = np.random.default_rng(6)
+    quantiles = rng.normal(size=(1000, 3, 4))
+    quantiles[:, 2] *= 0.1  # a kept row that hardly varies
+    quantiles[:, 0] *= 2.0  # a learned row
+    embedded = []
+
+    def embed(indices):
+        embedded.append(indices)
+        return quantiles[indices].reshape(len(indices), -1)
+
+    weights = fit_total_row_weights(embed, 1000, n_rows=2, n_levels=4, p=2)
+    (indices,) = embedded
+    assert len(indices) == 256 and indices[0] == 0 and indices[-1] == 999
+    expected = _brute_force_total_row_weights(quantiles[indices], 1, 2)
+    np.testing.assert_allclose(weights, expected, rtol=1e-10)
+    # Put on the learned row's spread: about 2 and 20 times their own scale.
+    np.testing.assert_allclose(weights, [2.0, 20.0], rtol=0.1)
+
+
+def test_total_row_weights_without_learned_spread_use_the_kept_rows_mean():
+    from sklearn_wdist._row_weights import fit_total_row_weights
+
+    rng = np.random.default_rng(7)
+    quantiles = rng.normal(size=(30, 3, 4))
+    quantiles[:, 0] = 1.5  # a learned row that never varies
+    quantiles[:, 2] *= 3.0
+
+    def embed(indices):
+        return quantiles[indices].reshape(len(indices), -1)
+
+    weights = fit_total_row_weights(embed, 30, n_rows=2, n_levels=4, p=2)
+    spread = _brute_force_spread(quantiles[:, 1:], 2)
+    np.testing.assert_allclose(weights, np.sqrt(spread.mean() / spread), rtol=1e-10)
+    # With no learned row at all, the same.
+    kept_only = fit_total_row_weights(
+        lambda i: quantiles[i, 1:].reshape(len(i), -1), 30, 2, 4, 2
+    )
+    np.testing.assert_allclose(kept_only, weights, rtol=1e-12)
+    # One sequence has no pair: every row weighs 1.
+    np.testing.assert_array_equal(
+        fit_total_row_weights(embed, 1, n_rows=2, n_levels=4, p=2), np.ones(2)
+    )
 
 
 def _groups(quantiles, codes):
