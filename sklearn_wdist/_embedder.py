@@ -334,7 +334,9 @@ class WassersteinSequenceEmbedder(
         contiguous crop keeping between ``crop_fraction`` and all of its steps
         (a crop should have the feature distribution of its sequence). ``1.0``
         never crops. ``"auto"``: no crops with labels, ``0.5`` without
-        (``fit(X)``), where crops of a sequence are its only positives.
+        (``fit(X)``), where crops of a sequence are its only positives
+        (``0.5`` did better than ``0.8`` on validation data without labels,
+        ``BENCHMARKS.md``, round 18).
     scale_std : float, default=0.0
         Training augmentation: each training sequence is multiplied by
         ``exp(s)``, ``s ~ N(0, scale_std**2)``.
