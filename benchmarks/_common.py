@@ -75,7 +75,11 @@ from sklearn_wdist import (
 # ablation must see exactly the embedder's input preprocessing, which has no
 # public function.
 from sklearn_wdist import _embedder as embedder_module
-from sklearn_wdist._row_weights import pair_spread, spread_weights
+from sklearn_wdist._row_weights import (
+    fit_total_row_weights,
+    pair_spread,
+    spread_weights,
+)
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 from sklearn_wdist.metrics import (
     equal_error_rate,
@@ -746,17 +750,23 @@ def total_spread_weights(
     """
     R = embedder.transform(X)
     n_rows = embedder.n_embedding_features_
-    quantiles = R.reshape(len(R), n_rows, -1)
-    spread = pair_spread(quantiles, embedder.p_)
+    n_levels = R.shape[1] // n_rows
     if kept_only:
+        # The embedder's own rule, on every training sequence.
         n_learned = embedder.n_features
         factors = np.ones(n_rows)
-        factors[n_learned:] = spread_weights(
-            spread[n_learned:], embedder.p_, float(spread[:n_learned].mean())
+        factors[n_learned:] = fit_total_row_weights(
+            lambda indices: R[indices],
+            len(R),
+            n_rows - n_learned,
+            n_levels,
+            embedder.p_,
+            max_members=len(R),
         )
     else:
-        factors = spread_weights(spread, embedder.p_)
-    return np.repeat(factors, quantiles.shape[2])
+        quantiles = R.reshape(len(R), n_rows, n_levels)
+        factors = spread_weights(pair_spread(quantiles, embedder.p_), embedder.p_)
+    return np.repeat(factors, n_levels)
 
 
 class RawQuantileMethod(Method):
