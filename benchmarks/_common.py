@@ -78,8 +78,10 @@ from sklearn_wdist import _embedder as embedder_module
 from sklearn_wdist._row_weights import (
     fit_total_row_weights,
     pair_spread,
+    resampling_spread,
     spread_weights,
 )
+from sklearn_wdist._training import embed_sequences, sequence_step_features
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 from sklearn_wdist.metrics import (
     equal_error_rate,
@@ -578,7 +580,12 @@ class EmbedderMethod(Method):
     ``input_row_weighting="total"`` gives, computed on the fitted
     embedding). Default: ``{name: "metric"}``; the harness option
     ``"_total_spread": True`` adds ``"NAME, rows by total spread"``, and
-    ``"kept"`` adds ``"NAME, kept rows by total spread (post hoc)"`` too.
+    ``"kept"`` adds ``"NAME, kept rows by total spread (post hoc)"`` too;
+    ``"_reliability": True`` (or ``"bootstrap"``) adds ``"NAME, kept rows by
+    reliability (post hoc)"`` and ``"split"`` adds ``"NAME, kept rows by
+    split-half reliability (post hoc)"``: the fit's kept rows reweighted by
+    their ``"total"`` factor times their reliability against two noise
+    estimates (:func:`reliability_row_scales`, probes of round 19).
 
     Keys of ``params`` starting with ``_`` are options of the harness, not of
     the estimator: ``"_refit": True`` with early stopping fits once to find
@@ -616,9 +623,13 @@ class EmbedderMethod(Method):
             distances[name + TOTAL_SPREAD] = "total-spread"
         if params.get("_total_spread") == "kept":
             distances[name + KEPT_TOTAL_SPREAD] = "kept-total-spread"
+        if params.get("_reliability") in (True, "bootstrap"):
+            distances[name + KEPT_RELIABILITY] = "kept-reliability"
+        if params.get("_reliability") == "split":
+            distances[name + KEPT_SPLIT_RELIABILITY] = "kept-split-reliability"
         if name not in distances:
             raise ValueError(f"distances must name the method itself, {name!r}.")
-        known = {"metric", "energy", "ridge", "total-spread", "kept-total-spread"}
+        known = {"metric", "energy", "ridge", *POST_HOC_KINDS}
         unknown = set(distances.values()) - known
         if unknown:
             raise ValueError(f"unknown evaluation distances {sorted(unknown)}.")
@@ -710,6 +721,11 @@ class EmbedderMethod(Method):
             )
             for kind in kinds & {"total-spread", "kept-total-spread"}
         }
+        for kind, noise in RELIABILITY_NOISE.items():
+            if kind in kinds:
+                self.row_scales_[kind] = reliability_row_scales(
+                    self.embedder_, X, seed, noise
+                )
 
     def represent(self, X: Sequences) -> np.ndarray:
         return self.embedder_.transform(X)
@@ -723,7 +739,7 @@ class EmbedderMethod(Method):
         kind = self.distances[evaluation or self.name]
         if kind == "energy":
             return energy_distance_matrix(A, B, self.embedder_.n_embedding_features_)
-        if kind in ("total-spread", "kept-total-spread"):
+        if kind in POST_HOC_KINDS:
             A = A * self.row_scales_[kind]
             B = None if B is None else B * self.row_scales_[kind]
         return pairwise_wasserstein(A, B, p=self.embedder_.p_)
@@ -731,6 +747,93 @@ class EmbedderMethod(Method):
 
 TOTAL_SPREAD = ", rows by total spread"
 KEPT_TOTAL_SPREAD = ", kept rows by total spread (post hoc)"
+KEPT_RELIABILITY = ", kept rows by reliability (post hoc)"
+KEPT_SPLIT_RELIABILITY = ", kept rows by split-half reliability (post hoc)"
+RELIABILITY_NOISE = {"kept-reliability": "bootstrap", "kept-split-reliability": "split"}
+# Evaluations that rescale the fit's transform by column factors.
+POST_HOC_KINDS = ("total-spread", "kept-total-spread", *RELIABILITY_NOISE)
+
+
+def split_half_spread(
+    step_rows: Iterable[np.ndarray], pool: Callable, p: int
+) -> np.ndarray:
+    """Mean ``W_p ** p`` per row between the even and the odd steps of a sequence.
+
+    Times ``2 ** (-p/2)``: two halves of independent steps differ by about
+    that much more than two whole sequences of them (``W_p ** p`` falls
+    like ``n ** (-p/2)``). Sequences of one step are skipped.
+    """
+    total, count = 0.0, 0
+    for rows in step_rows:
+        if rows.shape[-1] < 2:
+            continue
+        halves = [
+            torch.as_tensor(np.ascontiguousarray(rows[None, :, start::2]))
+            for start in (0, 1)
+        ]
+        even, odd = (
+            pool(half, torch.tensor([half.shape[-1]])).double().numpy()[0]
+            for half in halves
+        )
+        total = total + np.power(np.abs(even - odd), p).mean(axis=-1)
+        count += 1
+    return total / max(count, 1) * 2.0 ** (-p / 2)
+
+
+def reliability_row_scales(
+    embedder: WassersteinSequenceEmbedder, X: Sequences, seed: int, noise: str
+) -> np.ndarray:
+    """Column factors that reweight the fit's kept rows by their reliability.
+
+    The ``"total"`` factor of each kept row (:func:`fit_total_row_weights`
+    on the fitted module and every training sequence up to 256, as the
+    embedder computes it) times ``r_k ** (1/p)``, ``r_k = max(0, 1 - f_k /
+    s_k)``, with the noise spread ``f_k`` from ``noise``: ``"bootstrap"``,
+    two resamples of each sequence's steps (:func:`resampling_spread`, the
+    draws a fit of ``random_state=seed`` makes), or ``"split"``, its even
+    against its odd steps (:func:`split_half_spread`). Training does not
+    depend on the weights, so for fits that hold nothing out this is what a
+    fit with these weights gives. Returned as factors on the fit's
+    ``transform``; the fit's buffer is restored.
+    """
+    module = embedder.module_
+    weights = module.encoder.kept_row_weights
+    fitted = weights.detach().clone()
+    inputs = embedder._network_input(X)
+    n_rows, p = len(fitted), int(embedder.p_)
+    fit_seed = int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max))
+
+    def embed(indices):
+        return embed_sequences(module, [inputs[i] for i in indices], 1.0, 1)
+
+    def noise_spread(indices):
+        steps = sequence_step_features(module, [inputs[i] for i in indices], 1)
+        rows = (h[-n_rows:] for h in steps)
+        if noise == "bootstrap":
+            rng = np.random.default_rng(fit_seed + 3)
+            return resampling_spread(rows, module.pool, p, rng)
+        return split_half_spread(rows, module.pool, p)
+
+    try:
+        with torch.no_grad():
+            weights.fill_(1.0)
+        factors = fit_total_row_weights(
+            embed,
+            len(inputs),
+            n_rows,
+            embedder._n_levels(),
+            p,
+            noise=noise_spread,
+        )
+    finally:
+        with torch.no_grad():
+            weights.copy_(fitted)
+    kept = fitted.double().numpy()
+    scales = np.ones(embedder.n_embedding_features_)
+    scales[len(scales) - n_rows :] = np.divide(
+        factors, kept, out=np.zeros(n_rows), where=kept != 0
+    )
+    return np.repeat(scales, embedder._n_levels())
 
 
 def total_spread_weights(

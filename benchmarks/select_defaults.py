@@ -199,6 +199,46 @@ CONFIGS = {
         "input_row_weighting": "total",
         "crop_fraction": 0.5,
     },
+    # Round 19: each kept row's "total" weight times its reliability, the
+    # share of its spread over pairs of training sequences that two
+    # resamples of one sequence's steps do not show
+    # (input_row_weighting="reliability"). Training does not see the
+    # weights, so one fit of the round 18 default gives both evaluations
+    # ("_reliability": the same fit reweighted after training).
+    "round 18 default, reliability weights post hoc": {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "input_gating": "anova",
+        "_reliability": True,
+    },
+    "round 18 default, reliability weights post hoc" + LABEL_FREE: {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "crop_fraction": 0.5,
+        "_reliability": True,
+    },
+    # The same reliability with the noise from a sequence's even against its
+    # odd steps instead of resamples of them.
+    "round 18 default, split-half reliability post hoc": {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "input_gating": "anova",
+        "_reliability": "split",
+    },
+    "round 18 default, split-half reliability post hoc" + LABEL_FREE: {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "crop_fraction": 0.5,
+        "_reliability": "split",
+    },
     # Round 13 (probe, commit d3358a3, reverted): the kept input channels in
     # the units the within-class whitening leaves them, "dilated, whitened
     # input rows" (with and without the row weights, or at one common scale).

@@ -992,6 +992,117 @@ def test_total_row_weights_without_learned_spread_use_the_kept_rows_mean():
     )
 
 
+def _brute_force_resampling_spread(steps, n_levels, p, seed, pooling="quantile"):
+    """Mean W_p ** p per row between two bootstrap draws of each sequence's steps.
+
+    The draws repeat those of the embedder (``default_rng(seed + 3)``, one
+    ``(2, T)`` draw per sequence in order); pooled with NumPy's quantiles.
+    """
+    rng = np.random.default_rng(seed + 3)
+    levels = (np.arange(n_levels) + 0.5) / n_levels
+    spreads = []
+    for rows in steps:
+        length = rows.shape[1]
+        a, b = rng.integers(0, length, size=(2, length))
+        if pooling == "mean":
+            qa, qb = rows[:, a].mean(axis=1), rows[:, b].mean(axis=1)
+        else:
+            qa = np.quantile(rows[:, a].astype(float), levels, axis=1, method="linear")
+            qb = np.quantile(rows[:, b].astype(float), levels, axis=1, method="linear")
+        spreads.append((np.abs(qa - qb) ** p).reshape(-1, rows.shape[0]).mean(axis=0))
+    return np.mean(spreads, axis=0)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("pooling", ["quantile", "mean"])
+def test_reliability_row_weights_match_a_brute_force_reference(data, p, pooling):
+    X, y = data
+    settings = dict(**TINY, p=p, pooling=pooling, early_stopping=False, random_state=0)
+    plain = WassersteinSequenceEmbedder(**settings, input_row_weighting=None)
+    plain.fit(X, y)
+    weighted = WassersteinSequenceEmbedder(
+        **settings, input_row_weighting="reliability"
+    )
+    weighted.fit(X, y)
+    n_rows, learned = plain.n_embedding_features_, 4
+    n_levels = 1 if pooling == "mean" else TINY["n_quantiles"]
+    quantiles = plain.transform(X).reshape(len(X), n_rows, n_levels)
+    quantiles /= plain.embedding_scale_
+    total = _brute_force_total_row_weights(quantiles, learned, p)
+    pairs = itertools.permutations(range(len(X)), 2)
+    spread = np.mean(
+        [(np.abs(quantiles[a] - quantiles[b]) ** p).mean(axis=1) for a, b in pairs],
+        axis=0,
+    )[learned:]
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    steps = [rows[learned:] for rows in plain.step_features(X)]
+    noise = _brute_force_resampling_spread(steps, n_levels, p, seed, pooling)
+    reliability = np.clip(1.0 - noise / spread, 0.0, 1.0)
+    expected = total * reliability ** (1.0 / p)
+    np.testing.assert_allclose(weighted.input_row_weights_, expected, rtol=1e-4)
+    assert not np.allclose(reliability, 1.0)  # the resampling noise counts here
+
+
+def test_reliability_weights_silence_a_channel_of_noise():
+    # Channel 0 sets the two groups apart; channel 1 is the same noise in
+    # every sequence. "total" puts both on the learned rows' spread;
+    # "reliability" takes most of the noise channel's weight away.
+    rng = np.random.default_rng(11)
+    X = np.stack(
+        [
+            np.stack([rng.normal(3.0 * (i % 2), 1.0, 60), rng.normal(0.0, 1.0, 60)])
+            for i in range(24)
+        ]
+    )
+    settings = dict(**TINY, include_differences=False, random_state=0)
+    total = WassersteinSequenceEmbedder(**settings, input_row_weighting="total").fit(X)
+    reliable = WassersteinSequenceEmbedder(
+        **settings, input_row_weighting="reliability"
+    ).fit(X)
+    signal, noise = reliable.input_row_weights_ / total.input_row_weights_
+    assert signal > 0.95
+    assert noise < 0.5
+
+
+def test_resampling_spread_of_means_is_twice_the_variance_over_the_length():
+    from sklearn_wdist._row_weights import resampling_spread
+    from sklearn_wdist.nn import mean_pooling
+
+    rng = np.random.default_rng(5)
+    steps = [rng.normal(0.0, [[1.0], [3.0]], size=(2, 25)) for _ in range(3000)]
+    variance = np.mean([rows.var(axis=1) for rows in steps], axis=0)
+    spread = resampling_spread(steps, mean_pooling, 2, np.random.default_rng(0))
+    np.testing.assert_allclose(spread, 2.0 * variance / 25, rtol=0.08)
+    constant = resampling_spread([np.ones((1, 9))], mean_pooling, 1, rng)
+    np.testing.assert_array_equal(constant, [0.0])
+    with pytest.raises(ValueError, match="at least one sequence"):
+        resampling_spread([], mean_pooling, 2, rng)
+
+
+def test_reliability_weights_fall_back_when_no_row_is_reliable():
+    from sklearn_wdist._row_weights import fit_total_row_weights
+
+    rng = np.random.default_rng(8)
+    quantiles = rng.normal(size=(20, 2, 4))
+
+    def embed(indices):
+        return quantiles[indices].reshape(len(indices), -1)
+
+    def loud_noise(indices):
+        return np.full(2, 1e6)
+
+    plain = fit_total_row_weights(embed, 20, n_rows=2, n_levels=4, p=2)
+    # Only kept rows, none reliable: the "total" weights, not zeros.
+    np.testing.assert_array_equal(
+        fit_total_row_weights(embed, 20, 2, 4, 2, noise=loud_noise), plain
+    )
+    # With a learned row that varies, unreliable kept rows weigh nothing.
+    np.testing.assert_array_equal(
+        fit_total_row_weights(embed, 20, 1, 4, 2, noise=lambda i: np.full(1, 1e6)),
+        [0.0],
+    )
+
+
 def _groups(quantiles, codes):
     return [(quantiles[codes == c], int((codes == c).sum())) for c in np.unique(codes)]
 

@@ -139,11 +139,14 @@ class QuantileEmbedding(nn.Module):
                 self.train()
         return int(features.shape[1])
 
+    def pool(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pool per-step features ``(batch, K, T)`` as :meth:`forward` does."""
+        if self.pooling == "mean":
+            return mean_pooling(features, lengths)
+        return quantile_pooling(
+            features, lengths, self.n_quantiles, self.quantile_method
+        )
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Quantiles ``(batch, K, n_quantiles)``, or means ``(batch, K, 1)``."""
-        features, out_lengths = self.step_features(x, lengths)
-        if self.pooling == "mean":
-            return mean_pooling(features, out_lengths)
-        return quantile_pooling(
-            features, out_lengths, self.n_quantiles, self.quantile_method
-        )
+        return self.pool(*self.step_features(x, lengths))
