@@ -78,7 +78,6 @@ from sklearn_wdist import _embedder as embedder_module
 from sklearn_wdist._row_weights import (
     fit_total_row_weights,
     pair_spread,
-    resampling_spread,
     spread_weights,
 )
 from sklearn_wdist._training import embed_sequences, sequence_step_features
@@ -754,6 +753,31 @@ RELIABILITY_NOISE = {"kept-reliability": "bootstrap", "kept-split-reliability": 
 POST_HOC_KINDS = ("total-spread", "kept-total-spread", *RELIABILITY_NOISE)
 
 
+def resampling_spread(
+    step_rows: Iterable[np.ndarray],
+    pool: Callable,
+    p: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Mean ``W_p ** p`` per row between two resamples of one sequence's steps.
+
+    Each element of ``step_rows`` holds one sequence's valid per-step values
+    ``(n_rows, T)``; two sequences of ``T`` steps are drawn from them with
+    replacement (the bootstrap) and pooled with ``pool(features, lengths)``,
+    the module's own pooling. The spread two sequences show that differ only
+    in which steps were drawn from one distribution.
+    """
+    total, count = 0.0, 0
+    for rows in step_rows:
+        length = rows.shape[-1]
+        draws = rng.integers(0, length, size=(2, length))
+        pair = torch.as_tensor(np.ascontiguousarray(rows[:, draws].transpose(1, 0, 2)))
+        pooled = pool(pair, torch.full((2,), length)).double().numpy()
+        total = total + np.power(np.abs(pooled[0] - pooled[1]), p).mean(axis=-1)
+        count += 1
+    return total / max(count, 1)
+
+
 def split_half_spread(
     step_rows: Iterable[np.ndarray], pool: Callable, p: int
 ) -> np.ndarray:
@@ -794,7 +818,9 @@ def reliability_row_scales(
     against its odd steps (:func:`split_half_spread`). Training does not
     depend on the weights, so for fits that hold nothing out this is what a
     fit with these weights gives. Returned as factors on the fit's
-    ``transform``; the fit's buffer is restored.
+    ``transform``; the fit's buffer is restored. (The bootstrap form was
+    built into the package as ``input_row_weighting="reliability"`` at
+    commit 1d3fdf0, not adopted; this reproduces it to float32 rounding.)
     """
     module = embedder.module_
     weights = module.encoder.kept_row_weights
@@ -814,20 +840,29 @@ def reliability_row_scales(
             return resampling_spread(rows, module.pool, p, rng)
         return split_half_spread(rows, module.pool, p)
 
+    n_levels = embedder._n_levels()
+    size = min(len(inputs), 256)  # the sample fit_total_row_weights embeds
+    indices = np.unique(np.linspace(0, len(inputs) - 1, size).astype(int))
     try:
         with torch.no_grad():
             weights.fill_(1.0)
+        quantiles = embed(indices)
         factors = fit_total_row_weights(
-            embed,
+            lambda chosen: quantiles[np.searchsorted(indices, chosen)],
             len(inputs),
             n_rows,
-            embedder._n_levels(),
+            n_levels,
             p,
-            noise=noise_spread,
         )
+        spread = pair_spread(quantiles.reshape(len(indices), -1, n_levels), p)[-n_rows:]
+        noise_level = noise_spread(indices)
     finally:
         with torch.no_grad():
             weights.copy_(fitted)
+    varies = spread > 1e-12 * max(float(spread.max()), np.finfo(float).tiny)
+    reliability = np.ones(n_rows)
+    reliability[varies] = np.clip(1.0 - noise_level[varies] / spread[varies], 0, 1)
+    factors = factors * reliability ** (1.0 / p)
     kept = fitted.double().numpy()
     scales = np.ones(embedder.n_embedding_features_)
     scales[len(scales) - n_rows :] = np.divide(

@@ -202,9 +202,10 @@ CONFIGS = {
     # Round 19: each kept row's "total" weight times its reliability, the
     # share of its spread over pairs of training sequences that two
     # resamples of one sequence's steps do not show
-    # (input_row_weighting="reliability"). Training does not see the
-    # weights, so one fit of the round 18 default gives both evaluations
-    # ("_reliability": the same fit reweighted after training).
+    # (input_row_weighting="reliability" at commit 1d3fdf0). Training does
+    # not see the weights, so one fit of the round 18 default gives both
+    # evaluations ("_reliability": the same fit reweighted after training).
+    # Not adopted: rule's sums lower with and without labels (BENCHMARKS.md).
     "round 18 default, reliability weights post hoc": {
         **_DILATED,
         "n_features": 4,

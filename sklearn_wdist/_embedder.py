@@ -31,7 +31,6 @@ from ._row_weights import (
     fit_row_weights,
     fit_total_row_weights,
     kept_row_weights,
-    resampling_spread,
 )
 from ._training import (
     AugmentingCollate,
@@ -249,8 +248,7 @@ class WassersteinSequenceEmbedder(
         standardised: how the signal changes over a few steps and over
         longer stretches. Ignored when ``include_input=False``. Chosen on
         validation data (``BENCHMARKS.md``, rounds 7 and 15).
-    input_row_weighting : {"total", "reliability", "within_class"} or None, \
-default="total"
+    input_row_weighting : {"total", "within_class"} or None, default="total"
         How the kept input rows (the channels and their differences, see
         ``include_input``) weigh in the distance; set after training.
         ``"total"``: each kept row ``k`` that varies is scaled by
@@ -267,18 +265,7 @@ default="total"
         ``pooling="mean"`` a kept row is one number per sequence, and the
         means of the increment rows hardly differ between sequences:
         ``"total"`` scales that noise up (factors of 23 to 233 on
-        BasicMotions), so use ``"reliability"`` or ``"within_class"`` there.
-        ``"reliability"``: the ``"total"`` factor times ``r_k ** (1/p)``, the
-        row's reliability ``r_k = max(0, 1 - f_k / s_k)``, where ``f_k`` is the
-        mean ``W_p ** p`` of the row between two bootstrap resamples of one
-        training sequence's own steps (each sequence of the same sample, its
-        steps drawn with replacement, as many as it has; drawn from
-        ``random_state``): the spread sampling noise alone gives at that
-        length. A row adds ``r_k`` times the learned rows' spread to the
-        distance, nothing where sequences differ no more than two resamples of
-        one sequence do (a channel of noise, the means of increments), and
-        needs no labels. When no kept row is reliable and no learned row
-        varies, the ``"total"`` factors are kept.
+        BasicMotions), so use ``"within_class"`` there.
         ``"within_class"``: each kept row ``k`` is scaled by
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
         ``W_p ** p`` distance over all ordered pairs of training sequences of
@@ -606,10 +593,7 @@ default="total"
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "include_differences": ["boolean", StrOptions({"multiscale"})],
-        "input_row_weighting": [
-            StrOptions({"total", "reliability", "within_class"}),
-            None,
-        ],
+        "input_row_weighting": [StrOptions({"total", "within_class"}), None],
         "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
@@ -851,7 +835,7 @@ default="total"
         )
         self._check_trained(net, train_inputs)
         row_weights = self._fit_input_row_weights(
-            net.module_, train_inputs, train_codes, seed
+            net.module_, train_inputs, train_codes
         )
         self._record_fit(
             net,
@@ -1362,22 +1346,18 @@ default="total"
                 gates.copy_(torch.as_tensor(factors, dtype=gates.dtype))
         return factors
 
-    def _fit_input_row_weights(
-        self, module, train_inputs, train_codes, seed, kind=None
-    ):
+    def _fit_input_row_weights(self, module, train_inputs, train_codes):
         """Set the kept rows' factors (``input_row_weighting``); return them.
 
         The spread is measured on the unweighted rows: the buffer is reset to
-        ones first, whatever training or a callback left in it. ``kind``
-        overrides ``input_row_weighting``; ``seed`` draws the resamples of
-        ``"reliability"``.
+        ones first, whatever training or a callback left in it.
         """
         weights = kept_row_weights(module)
         if weights is None or len(weights) == 0:
             return None
         with torch.no_grad():
             weights.fill_(1.0)
-        kind = self.input_row_weighting if kind is None else kind
+        kind = self.input_row_weighting
         if kind is None or (kind == "within_class" and train_codes is None):
             return None
 
@@ -1386,26 +1366,9 @@ default="total"
             return embed_sequences(module, chosen, 1.0, self.n_threads)
 
         n_rows, n_levels, p = len(weights), self._n_levels(), int(self.p)
-
-        def noise(indices):
-            steps = sequence_step_features(
-                module, [train_inputs[i] for i in indices], self.n_threads
-            )
-            return resampling_spread(
-                (rows[-n_rows:] for rows in steps),
-                module.pool,
-                p,
-                np.random.default_rng(seed + 3),
-            )
-
-        if kind in ("total", "reliability"):
+        if kind == "total":
             factors = fit_total_row_weights(
-                embed,
-                len(train_inputs),
-                n_rows,
-                n_levels,
-                p,
-                noise=noise if kind == "reliability" else None,
+                embed, len(train_inputs), n_rows, n_levels, p
             )
         else:
             factors = fit_row_weights(embed, train_codes, n_rows, n_levels, p)

@@ -7,9 +7,7 @@ Large data are estimated from a bounded, evenly spaced sample of each class,
 whose mean pair spread then counts for all ``N_c (N_c - 1)`` pairs of the
 class. ``"total"``: the mean over all ordered pairs of (a bounded, evenly
 spaced sample of) the training sequences, and the kept rows are put on the
-learned rows' mean spread. ``"reliability"``: as ``"total"``, each factor
-``** p`` then multiplied by the share of the row's spread that the
-resampling noise of one sequence does not explain.
+learned rows' mean spread.
 """
 
 from __future__ import annotations
@@ -76,11 +74,6 @@ def within_class_spread(
     return total / max(pairs, 1)
 
 
-def _varying(spread: np.ndarray) -> np.ndarray:
-    """Rows whose spread is above ``1e-12`` of the largest (rounding, ``p=2``)."""
-    return spread > 1e-12 * max(float(spread.max(initial=0.0)), np.finfo(float).tiny)
-
-
 def spread_weights(
     spread: np.ndarray, p: int, reference: float | None = None
 ) -> np.ndarray:
@@ -92,7 +85,7 @@ def spread_weights(
     weighted up by as much as it is tight. ``reference``: the spread every
     varying row is put on (a positive number), instead of their mean.
     """
-    varies = _varying(spread)
+    varies = spread > 1e-12 * max(float(spread.max(initial=0.0)), np.finfo(float).tiny)
     factors = np.ones(len(spread))
     if varies.any():
         if reference is None:
@@ -150,37 +143,6 @@ def fit_row_weights(
     return spread_weights(within_class_spread(kept_quantiles(), p, n_rows), p)
 
 
-def resampling_spread(
-    step_rows: Iterable[np.ndarray],
-    pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    p: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Mean ``W_p ** p`` of each row between two resamples of one sequence's steps.
-
-    Each element of ``step_rows`` holds one sequence's valid per-step values
-    ``(n_rows, T)``. Two sequences of ``T`` steps are drawn from its steps
-    with replacement (the bootstrap) and pooled with
-    ``pool(features, lengths)`` (``(2, n_rows, T)`` to ``(2, n_rows, M)``);
-    the row distance is ``mean_m |q_a[m] - q_b[m]| ** p``, averaged over the
-    sequences. It is the spread two sequences show that differ only by
-    which steps were drawn from one distribution: the sampling noise of the
-    pooled row at that length.
-    """
-    total, count = None, 0
-    for rows in step_rows:
-        length = rows.shape[-1]
-        draws = rng.integers(0, length, size=(2, length))
-        pair = torch.as_tensor(np.ascontiguousarray(rows[:, draws].transpose(1, 0, 2)))
-        pooled = pool(pair, torch.full((2,), length)).double().numpy()
-        spread = np.power(np.abs(pooled[0] - pooled[1]), p).mean(axis=-1)
-        total = spread if total is None else total + spread
-        count += 1
-    if total is None:
-        raise ValueError("resampling_spread needs at least one sequence.")
-    return total / count
-
-
 def fit_total_row_weights(
     embed: Callable[[np.ndarray], np.ndarray],
     n_sequences: int,
@@ -188,7 +150,6 @@ def fit_total_row_weights(
     n_levels: int,
     p: int,
     max_members: int = 256,
-    noise: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Weights that give each of the last ``n_rows`` rows the learned rows' spread.
 
@@ -198,15 +159,6 @@ def fit_total_row_weights(
     unweighted quantile embeddings). Each kept row that varies is scaled to
     the mean spread of the rows before it (the learned features); with no
     learned rows, or none that varies, to the kept rows' own mean.
-
-    ``noise(indices)``: the spread ``f_k`` each kept row shows from sampling
-    noise alone (:func:`resampling_spread` of the same sequences). Each
-    varying row's factor is then multiplied by ``r_k ** (1/p)``, its
-    reliability ``r_k = max(0, 1 - f_k / s_k)``: the row adds ``r_k`` times
-    the reference spread to the mean distance, and nothing where sequences
-    differ no more than two resamples of one sequence do. When no kept row
-    is reliable and no learned row varies, the reliabilities are dropped
-    (nothing would be left to measure with).
     """
     if n_sequences < 2:  # no pair to measure a spread on
         return np.ones(n_rows)
@@ -217,13 +169,4 @@ def fit_total_row_weights(
     n_learned = len(spread) - n_rows
     learned = spread[:n_learned]
     reference = float(learned.mean()) if n_learned and learned.max() > 0 else None
-    kept = spread[n_learned:]
-    factors = spread_weights(kept, p, reference)
-    if noise is None:
-        return factors
-    reliability = np.ones(n_rows)
-    varies = _varying(kept)
-    reliability[varies] = np.clip(1.0 - noise(indices)[varies] / kept[varies], 0.0, 1.0)
-    if reference is None and not reliability[varies].any():
-        return factors
-    return factors * reliability ** (1.0 / p)
+    return spread_weights(spread[n_learned:], p, reference)
