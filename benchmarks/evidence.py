@@ -179,10 +179,12 @@ def build_methods(
     ]
     return [
         *learned,
-        # The mean-pooled twin keeps the within-class row weights of round 17:
-        # with one level per row, the means of the increment rows hardly
+        # The mean-pooled twin keeps the within-class row weights of round 17,
+        # what input_row_weighting="auto" gives with mean pooling since round
+        # 19: with one level per row, the means of the increment rows hardly
         # differ between sequences, and the "total" rule of round 18 scales
-        # that noise up 23 to 233 times (BasicMotions).
+        # that noise up 23 to 233 times (BasicMotions). Written out, so that
+        # the twin does not change with the default.
         common.EmbedderMethod(
             "mean-pooled",
             {"pooling": "mean", **common.BEFORE_ROUND_18, **overrides},

@@ -240,6 +240,46 @@ CONFIGS = {
         "crop_fraction": 0.5,
         "_reliability": "split",
     },
+    # Round 19, second part: the mean-pooled twin of the round 18 default
+    # (pooling="mean"), with round 17's within-class weights (label-free:
+    # none, which is what "within_class" gives without labels), and on the
+    # same fit, post hoc, with "total" weights ("_total_spread": "kept").
+    "mean-pooled round 18 default, within-class row weights": {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "within_class",
+        "input_gating": "anova",
+        "pooling": "mean",
+        "_total_spread": "kept",
+    },
+    "mean-pooled round 18 default, unweighted rows" + LABEL_FREE: {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": None,
+        "crop_fraction": 0.5,
+        "pooling": "mean",
+        "_total_spread": "kept",
+    },
+    # Round 19, third part: the round 18 default with p=1 (the Wasserstein-1
+    # distance, trained and evaluated), never validated before.
+    "round 18 default, p=1": {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "input_gating": "anova",
+        "p": 1,
+    },
+    "round 18 default, p=1" + LABEL_FREE: {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "crop_fraction": 0.5,
+        "p": 1,
+    },
     # Round 13 (probe, commit d3358a3, reverted): the kept input channels in
     # the units the within-class whitening leaves them, "dilated, whitened
     # input rows" (with and without the row weights, or at one common scale).

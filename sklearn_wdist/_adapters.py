@@ -40,10 +40,12 @@ EMBEDDER_PARAMETERS = """\
         With ``include_input``, also append the channels' increments at lags
         1, 2, 4, ... up to an eighth of the median training length
         (``"multiscale"``), their first differences only (``True``), or none.
-    input_row_weighting : {"total", "within_class"} or None, default="total"
+    input_row_weighting : {"auto", "total", "within_class"} or None, \
+default="auto"
         Weight of each kept input row in the distance, from its spread over
         all pairs of training sequences against the learned rows'
-        (``"total"``) or within the training classes (``"within_class"``).
+        (``"total"``) or within the training classes (``"within_class"``);
+        ``"auto"``: ``"total"``, or ``"within_class"`` with ``pooling="mean"``.
     input_gating : {"anova"} or None, default="anova"
         Gate of each input channel on its way into the learned layers, from a
         one-way analysis of variance of its quantiles across the training

@@ -248,9 +248,12 @@ class WassersteinSequenceEmbedder(
         standardised: how the signal changes over a few steps and over
         longer stretches. Ignored when ``include_input=False``. Chosen on
         validation data (``BENCHMARKS.md``, rounds 7 and 15).
-    input_row_weighting : {"total", "within_class"} or None, default="total"
+    input_row_weighting : {"auto", "total", "within_class"} or None, \
+default="auto"
         How the kept input rows (the channels and their differences, see
         ``include_input``) weigh in the distance; set after training.
+        ``"auto"``: ``"total"`` with ``pooling="quantile"``,
+        ``"within_class"`` with ``pooling="mean"`` (see below).
         ``"total"``: each kept row ``k`` that varies is scaled by
         ``(s_L / s_k) ** (1/p)``, where ``s_k`` is the mean of its
         ``W_p ** p`` distance over all ordered pairs of (at most 256 evenly
@@ -263,9 +266,10 @@ class WassersteinSequenceEmbedder(
         learned rows are left alone; without learned rows (or none that
         varies) the kept rows are put on their own mean spread. With
         ``pooling="mean"`` a kept row is one number per sequence, and the
-        means of the increment rows hardly differ between sequences:
-        ``"total"`` scales that noise up (factors of 23 to 233 on
-        BasicMotions), so use ``"within_class"`` there.
+        means of the increment rows (``(x[end] - x[start]) / n`` in effect at
+        lag 1) hardly differ between sequences: ``"total"`` scales that noise
+        up (factors of 23 to 233 on BasicMotions), which is why ``"auto"``
+        does not use it there.
         ``"within_class"``: each kept row ``k`` is scaled by
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
         ``W_p ** p`` distance over all ordered pairs of training sequences of
@@ -279,7 +283,7 @@ class WassersteinSequenceEmbedder(
         1. ``None``: every kept row weighs 1. With an encoder without kept
         rows nothing is weighted. ``"total"`` was chosen on validation data
         (``BENCHMARKS.md``, round 18), where it replaced ``"within_class"``
-        (round 8).
+        (round 8); with mean pooling ``"within_class"`` stays (round 19).
     input_gating : {"anova"} or None, default="anova"
         Scale each (whitened, standardised) input channel on its way into the
         learned layers of the encoder (a built-in one, or a user
@@ -593,7 +597,7 @@ class WassersteinSequenceEmbedder(
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "include_input": ["boolean"],
         "include_differences": ["boolean", StrOptions({"multiscale"})],
-        "input_row_weighting": [StrOptions({"total", "within_class"}), None],
+        "input_row_weighting": [StrOptions({"auto", "total", "within_class"}), None],
         "input_gating": [StrOptions({"anova"}), None],
         "normalize_output": ["boolean"],
         "input_whitening": [StrOptions({"auto", "within_class", "total"}), None],
@@ -646,7 +650,7 @@ class WassersteinSequenceEmbedder(
         dropout=0.0,
         include_input=True,
         include_differences="multiscale",
-        input_row_weighting="total",
+        input_row_weighting="auto",
         input_gating="anova",
         normalize_output=True,
         input_whitening="auto",
@@ -1357,7 +1361,7 @@ class WassersteinSequenceEmbedder(
             return None
         with torch.no_grad():
             weights.fill_(1.0)
-        kind = self.input_row_weighting
+        kind = self._row_weighting()
         if kind is None or (kind == "within_class" and train_codes is None):
             return None
 
@@ -1376,6 +1380,12 @@ class WassersteinSequenceEmbedder(
             with torch.no_grad():
                 weights.copy_(torch.as_tensor(factors, dtype=weights.dtype))
         return factors
+
+    def _row_weighting(self) -> str | None:
+        """Return the rule ``input_row_weighting`` names (``"auto"``: by pooling)."""
+        if self.input_row_weighting == "auto":
+            return "within_class" if self.pooling == "mean" else "total"
+        return self.input_row_weighting
 
     def _check_trained(self, net, train_inputs: list[np.ndarray]) -> None:
         """NaN/inf in the weights, buffers or outputs: FloatingPointError."""

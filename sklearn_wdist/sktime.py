@@ -178,7 +178,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         dropout=0.0,
         include_input=True,
         include_differences="multiscale",
-        input_row_weighting="total",
+        input_row_weighting="auto",
         input_gating="anova",
         normalize_output=True,
         input_whitening="auto",

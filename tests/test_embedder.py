@@ -907,6 +907,25 @@ def test_within_class_row_weights_need_labels_and_kept_rows(data):
         assert bare.fit(X).input_row_weights_ is None
 
 
+@pytest.mark.parametrize(
+    "pooling, rule", [("quantile", "total"), ("mean", "within_class")]
+)
+def test_auto_row_weighting_follows_the_pooling(data, pooling, rule):
+    X, y = data
+    settings = dict(**TINY, pooling=pooling, random_state=0)
+    auto = WassersteinSequenceEmbedder(**settings).fit(X, y)
+    assert auto.input_row_weighting == "auto"
+    named = WassersteinSequenceEmbedder(**settings, input_row_weighting=rule)
+    np.testing.assert_array_equal(
+        auto.input_row_weights_, named.fit(X, y).input_row_weights_
+    )
+    other = "within_class" if rule == "total" else "total"
+    different = WassersteinSequenceEmbedder(**settings, input_row_weighting=other)
+    assert not np.allclose(
+        auto.input_row_weights_, different.fit(X, y).input_row_weights_
+    )
+
+
 def _brute_force_total_row_weights(quantiles, n_learned, p):
     """(mean of s_k over learned rows / s_k) ** (1/p) for the kept rows.
 
