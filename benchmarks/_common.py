@@ -868,7 +868,7 @@ def reliability_row_scales(
     scales[len(scales) - n_rows :] = np.divide(
         factors, kept, out=np.zeros(n_rows), where=kept != 0
     )
-    return np.repeat(scales, embedder._n_levels())
+    return np.repeat(scales, n_levels)
 
 
 def total_spread_weights(
