@@ -124,6 +124,10 @@ BEFORE_ROUND_16 = {"n_features": 8}
 # chose input_row_weighting="total"); the configurations of those rounds pin
 # it, through ROUND_7_DIFFERENCES or explicitly (rounds 7 and before: None).
 BEFORE_ROUND_18 = {"input_row_weighting": "within_class"}
+# Rounds 1-19 trained and measured the Wasserstein-2 distance (round 19 chose
+# p=1, made the default in round 20); every configuration of those rounds
+# pins it, unless it sets p itself.
+BEFORE_ROUND_20 = {"p": 2}
 # Rounds 7-14 kept the first differences only (round 15 chose the
 # increments at several lags, include_differences="multiscale"); the
 # configurations of those rounds that keep differences pin it, and the

@@ -62,10 +62,9 @@ embedder.fit(X_train, y_train)
 print(f"fit: {time.perf_counter() - start:.1f} s")
 
 # fit_transform on one set gives the square matrix, exactly symmetric with a
-# zero diagonal, as precomputed-metric estimators expect.
-D_learned = WassersteinDistanceTransformer(p=embedder.p).fit_transform(
-    embedder.transform(X_test)
-)
+# zero diagonal, as precomputed-metric estimators expect. Its p="auto" takes
+# the order the embedder was trained with (p_, 1 by default).
+D_learned = WassersteinDistanceTransformer().fit_transform(embedder.transform(X_test))
 print(f"distance matrix between {len(X_test)} test recordings: {D_learned.shape}")
 
 # %%
@@ -140,9 +139,10 @@ print(f"figure: {figure_path}")
 # - ``DBSCAN(metric="precomputed")`` and ``HDBSCAN(metric="precomputed")`` run
 #   on the same matrix and need no number of clusters; DBSCAN's ``eps`` is in
 #   the units of the learned distance.
-# - For ``p=2`` the Euclidean distance between embeddings is the learned
-#   distance, so estimators with a Euclidean default also run on
-#   ``embedder.transform(X)`` directly, without a distance matrix. This includes
-#   ``KMeans``: for one-dimensional distributions the Wasserstein-2 barycentre
-#   has as quantile function the average of the quantile functions, so the
-#   centroids KMeans computes are Wasserstein barycentres, feature by feature.
+# - Estimators that take a ``metric`` also run on ``embedder.transform(X)``
+#   directly, without a distance matrix, given ``metric=embedder.metric_``
+#   (Manhattan for the default ``p=1``). ``KMeans`` knows only the Euclidean
+#   distance, which is the learned one for ``p=2``: train with ``p=2`` for it.
+#   For one-dimensional distributions the Wasserstein-2 barycentre has as
+#   quantile function the average of the quantile functions, so the centroids
+#   KMeans computes are then Wasserstein barycentres, feature by feature.

@@ -85,13 +85,14 @@ with Client(
 
     # %%
     # The distance matrix through joblib's Dask backend: the same tiles,
-    # computed on the workers, give the same matrix.
+    # computed on the workers, give the same matrix. ``p=embedder.p_`` is the
+    # order the embedder was trained with (1, Manhattan, by default).
     sample = local[:1000]
     start = time.perf_counter()
     with joblib.parallel_config(backend="dask"):
-        D_cluster = pairwise_wasserstein(sample, n_jobs=-1)
+        D_cluster = pairwise_wasserstein(sample, p=embedder.p_, n_jobs=-1)
     joblib_s = time.perf_counter() - start
-    D_local = pairwise_wasserstein(sample)
+    D_local = pairwise_wasserstein(sample, p=embedder.p_)
     print(
         f"distance matrix {D_local.shape}: identical on the cluster: "
         f"{np.array_equal(D_cluster, D_local)} ({joblib_s:.2f} s)"

@@ -153,6 +153,6 @@ print(f"figure: {figure_path}")
 #   MAP@R), so ``GridSearchCV`` can also tune it alone, without a classifier.
 # - Instead of the distance transformer and ``metric="precomputed"``, a k-NN
 #   with ``metric=embedder.metric_`` on the embeddings gives the same
-#   neighbours: the Euclidean distance between embeddings *is* the learned
-#   Wasserstein distance. The precomputed form is what estimators that only
-#   accept distance matrices need.
+#   neighbours: that distance between embeddings (Manhattan for the default
+#   ``p=1``) *is* the learned Wasserstein distance. The precomputed form is
+#   what estimators that only accept distance matrices need.

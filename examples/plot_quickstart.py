@@ -8,8 +8,9 @@ speakers uttering the vowels /ae/: 12 LPC cepstrum coefficients per frame, 7 to
 
 We fit a :class:`~sklearn_wdist.WassersteinSequenceEmbedder` on the official
 training split, embed both splits, and classify the test split with scikit-learn's
-k-nearest neighbours on the learned distance. Because the Euclidean distance
-between rows of ``transform`` *is* the learned Wasserstein distance, the plain
+k-nearest neighbours on the learned distance. Because the Manhattan distance
+between rows of ``transform`` *is* the learned Wasserstein distance (for the
+default order ``p=1``; the Euclidean distance for ``p=2``), the plain
 ``KNeighborsClassifier(metric=embedder.metric_)`` does the job. We compare with
 1-NN under dynamic time warping (aeon), the usual baseline for such data.
 

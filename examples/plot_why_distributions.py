@@ -89,9 +89,9 @@ def raw_quantiles(sequences, n_quantiles=N_QUANTILES):
     return np.stack(quantiles) * n_quantiles**-0.5
 
 
-def knn_accuracy(E_train, E_test):
-    """Test accuracy of k-NN (Euclidean) on vector representations."""
-    knn = KNeighborsClassifier(n_neighbors=N_NEIGHBORS)
+def knn_accuracy(E_train, E_test, metric="euclidean"):
+    """Test accuracy of k-NN on vector representations."""
+    knn = KNeighborsClassifier(n_neighbors=N_NEIGHBORS, metric=metric)
     return knn.fit(E_train, y_train).score(E_test, y_test)
 
 
@@ -127,8 +127,10 @@ for name, embedder in embedders.items():
     start = time.perf_counter()
     embedder.fit(X_train, y_train)
     print(f"fit {name}: {time.perf_counter() - start:.1f} s")
+    # metric_ is the metric under which rows of transform are the learned
+    # distance: Manhattan for the default p=1.
     accuracy[name] = knn_accuracy(
-        embedder.transform(X_train), embedder.transform(X_test)
+        embedder.transform(X_train), embedder.transform(X_test), embedder.metric_
     )
 
 chance = 1.0 / len(classes)

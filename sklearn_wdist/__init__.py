@@ -4,7 +4,8 @@ The public surface:
 
 - :class:`WassersteinSequenceEmbedder`: ``fit(X, y)`` trains a PyTorch encoder
   with a Wasserstein triplet loss; ``transform(X)`` returns embeddings whose plain
-  Euclidean (``p=2``) or Manhattan (``p=1``) distance is the learned distance.
+  Manhattan (``p=1``, the default) or Euclidean (``p=2``) distance is the
+  learned distance (``metric_``).
 - :class:`WassersteinDistanceTransformer`: a Pipeline step turning embeddings
   into a distance matrix for ``metric="precomputed"`` estimators.
 - :func:`pairwise_wasserstein` and friends: distance matrices between

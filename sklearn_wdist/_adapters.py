@@ -66,9 +66,9 @@ default="auto"
         Empirical quantile definition.
     pooling : {"quantile", "mean"}, default="quantile"
         ``"mean"`` gives the mean-pooled vector baseline.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance; ``metric_`` is ``"euclidean"`` for
-        2 and ``"manhattan"`` for 1.
+    p : {1, 2}, default=1
+        Order of the Wasserstein distance; ``metric_`` is ``"manhattan"`` for
+        1 and ``"euclidean"`` for 2: give it to the k-NN that follows.
     margin : float or "soft", default=1.0
         Triplet margin.
     mining : {"batch_hard", "batch_all", "semi_hard"}, default="batch_hard"
@@ -173,5 +173,5 @@ def tiny_parameter_sets() -> list[dict[str, Any]]:
     }
     return [
         tiny,
-        {**tiny, "use_labels": False, "architecture": "dilated", "p": 1},
+        {**tiny, "use_labels": False, "architecture": "dilated", "p": 2},
     ]

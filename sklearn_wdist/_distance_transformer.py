@@ -13,12 +13,12 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import Tags
-from sklearn.utils._param_validation import Options
+from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docs import DocumentationLinkMixin
 from ._pairwise import pairwise_wasserstein
-from ._validation import check_embedding_order, check_n_jobs, check_p
+from ._validation import check_embedding_order, check_n_jobs, resolve_order
 
 __all__ = ["WassersteinDistanceTransformer"]
 
@@ -45,15 +45,21 @@ class WassersteinDistanceTransformer(
 
     Parameters
     ----------
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance. Use the ``p`` the embedder was trained
-        with, so that the distance is the learned one.
+    p : {1, 2} or "auto", default="auto"
+        Order of the Wasserstein distance. ``"auto"`` takes the ``p`` the
+        embedder was trained with when ``fit`` is handed its ``transform`` output
+        (or a view of it), as inside a Pipeline, so that the distance is the
+        learned one; for other arrays (embeddings saved and loaded, re-indexed
+        or wrapped in a DataFrame) it falls back to 1, the embedder's default.
+        Pass the embedder's ``p_`` for those.
     n_jobs : int, default=None
         Number of joblib jobs used to compute the distance matrix. ``None``
         means 1 unless in a :func:`joblib.parallel_config` context.
 
     Attributes
     ----------
+    p_ : int
+        The order used: ``p``, or what ``"auto"`` resolved to in ``fit``.
     reference_embeddings_ : ndarray of shape (n_reference, n_features_in_)
         Copy of the embeddings seen in ``fit``; the columns of ``transform``.
     n_features_in_ : int
@@ -72,9 +78,10 @@ class WassersteinDistanceTransformer(
     -----
     The output has one column per reference sequence, so it grows with the
     training set: the square training matrix takes ``8 * n**2`` bytes in float64
-    (float32 embeddings give float32 distances). Estimators with a default
-    ``metric="euclidean"`` can use the embeddings directly instead, without this
-    step.
+    (float32 embeddings give float32 distances). Estimators that take a
+    ``metric`` can use the embeddings directly instead, without this step, given
+    the embedder's ``metric_`` (``"manhattan"`` for ``p=1``, ``"euclidean"`` for
+    ``p=2``).
 
     ``SpectralClustering(affinity="precomputed")`` needs similarities, not
     distances: convert with :func:`distances_to_affinity`, a Gaussian kernel
@@ -116,11 +123,11 @@ class WassersteinDistanceTransformer(
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "p": [Options(Integral, {1, 2})],
+        "p": [Options(Integral, {1, 2}), StrOptions({"auto"})],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, p: int = 2, n_jobs: int | None = None) -> None:
+    def __init__(self, p: int | str = "auto", n_jobs: int | None = None) -> None:
         self.p = p
         self.n_jobs = n_jobs
 
@@ -142,12 +149,13 @@ class WassersteinDistanceTransformer(
         """
         # The constraints above let booleans and n_jobs=0 through; reject them now
         # rather than at the first transform.
-        check_embedding_order(X, check_p(self.p))
+        p = resolve_order(self.p, X)
         check_n_jobs(self.n_jobs)
         # A copy: later changes to the caller's array must not move the references.
         self.reference_embeddings_ = validate_data(
             self, X, dtype=[np.float64, np.float32], copy=True
         )
+        self.p_ = p
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -165,10 +173,10 @@ class WassersteinDistanceTransformer(
             references are float32, else float64.
         """
         check_is_fitted(self)
-        check_embedding_order(X, self.p)
+        check_embedding_order(X, self.p_)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return pairwise_wasserstein(
-            X, self.reference_embeddings_, p=self.p, n_jobs=self.n_jobs
+            X, self.reference_embeddings_, p=self.p_, n_jobs=self.n_jobs
         )
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
@@ -188,7 +196,7 @@ class WassersteinDistanceTransformer(
         """
         self.fit(X, y)
         return pairwise_wasserstein(
-            self.reference_embeddings_, p=self.p, n_jobs=self.n_jobs
+            self.reference_embeddings_, p=self.p_, n_jobs=self.n_jobs
         )
 
     @property

@@ -360,8 +360,15 @@ default="auto"
         ``"mean"`` pools each feature to its mean over time instead of its
         quantile function: the vector-embedding baseline trained the same way
         (``transform`` then has ``K`` columns and ``n_quantiles`` is unused).
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance.
+    p : {1, 2}, default=1
+        Order of the Wasserstein distance, trained and measured. ``1`` makes
+        the Manhattan distance between :meth:`transform` rows the learned one
+        (``metric_ == "manhattan"``), ``2`` the Euclidean distance. Give
+        estimators that search the embeddings ``metric=metric_``: their default
+        Euclidean metric on ``p=1`` embeddings is a different distance. The
+        default was chosen on validation data (``benchmarks/select_defaults.py``,
+        round 19 in ``BENCHMARKS.md``): ``p=1`` ranked higher on four of five
+        seeds, mostly on classes not seen in training.
     margin : float or "soft", default=1.0
         Triplet margin, or ``"soft"`` for the soft-margin loss
         ``log(1 + exp(d(a, p) - d(a, n)))``.
@@ -580,7 +587,7 @@ default="auto"
     >>> embeddings.shape
     (40, 80)
     >>> embedder.metric_
-    'euclidean'
+    'manhattan'
     """
 
     _parameter_constraints: dict = {
@@ -660,7 +667,7 @@ default="auto"
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
-        p=2,
+        p=1,
         margin=1.0,
         mining="batch_hard",
         loss=None,

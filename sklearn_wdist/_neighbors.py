@@ -39,8 +39,8 @@ from ._validation import (
     check_embedding_order,
     check_int,
     check_n_jobs,
-    check_p,
     check_working_memory,
+    resolve_order,
 )
 
 try:  # scikit-learn >= 1.9 returns the sparse interface chosen in its config.
@@ -377,10 +377,14 @@ class WassersteinKNeighborsTransformer(
         - ``"auto"``: ``"brute"`` when fewer than
           ``AUTO_BRUTE_MAX_SAMPLES = 50_000`` samples are fitted or FAISS is not
           installed, ``"faiss"`` otherwise.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance. Use the ``p`` the embedder was trained
-        with, so that the distance is the learned one; embeddings known to come
-        from an embedder of another order are refused.
+    p : {1, 2} or "auto", default="auto"
+        Order of the Wasserstein distance. ``"auto"`` takes the ``p`` the
+        embedder was trained with when ``fit`` is handed its ``transform`` output
+        (or a view of it), as inside a Pipeline, so that the distance is the
+        learned one; for other arrays (embeddings saved and loaded, re-indexed
+        or wrapped in a DataFrame) it falls back to 1, the embedder's default.
+        Pass the embedder's ``p_`` for those. An explicit ``p`` is refused for
+        embeddings known to come from an embedder of another order.
     n_jobs : int, default=None
         Number of parallel jobs for the neighbour search. With ``"brute"``,
         joblib threads over blocks of queries (``None`` means 1 unless in a
@@ -422,6 +426,8 @@ class WassersteinKNeighborsTransformer(
     ----------
     algorithm_ : {"brute", "faiss"}
         The algorithm used, after resolving ``"auto"``.
+    p_ : int
+        The order used: ``p``, or what ``"auto"`` resolved to in ``fit``.
     effective_metric_ : {"euclidean", "manhattan"}
         The distance between embeddings that equals ``W_p``.
     effective_metric_params_ : dict
@@ -526,7 +532,7 @@ class WassersteinKNeighborsTransformer(
         "mode": [StrOptions({"distance", "connectivity"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "algorithm": [StrOptions({"auto", "brute", "faiss"})],
-        "p": [Options(Integral, {1, 2})],
+        "p": [Options(Integral, {1, 2}), StrOptions({"auto"})],
         "n_jobs": [Integral, None],
         "faiss_index": [StrOptions({"ivf", "hnsw"})],
         "n_probe": [Interval(Integral, 1, None, closed="left")],
@@ -540,7 +546,7 @@ class WassersteinKNeighborsTransformer(
         mode="distance",
         n_neighbors=5,
         algorithm="auto",
-        p=2,
+        p="auto",
         n_jobs=None,
         faiss_index="ivf",
         n_probe=16,
@@ -577,10 +583,9 @@ class WassersteinKNeighborsTransformer(
             The fitted transformer.
         """
         # The constraints above let booleans and n_jobs=0 through.
-        p = check_p(self.p)
+        p = resolve_order(self.p, X)
         check_int(self.n_neighbors, "n_neighbors", minimum=1)
         check_n_jobs(self.n_jobs)
-        check_embedding_order(X, p)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         # The embeddings are kept in float64, divided by a power of two (which
         # changes no significant bit) so that squares neither overflow nor
@@ -595,7 +600,7 @@ class WassersteinKNeighborsTransformer(
         self._fit_X = fitted
         self._fit_sq = np.einsum("ij,ij->i", fitted, fitted) if p == 2 else None
         self._fit_norm = 0.0 if p == 1 else float(np.sqrt(self._fit_sq.max()))
-        self._p = p
+        self.p_ = p
         self.n_samples_fit_ = X.shape[0]
         self.effective_metric_ = _METRICS[p]
         self.effective_metric_params_ = {}
@@ -622,7 +627,7 @@ class WassersteinKNeighborsTransformer(
         faiss = _import_faiss()
         data = self._fit_X
         n_samples, n_dims = data.shape
-        metric = faiss.METRIC_L2 if self._p == 2 else faiss.METRIC_L1
+        metric = faiss.METRIC_L2 if self.p_ == 2 else faiss.METRIC_L1
         with _faiss_threads(faiss, self.n_jobs):
             if self.faiss_index == "hnsw":
                 index = faiss.index_factory(n_dims, f"HNSW{_HNSW_LINKS}", metric)
@@ -690,7 +695,7 @@ class WassersteinKNeighborsTransformer(
             # One more neighbour: the sample itself, removed below.
             n_neighbors += 1
         else:
-            check_embedding_order(X, self._p)
+            check_embedding_order(X, self.p_)
             # The queries are scaled and centred in float64 one block at a time
             # (_search), so no float64 copy of all of them is ever made.
             queries = validate_data(
@@ -815,7 +820,7 @@ class WassersteinKNeighborsTransformer(
                 self._fit_sq,
                 self._fit_norm,
                 n_neighbors,
-                self._p,
+                self.p_,
                 span,
             )
             for start in range(0, queries.shape[0], _ROWS_PER_TASK)
@@ -865,7 +870,7 @@ class WassersteinKNeighborsTransformer(
                     # scanned lists hold fewer samples than requested).
                     short = np.flatnonzero((found < 0).any(axis=1))
                     found[short] = 0
-                    distances = _exact_distances(chunk, self._fit_X, found, self._p)
+                    distances = _exact_distances(chunk, self._fit_X, found, self.p_)
                     distances, found = _sort_rows(distances, found)
                     if short.size:
                         distances[short], found[short] = self._brute_kneighbors(

@@ -21,6 +21,7 @@ from joblib import Parallel, delayed
 from scipy.spatial.distance import cdist
 
 from ._validation import (
+    check_embedding_order,
     check_embeddings,
     check_n_jobs,
     check_p,
@@ -80,8 +81,10 @@ class _Operands:
 def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     """Validate inputs and build the float64 operands."""
     p = check_p(p)
+    check_embedding_order(A, p, "A")
     A = check_embeddings(A, "A")
     if B is not None:
+        check_embedding_order(B, p, "B")
         B = check_embeddings(B, "B")
         if B.shape[1] != A.shape[1]:
             raise ValueError(
@@ -251,7 +254,9 @@ def pairwise_wasserstein(
         Embeddings of the reference sequences. If None, ``B = A`` and the result
         is exactly symmetric with an exactly zero diagonal.
     p : {1, 2}, default=2
-        Order of the Wasserstein distance; must match the embedder's ``p``.
+        Order of the Wasserstein distance; must match the embedder's ``p_``
+        (1 by default): the output of an embedder trained with another order is
+        refused.
     n_jobs : int, default=None
         Number of joblib jobs over row chunks. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context, whose backend (threads, processes,
@@ -352,7 +357,7 @@ def pairwise_wasserstein_chunked(
     B : array-like of shape (n_samples_B, n_dims), default=None
         Embeddings of the reference sequences; None means ``B = A``.
     p : {1, 2}, default=2
-        Order of the Wasserstein distance.
+        Order of the Wasserstein distance; must match the embedder's ``p_``.
     working_memory : float, default=None
         Approximate size in MiB of one block. Defaults to
         ``sklearn.get_config()["working_memory"]``. At least one row is yielded

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn import get_config
 
 __all__ = [
+    "DEFAULT_ORDER",
     "as_numeric_array",
     "check_distance_matrix",
     "check_distances_and_labels",
@@ -43,8 +44,10 @@ __all__ = [
     "check_sequences",
     "check_training_labels",
     "check_working_memory",
+    "embedding_order",
     "from_tslearn",
     "record_embedding_order",
+    "resolve_order",
 ]
 
 
@@ -865,15 +868,42 @@ def check_distances_and_labels(
 # refuse a different ``p`` instead of silently computing another distance.
 _EMBEDDING_ORDERS: dict[int, tuple[weakref.ref, int]] = {}
 
+#: The embedder's default order, and the one ``p="auto"`` falls back to.
+DEFAULT_ORDER = 1
+
 
 def record_embedding_order(embeddings: np.ndarray, p: int) -> None:
-    """Remember that ``embeddings`` came from a model trained with order ``p``."""
-    key = id(embeddings)
+    """Remember that ``embeddings`` came from a model trained with order ``p``.
 
-    def forget(_reference: weakref.ref, key: int = key) -> None:
-        _EMBEDDING_ORDERS.pop(key, None)
+    The array owning their memory, when it is another array, is remembered too:
+    NumPy points every view (a slice of rows, say) at that owner.
+    """
+    arrays = [embeddings]
+    if isinstance(embeddings.base, np.ndarray):
+        arrays.append(embeddings.base)
+    for array in arrays:
+        key = id(array)
 
-    _EMBEDDING_ORDERS[key] = (weakref.ref(embeddings, forget), p)
+        def forget(_reference: weakref.ref, key: int = key) -> None:
+            _EMBEDDING_ORDERS.pop(key, None)
+
+        _EMBEDDING_ORDERS[key] = (weakref.ref(array, forget), p)
+
+
+def embedding_order(embeddings: Any) -> int | None:
+    """Return the order ``p`` of the model whose ``transform`` made ``embeddings``.
+
+    A view of such an output (a slice of its rows, say) has the same order.
+    ``None`` when it is unknown: arrays saved and loaded, copies made by fancy
+    indexing or by pandas, and anything that never came from ``transform``.
+    """
+    array = embeddings
+    while isinstance(array, np.ndarray):
+        entry = _EMBEDDING_ORDERS.get(id(array))
+        if entry is not None and entry[0]() is array:
+            return entry[1]
+        array = array.base
+    return None
 
 
 def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
@@ -882,16 +912,30 @@ def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
     Raises
     ------
     ValueError
-        If ``embeddings`` is the output of an embedder's ``transform`` trained
-        with an order other than ``p``.
+        If ``embeddings`` is (a view of) the output of an embedder's
+        ``transform`` trained with an order other than ``p``.
     """
-    entry = _EMBEDDING_ORDERS.get(id(embeddings))
-    if entry is None or entry[0]() is not embeddings or entry[1] == p:
+    trained = embedding_order(embeddings)
+    if trained is None or trained == p:
         return
-    trained = entry[1]
     raise ValueError(
         f"p={p!r}, but {name} holds embeddings of a WassersteinSequenceEmbedder "
         f"trained with p={trained}: the p={p} distance between them is not the "
         f"learned one. Set p={trained} (metric "
         f"{'euclidean' if trained == 2 else 'manhattan'})."
     )
+
+
+def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
+    """Return the order of a distance on ``embeddings``: ``p`` or the learned one.
+
+    ``p="auto"`` is the order the embeddings were trained with when they are
+    (a view of) an embedder's ``transform`` output, else :data:`DEFAULT_ORDER`,
+    the embedder's default. An explicit ``p`` is checked against a known order.
+    """
+    if isinstance(p, str) and p == "auto":
+        trained = embedding_order(embeddings)
+        return DEFAULT_ORDER if trained is None else trained
+    p = check_p(p)
+    check_embedding_order(embeddings, p, name)
+    return p

@@ -10,10 +10,10 @@ converts to these), and the output is tabular, one row per series. It passes
 k-NN on the learned distance, fast: aeon's ``KNeighborsTimeSeriesClassifier``
 calls a ``distance`` callable once per pair of series (aeon 1.6 has no
 precomputed or whole-matrix hook), which would embed both series again for
-every pair. Because the Euclidean (``p=2``) or Manhattan (``p=1``) distance
+every pair. Because the Manhattan (``p=1``, the default) or Euclidean (``p=2``) distance
 between rows of ``transform`` *is* the learned distance, the fast route is
 ``ClassifierPipeline(WassersteinEmbeddingTransformer(...),
-KNeighborsClassifier(metric="euclidean"))``: every series is embedded once and
+KNeighborsClassifier(metric="manhattan"))``: every series is embedded once and
 scikit-learn's k-NN searches the rows. For a distance matrix between raw
 series, use :meth:`WassersteinEmbeddingTransformer.pairwise_distances`.
 
@@ -104,8 +104,8 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     aeon's ``KNeighborsTimeSeriesClassifier`` is not the fast route here: it
     calls a ``distance`` callable once per pair of series. Use a
     ``ClassifierPipeline`` with scikit-learn's
-    ``KNeighborsClassifier(metric=...)``, where the metric is ``"euclidean"``
-    for ``p=2`` and ``"manhattan"`` for ``p=1`` (``metric_``).
+    ``KNeighborsClassifier(metric=...)``, where the metric is ``"manhattan"``
+    for ``p=1`` (the default) and ``"euclidean"`` for ``p=2`` (``metric_``).
 
     Examples
     --------
@@ -124,7 +124,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     >>> pipeline = ClassifierPipeline(
     ...     WassersteinEmbeddingTransformer(
     ...         n_features=2, n_quantiles=4, max_epochs=2, random_state=0),
-    ...     KNeighborsClassifier(n_neighbors=1, metric="euclidean"))
+    ...     KNeighborsClassifier(n_neighbors=1, metric="manhattan"))
     >>> float(pipeline.fit(X, y).score(X, y))
     1.0
     """
@@ -162,7 +162,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
-        p=2,
+        p=1,
         margin=1.0,
         mining="batch_hard",
         loss=None,

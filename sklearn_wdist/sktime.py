@@ -9,9 +9,10 @@ instance-wise). sktime checks and converts the input: ``numpy3D`` panels
 reach the embedder as they are, all others as ``df-list`` (which holds unequal
 lengths). It passes ``sktime.utils.estimator_checks.check_estimator``.
 
-k-NN on the learned distance, fast: the Euclidean (``p=2``) or Manhattan
-(``p=1``) distance between rows of ``transform`` *is* the learned distance, so
-``WassersteinEmbeddingTransformer(...) * KNeighborsClassifier(metric="euclidean")``
+k-NN on the learned distance, fast: the Manhattan (``p=1``, the default) or
+Euclidean (``p=2``) distance between rows of ``transform`` *is* the learned
+distance, so
+``WassersteinEmbeddingTransformer(...) * KNeighborsClassifier(metric="manhattan")``
 (an sktime ``SklearnClassifierPipeline``) embeds every series once and lets
 scikit-learn's k-NN search the rows; the embedder is fitted inside the
 pipeline, so cross-validation stays honest. sktime's own
@@ -138,7 +139,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
     (20, 32)
     >>> pipeline = WassersteinEmbeddingTransformer(
     ...     n_features=2, n_quantiles=4, max_epochs=2, random_state=0
-    ... ) * KNeighborsClassifier(n_neighbors=1, metric="euclidean")
+    ... ) * KNeighborsClassifier(n_neighbors=1, metric="manhattan")
     >>> type(pipeline).__name__
     'SklearnClassifierPipeline'
     >>> float((pipeline.fit(X, y).predict(X) == y).mean())
@@ -188,7 +189,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
-        p=2,
+        p=1,
         margin=1.0,
         mining="batch_hard",
         loss=None,

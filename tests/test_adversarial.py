@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 from joblib import Parallel, delayed
+from scipy.spatial.distance import cdist
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -30,6 +31,7 @@ from sklearn_wdist import (
     check_precomputed_distances,
     distances_to_affinity,
     from_tslearn,
+    pairwise_wasserstein,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r, precision_at_1
 
@@ -824,3 +826,42 @@ def test_p_mismatch_is_refused_inside_a_pipeline(data):
         pipeline.fit(X, y)
     pipeline.set_params(wassersteindistancetransformer__p=1).fit(X, y)
     assert pipeline.score(X, y) > 0.5
+
+
+def test_pairwise_wasserstein_refuses_embeddings_of_another_order(
+    fitted_manhattan, data
+):
+    X, _ = data
+    embeddings = fitted_manhattan.transform(X)
+    for view in (embeddings, embeddings[3:], embeddings[::2]):
+        with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
+            pairwise_wasserstein(view)
+        with pytest.raises(ValueError, match=r"p=2.*B holds.*trained with p=1"):
+            pairwise_wasserstein(view.copy(), view)
+    np.testing.assert_allclose(
+        pairwise_wasserstein(embeddings, p=1),
+        cdist(embeddings.astype(np.float64), embeddings, "cityblock"),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_auto_distance_step_follows_the_embedder_in_a_pipeline(data, p):
+    """``p="auto"`` takes the embedder's order, so a grid over it needs no twin."""
+    X, y = data
+    pipeline = make_pipeline(
+        WassersteinSequenceEmbedder(**TINY, p=p, random_state=0),
+        WassersteinDistanceTransformer(),
+        KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
+    ).fit(X, y)
+    embedder, step = pipeline.steps[0][1], pipeline.steps[1][1]
+    assert step.p_ == p
+    embeddings = embedder.transform(X).astype(np.float64)
+    metric = {1: "cityblock", 2: "euclidean"}[p]
+    np.testing.assert_allclose(
+        step.transform(embedder.transform(X[:5])),
+        cdist(embeddings[:5], embeddings, metric),
+        rtol=1e-5,
+        atol=1e-6,
+    )

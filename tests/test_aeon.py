@@ -161,7 +161,7 @@ def test_japanese_vowels_knn_pipeline():
     params = dict(n_features=4, hidden_channels=16, max_epochs=2, random_state=0)
     aeon_pipeline = ClassifierPipeline(
         WassersteinEmbeddingTransformer(**params),
-        KNeighborsClassifier(n_neighbors=1, metric="euclidean"),
+        KNeighborsClassifier(n_neighbors=1, metric="manhattan"),
     )
     aeon_pipeline.fit(X_train, y_train)
     assert aeon_pipeline.get_tag("capability:unequal_length")
@@ -170,7 +170,7 @@ def test_japanese_vowels_knn_pipeline():
     # The same steps in a scikit-learn Pipeline give the same predictions.
     sklearn_pipeline = make_pipeline(
         WassersteinEmbeddingTransformer(**params),
-        KNeighborsClassifier(n_neighbors=1, metric="euclidean"),
+        KNeighborsClassifier(n_neighbors=1, metric="manhattan"),
     )
     sklearn_pipeline.fit(X_train, y_train)
     np.testing.assert_array_equal(sklearn_pipeline.predict(X_test), predictions)

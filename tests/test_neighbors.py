@@ -124,7 +124,7 @@ def test_duplicates_hiding_the_sample_as_sklearn():
     # Five copies of one point and n_neighbors=2: for the later copies, the
     # sample is not among the first 3 candidates and the first one is dropped.
     X = np.vstack([np.zeros((5, 2)), np.arange(10.0).reshape(5, 2) + 1])
-    ours = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
+    ours = WassersteinKNeighborsTransformer(n_neighbors=2, p=2).fit(X)
     distances, indices = ours.kneighbors()
     expected, _ = _sklearn(2, n_neighbors=2).fit(X).kneighbors()
     np.testing.assert_allclose(distances, expected)
@@ -184,7 +184,7 @@ def test_working_memory_and_n_jobs_do_not_change_the_graph(random_embeddings, p)
 
 def test_float32_embeddings_give_float64_graph(random_embeddings):
     X, Y = random_embeddings
-    graph = WassersteinKNeighborsTransformer().fit(X.astype(np.float32))
+    graph = WassersteinKNeighborsTransformer(p=2).fit(X.astype(np.float32))
     graph = graph.transform(Y.astype(np.float32))
     assert graph.dtype == np.float64
     expected_distances, expected_indices = _reference(
@@ -265,15 +265,29 @@ def test_bad_embeddings():
         transformer.transform(np.zeros(3))
 
 
-def test_embeddings_of_another_order_are_refused():
+@pytest.mark.parametrize("trained", [1, 2])
+def test_auto_order_follows_the_embeddings(trained):
     X = np.random.default_rng(0).normal(size=(10, 3))
-    record_embedding_order(X, 1)  # as WassersteinSequenceEmbedder(p=1).transform
-    with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
-        WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
-    transformer = WassersteinKNeighborsTransformer(n_neighbors=2, p=1).fit(X)
-    assert transformer.effective_metric_ == "manhattan"
+    record_embedding_order(X, trained)  # as WassersteinSequenceEmbedder.transform
+    other = 3 - trained
+    # "auto" takes the trained order, from the array or from a view of its rows.
+    for embeddings in (X, X[2:], X[::2]):
+        transformer = WassersteinKNeighborsTransformer(n_neighbors=2).fit(embeddings)
+        assert transformer.p_ == trained
+        assert transformer.effective_metric_ == METRICS[trained]
+        expected, _ = _reference(embeddings, embeddings, 2, trained)
+        np.testing.assert_allclose(transformer.kneighbors(embeddings)[0], expected)
+    # An explicit other order is refused, at fit and for queries.
+    with pytest.raises(ValueError, match=rf"p={other}.*trained with p={trained}"):
+        WassersteinKNeighborsTransformer(n_neighbors=2, p=other).fit(X[1:])
+    # Arrays of unknown origin (a copy) fall back to the embedder's default, 1;
+    # queries known to be of another order are then refused.
     transformer = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X.copy())
-    with pytest.raises(ValueError, match="trained with p=1"):
+    assert transformer.p_ == 1
+    if trained == 2:
+        with pytest.raises(ValueError, match="trained with p=2"):
+            transformer.transform(X)
+    else:
         transformer.transform(X)
 
 
@@ -577,7 +591,7 @@ def test_faiss_short_lists_fall_back_to_exact():
     X, _ = make_blobs(400, n_features=4, centers=8, random_state=0)
     # One probed list may hold fewer than 60 samples: FAISS returns -1 there.
     transformer = WassersteinKNeighborsTransformer(
-        n_neighbors=60, algorithm="faiss", n_probe=1, random_state=0
+        n_neighbors=60, algorithm="faiss", n_probe=1, p=2, random_state=0
     ).fit(X)
     distances, indices = transformer.kneighbors(X[:50])
     assert (indices >= 0).all()

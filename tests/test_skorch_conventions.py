@@ -201,7 +201,7 @@ def test_warm_start_refuses_a_changed_p():
     X, y = _data()
     model = WassersteinSequenceEmbedder(**TINY, warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="p cannot change"):
-        model.set_params(p=1).fit(X, y)
+        model.set_params(p=2).fit(X, y)
 
 
 def test_load_init_state_resumes_from_a_checkpoint(tmp_path):

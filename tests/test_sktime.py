@@ -144,7 +144,7 @@ def test_japanese_vowels_knn_routes():
     y_test = y_test[::4]
     params = dict(n_features=4, hidden_channels=16, max_epochs=2, random_state=0)
     pipeline = WassersteinEmbeddingTransformer(**params) * KNeighborsClassifier(
-        n_neighbors=1, metric="euclidean"
+        n_neighbors=1, metric="manhattan"
     )
     assert isinstance(pipeline, SklearnClassifierPipeline)
     assert pipeline.get_tag("capability:unequal_length")
