@@ -893,11 +893,18 @@ def record_embedding_order(embeddings: np.ndarray, p: int) -> None:
 def embedding_order(embeddings: Any) -> int | None:
     """Return the order ``p`` of the model whose ``transform`` made ``embeddings``.
 
-    A view of such an output (a slice of its rows, say) has the same order.
-    ``None`` when it is unknown: arrays saved and loaded, copies made by fancy
-    indexing or by pandas, and anything that never came from ``transform``.
+    A view of such an output (a slice of its rows, say) has the same order, and
+    so does a DataFrame holding it without a copy, as scikit-learn's
+    ``set_output(transform="pandas")`` wraps it. ``None`` when it is unknown:
+    arrays saved and loaded, copies made by fancy indexing or by a DataFrame,
+    and anything that never came from ``transform``.
     """
     array = embeddings
+    if not isinstance(array, np.ndarray) and hasattr(array, "columns"):
+        try:  # a DataFrame: its values, a view where it holds one block
+            array = np.asarray(array)
+        except (TypeError, ValueError):
+            return None
     while isinstance(array, np.ndarray):
         entry = _EMBEDDING_ORDERS.get(id(array))
         if entry is not None and entry[0]() is array:

@@ -846,21 +846,27 @@ def test_pairwise_wasserstein_refuses_embeddings_of_another_order(
     )
 
 
+@pytest.mark.parametrize("output", ["default", "pandas"])
 @pytest.mark.parametrize("p", [1, 2])
-def test_auto_distance_step_follows_the_embedder_in_a_pipeline(data, p):
-    """``p="auto"`` takes the embedder's order, so a grid over it needs no twin."""
+def test_auto_distance_step_follows_the_embedder_in_a_pipeline(data, p, output):
+    """``p="auto"`` takes the embedder's order, so a grid over it needs no twin.
+
+    With pandas output the step receives a DataFrame holding the embeddings
+    without a copy, and still finds their order.
+    """
     X, y = data
     pipeline = make_pipeline(
         WassersteinSequenceEmbedder(**TINY, p=p, random_state=0),
         WassersteinDistanceTransformer(),
         KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
-    ).fit(X, y)
+    )
+    pipeline.set_output(transform=output).fit(X, y)
     embedder, step = pipeline.steps[0][1], pipeline.steps[1][1]
     assert step.p_ == p
-    embeddings = embedder.transform(X).astype(np.float64)
+    embeddings = np.asarray(embedder.transform(X), dtype=np.float64)
     metric = {1: "cityblock", 2: "euclidean"}[p]
     np.testing.assert_allclose(
-        step.transform(embedder.transform(X[:5])),
+        np.asarray(step.transform(embedder.transform(X[:5]))),
         cdist(embeddings[:5], embeddings, metric),
         rtol=1e-5,
         atol=1e-6,
