@@ -61,6 +61,7 @@ from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 from aeon.datasets import load_classification
 from aeon.distances import dtw_pairwise_distance
 from aeon.transformations.collection.unequal_length import Padder
+from scipy.spatial.distance import cdist
 from sklearn.linear_model import RidgeClassifierCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -571,8 +572,10 @@ class EmbedderMethod(Method):
     ``use_labels=False`` trains without labels (``fit(X)``). ``distances``
     maps each name the fit is reported under to its evaluation
     distance: ``"metric"``, the ``p``-Wasserstein distance of ``transform``
-    (:func:`~sklearn_wdist.pairwise_wasserstein`; Euclidean for mean pooling),
-    ``"energy"``, the energy distance between the quantile embeddings, or
+    (:func:`~sklearn_wdist.pairwise_wasserstein`), ``"euclidean"``, the
+    Euclidean distance between ``transform`` rows whatever ``p`` (what a k-NN
+    left at its default metric measures), ``"energy"``, the energy distance
+    between the quantile embeddings, or
     ``"ridge"``, the accuracy of a ``RidgeClassifierCV`` on the standardised
     embeddings (accuracy tasks only), or ``"total-spread"``, the
     ``p``-Wasserstein distance after every row (learned and kept) is scaled
@@ -632,7 +635,7 @@ class EmbedderMethod(Method):
             distances[name + KEPT_SPLIT_RELIABILITY] = "kept-split-reliability"
         if name not in distances:
             raise ValueError(f"distances must name the method itself, {name!r}.")
-        known = {"metric", "energy", "ridge", *POST_HOC_KINDS}
+        known = {"metric", "euclidean", "energy", "ridge", *POST_HOC_KINDS}
         unknown = set(distances.values()) - known
         if unknown:
             raise ValueError(f"unknown evaluation distances {sorted(unknown)}.")
@@ -742,6 +745,10 @@ class EmbedderMethod(Method):
         kind = self.distances[evaluation or self.name]
         if kind == "energy":
             return energy_distance_matrix(A, B, self.embedder_.n_embedding_features_)
+        if kind == "euclidean":
+            # What an estimator left at its default metric measures.
+            A = np.asarray(A, dtype=np.float64)
+            return cdist(A, A if B is None else np.asarray(B, dtype=np.float64))
         if kind in POST_HOC_KINDS:
             A = A * self.row_scales_[kind]
             B = None if B is None else B * self.row_scales_[kind]

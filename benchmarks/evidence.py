@@ -403,8 +403,8 @@ def markdown(
         "prediction on the test split (DTW: aeon's classifier, fit + score;",
         "MiniRocket: its score, i.e. the test transform and ridge prediction) or",
         "the square distance matrix of the evaluation set (unseen classes). The",
-        "energy-trained model evaluated with W2 shares the fit of `energy-trained`",
-        "and is left out.",
+        f"energy-trained model evaluated with W{DEFAULT_P} shares the fit of "
+        "`energy-trained` and is left out.",
         "",
         *common.timing_table(records),
         "",

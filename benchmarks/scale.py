@@ -337,6 +337,7 @@ def child_size(args: argparse.Namespace, work: Path, n: int) -> dict[str, Any]:
         model = WassersteinKNeighborsTransformer(
             n_neighbors=K,
             algorithm=algorithm,
+            p=embedder.p_,
             n_jobs=args.knn_jobs,
             n_probe=args.n_probe,
             random_state=args.seed,
@@ -378,7 +379,7 @@ def child_size(args: argparse.Namespace, work: Path, n: int) -> dict[str, Any]:
     basis = f"{len(sample)} queries against all {n:,}, x {share:.4g}"
     searches = {
         "exact_ours": WassersteinKNeighborsTransformer(
-            n_neighbors=K, algorithm="brute", n_jobs=args.knn_jobs
+            n_neighbors=K, algorithm="brute", p=embedder.p_, n_jobs=args.knn_jobs
         ),
         "exact_sklearn": KNeighborsTransformer(
             n_neighbors=K, algorithm="brute", metric=embedder.metric_
@@ -417,7 +418,10 @@ def child_size(args: argparse.Namespace, work: Path, n: int) -> dict[str, Any]:
             log(f"n={n}: {LABELS[stage]} on all {n:,}")
             if stage == "exact_ours":
                 model = WassersteinKNeighborsTransformer(
-                    n_neighbors=K, algorithm="brute", n_jobs=args.knn_jobs
+                    n_neighbors=K,
+                    algorithm="brute",
+                    p=embedder.p_,
+                    n_jobs=args.knn_jobs,
                 )
             else:
                 model = KNeighborsTransformer(

@@ -97,16 +97,16 @@ for name, embedder in embedders.items():
 # The untrained raw-quantile Wasserstein distance
 # -----------------------------------------------
 # Each raw channel's quantile function at ``tau_m = (m - 1/2) / M``, scaled by
-# ``M ** -0.5`` so that :func:`~sklearn_wdist.pairwise_wasserstein` (``p=2``)
-# returns the Wasserstein-2 distance between the per-channel value
-# distributions, combined over channels as the learned distance combines its
-# features.
-n_quantiles = embedder.n_quantiles
+# ``M ** (-1/p)`` so that :func:`~sklearn_wdist.pairwise_wasserstein` returns
+# the Wasserstein distance of the embedder's order ``p_`` (1 by default)
+# between the per-channel value distributions, combined over channels as the
+# learned distance combines its features.
+n_quantiles, p = embedder.n_quantiles, embedder.p_
 levels = (np.arange(1, n_quantiles + 1) - 0.5) / n_quantiles
 raw_quantiles = np.stack(
     [np.quantile(x, levels, axis=1).T.ravel() for x in X_unseen]
-) * n_quantiles ** (-0.5)
-distances["raw quantiles, untrained"] = pairwise_wasserstein(raw_quantiles, p=2)
+) * n_quantiles ** (-1 / p)
+distances["raw quantiles, untrained"] = pairwise_wasserstein(raw_quantiles, p=p)
 
 # %%
 # Equal error rate, ROC and DET curves on the unseen speakers

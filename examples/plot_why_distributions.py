@@ -72,7 +72,8 @@ for label in classes:
 # summarised by its quantiles at ``tau_m = (m - 1/2) / M`` and scaled by
 # ``M ** -0.5``, so that the Euclidean distance between two such vectors is the
 # Wasserstein-2 distance between the per-channel value distributions: the
-# distance the learned embedding also uses, without any learning.
+# kind of distance the learned embedding uses (with ``p=2``; its default
+# ``p=1`` sums Wasserstein-1 distances instead), without any learning.
 N_QUANTILES = 16
 N_NEIGHBORS = 5
 

@@ -48,10 +48,12 @@ class WassersteinDistanceTransformer(
     p : {1, 2} or "auto", default="auto"
         Order of the Wasserstein distance. ``"auto"`` takes the ``p`` the
         embedder was trained with when ``fit`` is handed its ``transform`` output
-        (or a view of it), as inside a Pipeline, so that the distance is the
-        learned one; for other arrays (embeddings saved and loaded, re-indexed
-        or wrapped in a DataFrame) it falls back to 1, the embedder's default.
-        Pass the embedder's ``p_`` for those.
+        (or a view of it, or a DataFrame holding it without a copy, as
+        ``set_output(transform="pandas")`` does), as inside a Pipeline, so that
+        the distance is the learned one. For other arrays (embeddings saved and
+        loaded, re-indexed, copied, or cached by ``Pipeline(memory=...)``) it
+        warns and uses 1, the embedder's default: pass the embedder's ``p_``
+        for those.
     n_jobs : int, default=None
         Number of joblib jobs used to compute the distance matrix. ``None``
         means 1 unless in a :func:`joblib.parallel_config` context.
@@ -97,12 +99,16 @@ class WassersteinDistanceTransformer(
     >>> from sklearn_wdist import WassersteinDistanceTransformer
     >>> E = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
     >>> y = np.array([0, 0, 1, 1])
-    >>> WassersteinDistanceTransformer().fit_transform(E[:2])
+
+    Plain arrays carry no trained order, so ``p`` is given (``"auto"`` would
+    warn and use 1); after the embedder in a Pipeline, ``"auto"`` finds it.
+
+    >>> WassersteinDistanceTransformer(p=1).fit_transform(E[:2])
     array([[0., 1.],
            [1., 0.]])
     >>> model = make_pipeline(
     ...     FunctionTransformer(),  # stands in for WassersteinSequenceEmbedder
-    ...     WassersteinDistanceTransformer(),
+    ...     WassersteinDistanceTransformer(p=1),
     ...     KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
     ... )
     >>> model.fit(E, y).predict(np.array([[0.2, 0.4], [4.0, 6.0]]))
@@ -112,7 +118,7 @@ class WassersteinDistanceTransformer(
 
     >>> from sklearn.cluster import SpectralClustering
     >>> from sklearn_wdist import distances_to_affinity
-    >>> D = WassersteinDistanceTransformer().fit_transform(E)
+    >>> D = WassersteinDistanceTransformer(p=1).fit_transform(E)
     >>> affinity = distances_to_affinity(D)  # sigma = median distance
     >>> spectral = SpectralClustering(
     ...     n_clusters=2, affinity="precomputed", random_state=0
@@ -198,6 +204,13 @@ class WassersteinDistanceTransformer(
         return pairwise_wasserstein(
             self.reference_embeddings_, p=self.p_, n_jobs=self.n_jobs
         )
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if "reference_embeddings_" in state and "p_" not in state:
+            # Pickled before p="auto": the order then was always the int p.
+            state["p_"] = state["p"]
+        super().__setstate__(state)
 
     @property
     def _n_features_out(self) -> int:

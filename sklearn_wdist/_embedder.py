@@ -66,6 +66,7 @@ from .nn import (
     DilatedConvEncoder,
     MetricLearningLoss,
     QuantileEmbedding,
+    QuantileWassersteinDistance,
     WassersteinTripletLoss,
     dilated_blocks_for_length,
     multiscale_difference_lags,
@@ -74,6 +75,18 @@ from .nn import (
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
+
+
+def _loss_order(loss: torch.nn.Module) -> int | None:
+    """Return the Wasserstein order a loss of this package trains, if it has one."""
+    if isinstance(loss, MetricLearningLoss):
+        return loss.p
+    distance = getattr(loss, "distance", None)
+    if isinstance(distance, QuantileWassersteinDistance):
+        return distance.p
+    return None
+
+
 # Training sequences whose embeddings are checked for NaN/inf after training.
 _CHECKED_OUTPUTS = 256
 # Early stopping scores at most this many held-out sequences, ranked among
@@ -379,8 +392,11 @@ default="auto"
         quantile embeddings ``(B, K, M)`` (means ``(B, K, 1)`` with
         ``pooling="mean"``) and integer class codes ``(B,)``, returning a
         scalar. ``None`` builds
-        ``WassersteinTripletLoss(p=p, margin=margin, mining=mining)``. A loss
-        on another distance, e.g. ``WassersteinTripletLoss(
+        ``WassersteinTripletLoss(p=p, margin=margin, mining=mining)``. A
+        Wasserstein loss of this package must train the same order as ``p``
+        (the loss classes default to ``p=2``; the embedder to 1): one of
+        another order is refused before training. A loss on another
+        distance, e.g. ``WassersteinTripletLoss(
         distance=QuantileEnergyDistance())``, trains the encoder for that
         distance; ``transform`` still returns the scaled quantiles, whose
         ``metric_`` distance is then the ``p``-Wasserstein distance, not the
@@ -1184,6 +1200,14 @@ default="auto"
         loss = copy.deepcopy(self.loss)
         if self.miner is not None or from_metric_learning(loss):
             return MetricLearningLoss(loss, miner=copy.deepcopy(self.miner), p=self.p)
+        trained = _loss_order(loss)
+        if trained is not None and trained != self.p:
+            raise ValueError(
+                f"loss trains the p={trained} Wasserstein distance, but p={self.p!r}: "
+                f"transform and metric_ would measure another distance than the "
+                f"one trained. Build the loss with p={self.p!r} (e.g. "
+                f"WassersteinTripletLoss(p={self.p!r}, ...)), or set p={trained}."
+            )
         return loss
 
     def _build_net(

@@ -380,10 +380,12 @@ class WassersteinKNeighborsTransformer(
     p : {1, 2} or "auto", default="auto"
         Order of the Wasserstein distance. ``"auto"`` takes the ``p`` the
         embedder was trained with when ``fit`` is handed its ``transform`` output
-        (or a view of it), as inside a Pipeline, so that the distance is the
-        learned one; for other arrays (embeddings saved and loaded, re-indexed
-        or wrapped in a DataFrame) it falls back to 1, the embedder's default.
-        Pass the embedder's ``p_`` for those. An explicit ``p`` is refused for
+        (or a view of it, or a DataFrame holding it without a copy, as
+        ``set_output(transform="pandas")`` does), as inside a Pipeline, so that
+        the distance is the learned one. For other arrays (embeddings saved and
+        loaded, re-indexed, copied, or cached by ``Pipeline(memory=...)``) it
+        warns and uses 1, the embedder's default: pass the embedder's ``p_``
+        for those. An explicit ``p`` is refused for
         embeddings known to come from an embedder of another order.
     n_jobs : int, default=None
         Number of parallel jobs for the neighbour search. With ``"brute"``,
@@ -409,7 +411,8 @@ class WassersteinKNeighborsTransformer(
         Number of inverted lists a query scans with ``faiss_index="ivf"``: the
         recall/speed knob. The search time grows about linearly with it, and a
         value of at least the number of lists (``n_lists_``) makes the search
-        exact. On the embeddings of ``benchmarks/scale.py``, recall@10 with the
+        exact. On the ``p=2`` embeddings of ``benchmarks/scale.py`` (the default
+        order then), recall@10 with the
         default was 0.998, 0.991, 0.985 and 0.969 for 10^4, 10^5, 2 * 10^5 and
         10^6 samples (0.96 with ``n_probe=12`` and 0.997 with 24 at 2 * 10^5):
         it falls slowly as ``n_samples_fit`` grows. Read at search time, so it
@@ -497,7 +500,7 @@ class WassersteinKNeighborsTransformer(
     >>> import numpy as np
     >>> from sklearn_wdist import WassersteinKNeighborsTransformer
     >>> E = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 3.0], [4.0, 3.0]])
-    >>> transformer = WassersteinKNeighborsTransformer(n_neighbors=1)
+    >>> transformer = WassersteinKNeighborsTransformer(n_neighbors=1, p=2)
     >>> graph = transformer.fit_transform(E)
     >>> graph.toarray()
     array([[0., 1., 0., 0.],
@@ -961,9 +964,11 @@ class WassersteinKNeighborsTransformer(
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
         if isinstance(state.get("index_"), np.ndarray):
-            state = dict(state)
             state["index_"] = _import_faiss().deserialize_index(state["index_"])
+        if "_p" in state:  # pickled before the order became the public p_
+            state["p_"] = state.pop("_p")
         super().__setstate__(state)
 
     def __sklearn_tags__(self) -> Tags:

@@ -938,11 +938,25 @@ def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
 
     ``p="auto"`` is the order the embeddings were trained with when they are
     (a view of) an embedder's ``transform`` output, else :data:`DEFAULT_ORDER`,
-    the embedder's default. An explicit ``p`` is checked against a known order.
+    the embedder's default, with a warning: the embeddings may come from a
+    model of the other order. An explicit ``p`` is checked against a known
+    order.
     """
     if isinstance(p, str) and p == "auto":
         trained = embedding_order(embeddings)
-        return DEFAULT_ORDER if trained is None else trained
+        if trained is not None:
+            return trained
+        warnings.warn(
+            f"p='auto' cannot tell which order {name} was trained with (it is "
+            "not the output of a WassersteinSequenceEmbedder's transform or a "
+            "view of it: embeddings saved and loaded, re-indexed, copied or "
+            f"cached are new arrays), so p={DEFAULT_ORDER}, the embedder's "
+            "default, is used. Pass the embedder's p_ as p to measure its "
+            "learned distance and silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return DEFAULT_ORDER
     p = check_p(p)
     check_embedding_order(embeddings, p, name)
     return p

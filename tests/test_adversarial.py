@@ -34,6 +34,11 @@ from sklearn_wdist import (
     pairwise_wasserstein,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r, precision_at_1
+from sklearn_wdist.nn import (
+    MetricLearningLoss,
+    QuantileWassersteinDistance,
+    WassersteinTripletLoss,
+)
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=1, n_quantiles=4, max_epochs=3)
 
@@ -871,3 +876,51 @@ def test_auto_distance_step_follows_the_embedder_in_a_pipeline(data, p, output):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+class MeanDistance(nn.Module):
+    """A loss on any rows: their mean Euclidean distance."""
+
+    def forward(self, embeddings, labels):
+        return torch.cdist(embeddings, embeddings).mean()
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_loss_of_another_order_is_refused_before_training(data, order):
+    """A loss that trains W_q with q != p would leave metric_ measuring W_p."""
+    X, y = data
+    other = 3 - order
+    for loss in (
+        WassersteinTripletLoss(p=other, margin=0.5),
+        WassersteinTripletLoss(distance=QuantileWassersteinDistance(other)),
+        MetricLearningLoss(MeanDistance(), p=other),
+    ):
+        embedder = WassersteinSequenceEmbedder(**TINY, p=order, loss=loss)
+        with pytest.raises(ValueError, match=rf"loss trains the p={other}.*p={order}"):
+            embedder.fit(X, y)
+        assert not hasattr(embedder, "module_")
+    fitted = WassersteinSequenceEmbedder(
+        **TINY, p=order, loss=WassersteinTripletLoss(p=order), random_state=0
+    ).fit(X, y)
+    assert fitted.metric_ == {1: "manhattan", 2: "euclidean"}[order]
+
+
+def test_pairwise_wasserstein_refuses_a_dataframe_of_another_order(
+    fitted_manhattan, data
+):
+    X, _ = data
+    embeddings = fitted_manhattan.transform(X)
+    frame = pd.DataFrame(embeddings, copy=False)
+    with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
+        pairwise_wasserstein(frame)
+
+
+def test_distance_step_pickled_before_p_auto_still_transforms():
+    E = np.random.default_rng(0).normal(size=(6, 4))
+    step = WassersteinDistanceTransformer(p=2).fit(E)
+    state = dict(step.__getstate__())
+    del state["p_"]  # what a pickle of the time holds: p was always an int
+    old = WassersteinDistanceTransformer.__new__(WassersteinDistanceTransformer)
+    old.__setstate__(state)
+    assert old.p_ == 2
+    np.testing.assert_array_equal(old.transform(E[:2]), step.transform(E[:2]))

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn_wdist import distances_to_affinity, pairwise_wasserstein
 from sklearn_wdist._distance_transformer import WassersteinDistanceTransformer
+from sklearn_wdist._validation import record_embedding_order
 
 # No check is expected to fail; a failure would be listed here with its reason.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
@@ -42,7 +43,8 @@ class QuantileEmbedderStandIn(TransformerMixin, BaseEstimator):
 
     Maps sequences (n, C, T) to their per-channel quantile functions at levels
     (m - 1/2) / M, flattened and scaled by M ** (-1 / p), like the real
-    embedder's transform.
+    embedder's transform, which also records the order of its output (so that
+    the distance step's ``p="auto"`` finds it).
     """
 
     def __init__(self, n_quantiles=16, p=2):
@@ -58,7 +60,9 @@ class QuantileEmbedderStandIn(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=float)
         levels = (np.arange(self.n_quantiles) + 0.5) / self.n_quantiles
         Q = np.moveaxis(np.quantile(X, levels, axis=2), 0, -1)
-        return Q.reshape(len(X), -1) * self.n_quantiles ** (-1 / self.p)
+        embeddings = Q.reshape(len(X), -1) * self.n_quantiles ** (-1 / self.p)
+        record_embedding_order(embeddings, self.p)
+        return embeddings
 
 
 def _make_sequences(n_per_class=12, n_timepoints=400, seed=0):

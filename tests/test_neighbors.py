@@ -291,6 +291,40 @@ def test_auto_order_follows_the_embeddings(trained):
         transformer.transform(X)
 
 
+def test_auto_order_warns_when_it_falls_back():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.warns(UserWarning, match=r"p='auto' cannot tell.*p=1"):
+        transformer = WassersteinKNeighborsTransformer(n_neighbors=2).fit(X)
+    assert transformer.p_ == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WassersteinKNeighborsTransformer(n_neighbors=2, p=2).fit(X)
+        record_embedding_order(X, 2)
+        assert WassersteinKNeighborsTransformer(n_neighbors=2).fit(X).p_ == 2
+
+
+def test_pickled_order_is_kept_and_checked():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    record_embedding_order(X, 2)
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=3).fit(X)
+    loaded = pickle.loads(pickle.dumps(transformer))
+    assert loaded.p_ == 2
+    np.testing.assert_array_equal(
+        loaded.transform(X).data, transformer.transform(X).data
+    )
+    queries = X[:4].copy()
+    record_embedding_order(queries, 1)
+    with pytest.raises(ValueError, match="trained with p=1"):
+        loaded.transform(queries)
+    # A transformer pickled when the fitted order was the private _p.
+    state = transformer.__getstate__()
+    state["_p"] = state.pop("p_")
+    old = WassersteinKNeighborsTransformer.__new__(WassersteinKNeighborsTransformer)
+    old.__setstate__(state)
+    assert old.p_ == 2
+    np.testing.assert_array_equal(old.transform(X).data, transformer.transform(X).data)
+
+
 # --------------------------------------------------------------------------- #
 # Feeding scikit-learn estimators, as its approximate nearest neighbours example
 # --------------------------------------------------------------------------- #
@@ -394,7 +428,10 @@ def test_spectral_clustering(blobs, p):
     np.testing.assert_array_equal(labels[0], labels[1])
 
 
-def test_after_the_embedder():
+@pytest.mark.parametrize("output", ["default", "pandas"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_after_the_embedder(p, output):
+    """``p="auto"`` takes the embedder's order, with either output container."""
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 10)
     X = rng.normal(size=(30, 2, 20)) + y[:, None, None]
@@ -404,18 +441,29 @@ def test_after_the_embedder():
         n_layers=1,
         n_quantiles=4,
         max_epochs=2,
+        p=p,
         random_state=0,
     )
     model = make_pipeline(
         embedder,
         WassersteinKNeighborsTransformer(n_neighbors=3),
         KNeighborsClassifier(n_neighbors=3, metric="precomputed"),
-    ).fit(X, y)
-    predictions = model.predict(X[::4])
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the order is found: no fallback warning
+        embedder.set_output(transform=output)  # the graph step stays sparse
+        model.fit(X, y)
+        predictions = model.predict(X[::4])
     assert predictions.shape == (8,)
     assert set(predictions) <= {0, 1, 2}
     assert model[1].n_features_in_ == embedder.transform(X[:1]).shape[1]
+    assert model[1].p_ == p
     assert model[1].effective_metric_ == embedder.metric_
+    E = np.asarray(embedder.transform(X), dtype=np.float64)
+    expected, _ = _reference(E[::4], E, 3, p)
+    distances, _ = model[1].kneighbors(embedder.transform(X[::4]))
+    # The two transform calls batch differently: float32 rounding apart.
+    np.testing.assert_allclose(distances, expected, rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- #
@@ -600,12 +648,13 @@ def test_faiss_short_lists_fall_back_to_exact():
     )
 
 
-def test_faiss_pickles(clustered):
+@pytest.mark.parametrize("p", [1, 2])
+def test_faiss_pickles(clustered, p):
     pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
     X, Y = clustered
     for faiss_index in ("ivf", "hnsw"):
         transformer = WassersteinKNeighborsTransformer(
-            algorithm="faiss", faiss_index=faiss_index, random_state=0, n_jobs=1
+            algorithm="faiss", faiss_index=faiss_index, p=p, random_state=0, n_jobs=1
         ).fit(X)
         loaded = pickle.loads(pickle.dumps(transformer))
         expected = transformer.transform(Y)
