@@ -176,6 +176,8 @@ def make_embedder(args: argparse.Namespace) -> WassersteinSequenceEmbedder:
         "n_threads": args.fit_threads,
         "random_state": args.seed,
     }
+    if args.p is not None:
+        params["p"] = args.p
     if args.encoder == "conv":
         params.update(architecture="conv", n_layers=2, kernel_size=5)
     return WassersteinSequenceEmbedder(**params)
@@ -981,6 +983,14 @@ def parse_args() -> argparse.Namespace:
         "--sizes", type=int, nargs="+", default=[10_000, 100_000, 200_000, 1_000_000]
     )
     parser.add_argument("--max-epochs", type=int, default=10)
+    parser.add_argument(
+        "--p",
+        type=int,
+        choices=[1, 2],
+        default=None,
+        help="order of the embedder (default: its own, 1 since round 20; the "
+        "figures before round 20 are p=2)",
+    )
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--valid-size", type=int, default=1000)
     parser.add_argument("--chunk", type=int, default=10_000, help="sequences per chunk")
