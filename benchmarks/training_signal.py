@@ -9,12 +9,17 @@ the training split of every validation data set (``select_defaults.py``'s
 ``load_train``: training splits only, JapaneseVowels speakers 1-5), this
 reports the first and last epoch's mean training loss and the number of
 epochs whose mean loss is 0, for the default order and for ``p=2``.
+``--evidence-unseen`` reports, instead, the training classes of the two
+unseen-class tasks of ``evidence.py`` (a diagnostic of those fits, not a
+choice of defaults).
 
 Run::
 
     python benchmarks/training_signal.py --seeds 0
+    python benchmarks/training_signal.py --seeds 0 1 2 --evidence-unseen
 
-Results go to ``benchmarks/results/training_signal.md`` and ``.json``.
+Results go to ``benchmarks/results/training_signal.md`` and ``.json``
+(``training_signal_unseen.*`` with ``--evidence-unseen``).
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ import argparse
 from pathlib import Path
 
 import _common as common
+import evidence
 import numpy as np
 import select_defaults
 
 from sklearn_wdist import WassersteinSequenceEmbedder
 
 
-def fit_record(name: str, p: int, seed: int) -> dict:
-    X, y = select_defaults.load_train(name)
+def fit_record(name: str, p: int, seed: int, unseen: bool = False) -> dict:
+    if unseen:
+        task = evidence.unseen_task(name)
+        X, y = task.X_train, task.y_train
+        name = f"{name} (evidence unseen-class training)"
+    else:
+        X, y = select_defaults.load_train(name)
     embedder, seconds = common.timed(
         WassersteinSequenceEmbedder(p=p, random_state=seed).fit, X, y
     )
@@ -46,7 +57,7 @@ def fit_record(name: str, p: int, seed: int) -> dict:
     }
 
 
-def summarise(records: list[dict]) -> str:
+def summarise(records: list[dict], title: str) -> str:
     header = ["data set", "sequences", "classes", "p", "seed"]
     header += ["first-epoch loss", "last-epoch loss", "epochs with loss 0"]
     rows = [
@@ -62,7 +73,7 @@ def summarise(records: list[dict]) -> str:
         ]
         for r in records
     ]
-    out = ["# Training signal of default fits on the validation training splits", ""]
+    out = [f"# Training signal of default fits on {title}", ""]
     return "\n".join([*out, *common.markdown_table(header, rows), ""])
 
 
@@ -70,24 +81,32 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_seeds_argument(parser, default=[0])
     parser.add_argument("--orders", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--evidence-unseen", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     common.quiet_warnings()
-    names = sorted(set(select_defaults.SEEN_DATASETS) | {"PigCVP"})
+    names = (
+        list(evidence.UNSEEN_TRAIN_CLASSES)
+        if args.evidence_unseen
+        else sorted(set(select_defaults.SEEN_DATASETS) | {"PigCVP"})
+    )
     records = []
     for name in names:
         for p in args.orders:
             for seed in args.seeds:
-                record = fit_record(name, p, seed)
+                record = fit_record(name, p, seed, args.evidence_unseen)
                 records.append(record)
                 print(
                     f"{name} p={p} seed={seed}: loss {record['losses'][0]:.4f} -> "
                     f"{record['losses'][-1]:.4f} ({record['fit_s']:.1f} s)",
                     flush=True,
                 )
-    common.write_summary(
-        args.out, "training_signal", {"records": records}, summarise(records)
-    )
+    if args.evidence_unseen:
+        stem, title = "training_signal_unseen", "the evidence's unseen-class tasks"
+    else:
+        stem, title = "training_signal", "the validation training splits"
+    summary = summarise(records, title)
+    common.write_summary(args.out, stem, {"records": records}, summary)
 
 
 if __name__ == "__main__":
