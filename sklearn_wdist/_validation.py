@@ -954,7 +954,7 @@ def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
             "default, is used. Pass the embedder's p_ as p to measure its "
             "learned distance and silence this warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # resolve_order, fit, scikit-learn's fit wrapper, caller
         )
         return DEFAULT_ORDER
     p = check_p(p)

@@ -9,6 +9,12 @@ from sklearn_wdist import (
     WassersteinSequenceEmbedder,
 )
 
+# These tests hand the distance steps plain arrays, whose trained order
+# p="auto" cannot know: its fallback warning is expected here (it has its own
+# test, test_neighbors.py::test_auto_order_warns_when_it_falls_back).
+pytestmark = pytest.mark.filterwarnings("ignore:p='auto' cannot tell:UserWarning")
+
+
 # Small and fast: the checks fit dozens of times on tiny data.
 FAST_EMBEDDER = WassersteinSequenceEmbedder(
     n_features=4,

@@ -21,6 +21,12 @@ import sklearn_wdist._neighbors as neighbors_module
 from sklearn_wdist import WassersteinKNeighborsTransformer, WassersteinSequenceEmbedder
 from sklearn_wdist._validation import record_embedding_order
 
+# These tests hand the distance steps plain arrays, whose trained order
+# p="auto" cannot know: its fallback warning is expected here (it has its own
+# test, test_neighbors.py::test_auto_order_warns_when_it_falls_back).
+pytestmark = pytest.mark.filterwarnings("ignore:p='auto' cannot tell:UserWarning")
+
+
 METRICS = {1: "manhattan", 2: "euclidean"}
 
 
