@@ -282,6 +282,20 @@ CONFIGS = {
         "crop_fraction": 0.5,
         "p": 1,
     },
+    # Round 20 (probe): the default with the soft margin, log(1 + exp(d_ap -
+    # d_an)), which never runs out of gradient. The hinge margin of 1 gives no
+    # signal on some training sets (BasicMotions' running and standing from
+    # the first epoch, Trace and UnitTest after a dozen epochs:
+    # training_signal.py).
+    "round 18 default, p=1, soft margin": {
+        **_DILATED,
+        "n_features": 4,
+        "include_differences": "multiscale",
+        "input_row_weighting": "total",
+        "input_gating": "anova",
+        "p": 1,
+        "margin": "soft",
+    },
     # Round 13 (probe, commit d3358a3, reverted): the kept input channels in
     # the units the within-class whitening leaves them, "dilated, whitened
     # input rows" (with and without the row weights, or at one common scale).
