@@ -301,7 +301,8 @@ CONFIGS = {
     # input rows" (with and without the row weights, or at one common scale).
     # Not adopted: sum 1.073 against 1.088.
 }
-# Every configuration above is of rounds 1-19, which trained with p=2.
+# Rounds 1-19 trained with p=2: every configuration above that does not set p
+# (all but those of rounds 19 and 20 that try p=1) pins it.
 CONFIGS = {
     name: {**common.BEFORE_ROUND_20, **params} for name, params in CONFIGS.items()
 }

@@ -155,8 +155,8 @@ class WassersteinDistanceTransformer(
         """
         # The constraints above let booleans and n_jobs=0 through; reject them now
         # rather than at the first transform.
-        p = resolve_order(self.p, X)
         check_n_jobs(self.n_jobs)
+        p = resolve_order(self.p, X)
         # A copy: later changes to the caller's array must not move the references.
         self.reference_embeddings_ = validate_data(
             self, X, dtype=[np.float64, np.float32], copy=True

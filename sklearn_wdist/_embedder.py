@@ -53,6 +53,7 @@ from ._training import (
     torch_threads,
 )
 from ._validation import (
+    DEFAULT_ORDER,
     check_int,
     check_labels,
     check_sequences,
@@ -685,7 +686,7 @@ default="auto"
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
-        p=1,
+        p=DEFAULT_ORDER,
         margin=1.0,
         mining="batch_hard",
         loss=None,

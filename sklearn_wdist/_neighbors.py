@@ -385,8 +385,8 @@ class WassersteinKNeighborsTransformer(
         the distance is the learned one. For other arrays (embeddings saved and
         loaded, re-indexed, copied, or cached by ``Pipeline(memory=...)``) it
         warns and uses 1, the embedder's default: pass the embedder's ``p_``
-        for those. An explicit ``p`` is refused for
-        embeddings known to come from an embedder of another order.
+        for those. An explicit ``p`` is refused for embeddings known to come
+        from an embedder of another order.
     n_jobs : int, default=None
         Number of parallel jobs for the neighbour search. With ``"brute"``,
         joblib threads over blocks of queries (``None`` means 1 unless in a
@@ -589,9 +589,9 @@ class WassersteinKNeighborsTransformer(
             The fitted transformer.
         """
         # The constraints above let booleans and n_jobs=0 through.
-        p = resolve_order(self.p, X)
         check_int(self.n_neighbors, "n_neighbors", minimum=1)
         check_n_jobs(self.n_jobs)
+        p = resolve_order(self.p, X)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         # The embeddings are kept in float64, divided by a power of two (which
         # changes no significant bit) so that squares neither overflow nor

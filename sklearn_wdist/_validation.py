@@ -875,19 +875,15 @@ DEFAULT_ORDER = 1
 def record_embedding_order(embeddings: np.ndarray, p: int) -> None:
     """Remember that ``embeddings`` came from a model trained with order ``p``.
 
-    The array owning their memory, when it is another array, is remembered too:
-    NumPy points every view (a slice of rows, say) at that owner.
+    ``transform`` output owns its memory, so NumPy points every view of it (a
+    slice of rows, say) at this very array: :func:`embedding_order` finds them.
     """
-    arrays = [embeddings]
-    if isinstance(embeddings.base, np.ndarray):
-        arrays.append(embeddings.base)
-    for array in arrays:
-        key = id(array)
+    key = id(embeddings)
 
-        def forget(_reference: weakref.ref, key: int = key) -> None:
-            _EMBEDDING_ORDERS.pop(key, None)
+    def forget(_reference: weakref.ref, key: int = key) -> None:
+        _EMBEDDING_ORDERS.pop(key, None)
 
-        _EMBEDDING_ORDERS[key] = (weakref.ref(array, forget), p)
+    _EMBEDDING_ORDERS[key] = (weakref.ref(embeddings, forget), p)
 
 
 def embedding_order(embeddings: Any) -> int | None:
