@@ -13,6 +13,7 @@ import copy
 import math
 import numbers
 import threading
+import warnings
 
 import numpy as np
 import torch
@@ -387,7 +388,10 @@ default="auto"
         embeddings is several times faster with ``p=2``.
     margin : float or "soft", default=1.0
         Triplet margin, or ``"soft"`` for the soft-margin loss
-        ``log(1 + exp(d(a, p) - d(a, n)))``.
+        ``log(1 + exp(d(a, p) - d(a, n)))``. When every training triplet
+        meets the margin from the start (classes far apart under the
+        initial encoder), the loss is 0 and the encoder does not train:
+        ``fit`` then warns. The soft margin always has a gradient.
     mining : {"batch_hard", "batch_all", "semi_hard"}, default="batch_hard"
         Triplet mining inside each batch.
     loss : torch.nn.Module, default=None
@@ -599,7 +603,7 @@ default="auto"
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(40, 2, 30)).astype("float32")
     >>> y = np.repeat([0, 1], 20)
-    >>> X[y == 1] *= 3.0
+    >>> X[y == 1] *= 1.5
     >>> embedder = WassersteinSequenceEmbedder(
     ...     n_features=4, n_quantiles=8, max_epochs=3, random_state=0)
     >>> embeddings = embedder.fit(X, y).transform(X)
@@ -801,6 +805,8 @@ default="auto"
         loss, weights or outputs turn NaN or infinite (``FloatingPointError``).
         skorch's ``EarlyStopping`` callback, which stops training by raising
         ``KeyboardInterrupt`` at the end of an epoch, still ends it normally.
+        A fit whose training loss is exactly 0 in every epoch (so the encoder
+        keeps its random initial weights) warns with a ``UserWarning``.
 
         Parameters
         ----------
@@ -864,6 +870,9 @@ default="auto"
             previous=previous,
         )
         self._check_trained(net, train_inputs)
+        self._warn_if_no_training_signal(
+            net, epochs_before=0 if previous is None else len(previous.history)
+        )
         row_weights = self._fit_input_row_weights(
             net.module_, train_inputs, train_codes
         )
@@ -1431,6 +1440,34 @@ default="auto"
             net.module_, [train_inputs[i] for i in picks], 1.0, self.n_threads
         )
         check_finite_embeddings(embeddings, "the training sequences")
+
+    def _warn_if_no_training_signal(self, net, epochs_before: int) -> None:
+        """Warn when the training loss was exactly 0 in every epoch of this fit.
+
+        A hinge loss of 0 has no gradient: the encoder then keeps its random
+        initial weights, and ``transform`` returns untrained learned features
+        beside the kept input rows, which nothing else would tell the user.
+        """
+        losses = [epoch.get("train_loss") for epoch in net.history[epochs_before:]]
+        if not losses or any(loss is None or loss != 0.0 for loss in losses):
+            return
+        if self.loss is None:
+            cause = (
+                f"every training triplet already met margin={self.margin!r} "
+                "before training (the training classes are far apart under the "
+                "initial encoder)"
+            )
+            remedy = "margin='soft' or a larger margin trains it"
+        else:
+            cause = "the loss given as `loss` was 0 on every batch"
+            remedy = "a loss with a gradient on these data trains it"
+        warnings.warn(
+            f"The training loss was 0 in all {len(losses)} epochs of this fit: "
+            f"{cause}, so the encoder received no gradient and its learned "
+            f"features are those of its random initialisation; {remedy}.",
+            UserWarning,
+            stacklevel=4,  # this method, fit, scikit-learn's fit wrapper, caller
+        )
 
     def _record_training_length(self, net, epochs_before: int | None = None) -> None:
         """Epochs trained, held-out scores and the epoch whose weights are kept.

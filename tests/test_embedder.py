@@ -2,6 +2,7 @@
 
 import itertools
 import pickle
+import warnings
 
 import numpy as np
 import ot
@@ -26,7 +27,7 @@ from sklearn_wdist._training import (
     stratified_sample,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r
-from sklearn_wdist.nn import multiscale_difference_lags
+from sklearn_wdist.nn import WassersteinTripletLoss, multiscale_difference_lags
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
 
@@ -1241,3 +1242,54 @@ def test_models_pickled_before_the_row_weights_still_work(data):
     restored.set_params(
         warm_start=True, early_stopping=True, validation_fraction=0.3, max_epochs=1
     ).fit(X, y)
+
+
+def _far_apart_classes(seed=0):
+    """Two classes far beyond the triplet margin under any initial encoder."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.0, 1.0, 20)
+    X = rng.normal(size=(16, 2, 20))
+    X[8:, 0] += 200.0 * ramp  # the second class climbs steeply on channel 0
+    return X, np.repeat(["flat", "climbing"], 8)
+
+
+def test_a_fit_without_any_training_signal_warns():
+    X, y = _far_apart_classes()
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0)
+    with pytest.warns(UserWarning, match="loss was 0 in all 3 epochs") as record:
+        model.fit(X, y)
+    assert [r.filename for r in record] == [__file__]  # points at the caller
+    assert "margin=1.0" in str(record[0].message)
+    assert all(epoch["train_loss"] == 0.0 for epoch in model.history_)
+    # The soft margin always has a gradient: it trains on the same data.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        soft = WassersteinSequenceEmbedder(**TINY, margin="soft", random_state=0)
+        soft.fit(X, y)
+    assert all(epoch["train_loss"] > 0.0 for epoch in soft.history_)
+
+
+def test_no_training_signal_warning_on_data_that_train(data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    assert any(epoch["train_loss"] > 0.0 for epoch in model.history_)
+
+
+def test_no_training_signal_warning_reads_only_the_epochs_of_this_fit(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    for epoch in model.history_:  # as if the first fit had had no signal
+        epoch["train_loss"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(max_epochs=0).fit(X, y)  # no epoch, nothing to judge
+        model.set_params(max_epochs=2).fit(X, y)  # its own epochs have a loss
+    assert len(model.history_) == 5
+    X_far, y_far = _far_apart_classes()
+    with pytest.warns(UserWarning, match="given as `loss`"):
+        WassersteinSequenceEmbedder(
+            **TINY, loss=WassersteinTripletLoss(p=1, margin=1.0), random_state=0
+        ).fit(X_far, y_far)
