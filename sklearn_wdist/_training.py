@@ -148,7 +148,9 @@ class AugmentingCollate:
                 np.exp(self.rng.normal(0.0, self.scale_std))
             )
         if self.jitter_std > 0.0:
-            spread = sequence.std(axis=1, keepdims=True)
+            # In float64: squaring float32 values beyond 1.8e19 overflows.
+            spread = sequence.std(axis=1, keepdims=True, dtype=np.float64)
+            spread = spread.astype(np.float32)
             noise = self.rng.standard_normal(sequence.shape).astype(np.float32)
             sequence = sequence + noise * (self.jitter_std * spread)
         return np.ascontiguousarray(sequence, dtype=np.float32)

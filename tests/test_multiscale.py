@@ -193,7 +193,8 @@ def test_augmented_fit_is_deterministic_and_differs_from_plain(long_data):
     params = dict(**TRAINS, crop_fraction=0.6, scale_std=0.1, jitter_std=0.05)
     a = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y).transform(X)
     b = WassersteinSequenceEmbedder(**params, random_state=0).fit(X, y).transform(X)
-    plain = WassersteinSequenceEmbedder(**TRAINS, random_state=0).fit(X, y)
+    off = dict(crop_fraction=1.0, scale_std=0.0, jitter_std=0.0)
+    plain = WassersteinSequenceEmbedder(**TRAINS, **off, random_state=0).fit(X, y)
     plain = plain.transform(X)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, plain)
@@ -241,7 +242,10 @@ def test_label_free_refit_forgets_the_classes(long_data):
     ("params", "match"),
     [
         ({"early_stopping": True}, "early_stopping=True scores held-out labelled"),
-        ({"crop_fraction": 1.0}, "every view identical"),
+        (
+            {"crop_fraction": 1.0, "scale_std": 0.0, "jitter_std": 0.0},
+            "every view identical",
+        ),
     ],
 )
 def test_label_free_fit_rejects_impossible_settings(long_data, params, match):
@@ -311,3 +315,13 @@ def test_verbose_transform_shows_progress(capsys):
     capsys.readouterr()
     model.set_params(verbose=1).transform(X)
     assert "20/20" in capsys.readouterr().err
+
+
+def test_default_augmentation_with_and_without_labels():
+    # Crops of at least half a sequence without labels (its only positives);
+    # nothing with labels (round 21 measured crops, scaling and jitter there).
+    model = WassersteinSequenceEmbedder()
+    assert model._augmentation(supervised=True, seed=0) is None
+    label_free = model._augmentation(supervised=False, seed=0)
+    assert (label_free.crop_fraction, label_free.scale_std) == (0.5, 0.0)
+    assert label_free.jitter_std == 0.0
