@@ -129,6 +129,10 @@ BEFORE_ROUND_18 = {"input_row_weighting": "within_class"}
 # p=1, made the default in round 20); every configuration of those rounds
 # pins it, unless it sets p itself.
 BEFORE_ROUND_20 = {"p": 2}
+# Rounds 1-20 neither scaled nor jittered label-free training views (round
+# 21 chose scale_std=0.1 and jitter_std=0.05 without labels; with labels
+# "auto" still means none); every configuration of those rounds pins it.
+BEFORE_ROUND_21 = {"scale_std": 0.0, "jitter_std": 0.0}
 # Rounds 7-14 kept the first differences only (round 15 chose the
 # increments at several lags, include_differences="multiscale"); the
 # configurations of those rounds that keep differences pin it, and the

@@ -153,9 +153,10 @@ DEFAULT_CONFIGS = {
     },
     "previous defaults": common.PREVIOUS_DEFAULTS,
 }
-# The configurations above are of rounds 1-19, which trained with p=2.
+# The configurations above are of rounds 1-19, which trained with p=2 (and,
+# as in round 20, never scaled or jittered).
 DEFAULT_CONFIGS = {
-    name: {**common.BEFORE_ROUND_20, **params}
+    name: {**common.BEFORE_ROUND_20, **common.BEFORE_ROUND_21, **params}
     for name, params in DEFAULT_CONFIGS.items()
 }
 
@@ -184,6 +185,13 @@ def build_methods(
         common.EmbedderMethod(
             "learned, label-free",
             dict(overrides),
+            use_labels=False,
+        ),
+        # The label-free default of rounds 18-20: crops only (round 21 added
+        # scaling and jitter without labels).
+        common.EmbedderMethod(
+            "learned, label-free (round 20: crops only)",
+            {**common.BEFORE_ROUND_21, **overrides},
             use_labels=False,
         ),
         *(

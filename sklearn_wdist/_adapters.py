@@ -56,10 +56,12 @@ default="auto"
         Linear whitening of the input channels.
     crop_fraction : float or "auto", default="auto"
         Random-crop augmentation (``"auto"``: none with labels, 0.5 without).
-    scale_std : float, default=0.0
-        Random-scaling augmentation.
-    jitter_std : float, default=0.0
-        Gaussian-noise augmentation.
+    scale_std : float or "auto", default="auto"
+        Random-scaling augmentation (``"auto"``: none with labels, 0.1
+        without).
+    jitter_std : float or "auto", default="auto"
+        Gaussian-noise augmentation (``"auto"``: none with labels, 0.05
+        without).
     n_quantiles : int, default=16
         Number of quantile levels ``M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"

@@ -185,6 +185,16 @@ def _split_validation_classes(
     return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
 
+# What "auto" means for each augmentation parameter: (name, with labels,
+# without labels). Without labels the views of a sequence are its only
+# positives; with labels, round 21 of BENCHMARKS.md found no gain.
+_AUTO_AUGMENTATION = (
+    ("crop_fraction", 1.0, 0.5),
+    ("scale_std", 0.0, 0.1),
+    ("jitter_std", 0.0, 0.05),
+)
+
+
 class WassersteinSequenceEmbedder(
     DocumentationLinkMixin, TransformerMixin, BaseEstimator
 ):
@@ -356,13 +366,17 @@ default="auto"
         (``fit(X)``), where crops of a sequence are its only positives
         (``0.5`` did better than ``0.8`` on validation data without labels,
         ``BENCHMARKS.md``, round 18).
-    scale_std : float, default=0.0
+    scale_std : float or "auto", default="auto"
         Training augmentation: each training sequence is multiplied by
-        ``exp(s)``, ``s ~ N(0, scale_std**2)``.
-    jitter_std : float, default=0.0
+        ``exp(s)``, ``s ~ N(0, scale_std**2)``. ``"auto"``: ``0`` (none)
+        with labels, ``0.1`` without (``fit(X)``), where the scaled views of
+        a sequence are its positives; on validation data that helped without
+        labels and not with them (``BENCHMARKS.md``, round 21).
+    jitter_std : float or "auto", default="auto"
         Training augmentation: Gaussian noise with standard deviation
         ``jitter_std`` times each channel's standard deviation is added to
-        every step.
+        every step. ``"auto"``: ``0`` with labels, ``0.05`` without, as for
+        ``scale_std``.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -635,8 +649,14 @@ default="auto"
             Interval(numbers.Real, 0, 1, closed="right"),
             StrOptions({"auto"}),
         ],
-        "scale_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "jitter_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "scale_std": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "jitter_std": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],
         "quantile_method": [StrOptions({"linear", "inverted_cdf"})],
         "pooling": [StrOptions({"quantile", "mean"})],
@@ -685,8 +705,8 @@ default="auto"
         normalize_output=True,
         input_whitening="auto",
         crop_fraction="auto",
-        scale_std=0.0,
-        jitter_std=0.0,
+        scale_std="auto",
+        jitter_std="auto",
         n_quantiles=16,
         quantile_method="linear",
         pooling="quantile",
@@ -795,8 +815,9 @@ default="auto"
 
         With labels, positives are sequences of the same class. Without
         (``fit(X)``), training is self-supervised: every sequence is its own
-        class, its positives are random crops of itself (``crop_fraction``)
-        and its negatives are crops of the other sequences, the triplets of
+        class, its positives are random views of itself (crops, scaled and
+        jittered: ``crop_fraction``, ``scale_std``, ``jitter_std``)
+        and its negatives are views of the other sequences, the triplets of
         Franceschi et al. (2019) on the Wasserstein distance.
 
         A ``KeyboardInterrupt`` (Ctrl-C) during training propagates, and the
@@ -934,11 +955,7 @@ default="auto"
                 f"fit(X) without labels needs at least 2 sequences (negatives "
                 f"are other sequences), got {n_sequences}."
             )
-        if (
-            self._crop_fraction(supervised=False) >= 1.0
-            and self.scale_std == 0.0
-            and self.jitter_std == 0.0
-        ):
+        if self._augmentation_settings(supervised=False) == (1.0, 0.0, 0.0):
             raise ValueError(
                 "fit(X) without labels learns that views of one sequence are "
                 "close, but crop_fraction=1.0, scale_std=0 and jitter_std=0 make "
@@ -946,16 +963,21 @@ default="auto"
             )
         return np.arange(n_sequences)
 
-    def _crop_fraction(self, supervised: bool) -> float:
-        if self.crop_fraction == "auto":
-            return 1.0 if supervised else 0.5
-        return float(self.crop_fraction)
+    def _augmentation_settings(self, supervised: bool) -> tuple[float, float, float]:
+        """``(crop_fraction, scale_std, jitter_std)`` with ``"auto"`` resolved."""
+        resolved = []
+        for name, with_labels, without_labels in _AUTO_AUGMENTATION:
+            value = getattr(self, name)
+            if isinstance(value, str):  # "auto"
+                value = with_labels if supervised else without_labels
+            resolved.append(float(value))
+        return tuple(resolved)
 
     def _augmentation(self, supervised: bool, seed: int) -> AugmentingCollate | None:
-        crop = self._crop_fraction(supervised)
-        if crop >= 1.0 and self.scale_std == 0.0 and self.jitter_std == 0.0:
+        crop, scale, jitter = self._augmentation_settings(supervised)
+        if (crop, scale, jitter) == (1.0, 0.0, 0.0):
             return None
-        return AugmentingCollate(crop, self.scale_std, self.jitter_std, seed + 2)
+        return AugmentingCollate(crop, scale, jitter, seed + 2)
 
     @classmethod
     def _probe_crops(cls, module, train_inputs, crop_fraction: float) -> None:

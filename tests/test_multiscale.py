@@ -318,10 +318,16 @@ def test_verbose_transform_shows_progress(capsys):
 
 
 def test_default_augmentation_with_and_without_labels():
-    # Crops of at least half a sequence without labels (its only positives);
-    # nothing with labels (round 21 measured crops, scaling and jitter there).
+    # Without labels the views of a sequence are its only positives: crops of
+    # at least half of it, scaled and jittered. With labels, none (round 21).
     model = WassersteinSequenceEmbedder()
     assert model._augmentation(supervised=True, seed=0) is None
     label_free = model._augmentation(supervised=False, seed=0)
-    assert (label_free.crop_fraction, label_free.scale_std) == (0.5, 0.0)
-    assert label_free.jitter_std == 0.0
+    settings = (label_free.crop_fraction, label_free.scale_std, label_free.jitter_std)
+    assert settings == (0.5, 0.1, 0.05)
+    # An explicit value is used with and without labels alike.
+    model.set_params(scale_std=0.2, jitter_std=0.0, crop_fraction=1.0)
+    for supervised in (True, False):
+        augmentation = model._augmentation(supervised=supervised, seed=0)
+        assert (augmentation.crop_fraction, augmentation.scale_std) == (1.0, 0.2)
+        assert augmentation.jitter_std == 0.0
