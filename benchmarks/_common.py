@@ -570,54 +570,6 @@ def energy_trained_params(params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "loss": loss}
 
 
-class LabelFreePretrainedEmbedder(WassersteinSequenceEmbedder):
-    """The embedder, trained as ``fit(X)`` trains before its labelled training.
-
-    A probe of round 22: with labels, the encoder (built, gated and whitened
-    as the labelled fit builds it) first trains ``max_epochs`` epochs on the
-    label-free triplets (each training sequence its own class, its views
-    cropped, scaled and jittered as ``fit(X)`` draws them), then
-    ``max_epochs`` epochs on the labelled triplets with a fresh optimiser:
-    self-supervised pre-training, then fine-tuning. Twice the fit time.
-    """
-
-    def _train(
-        self,
-        module,
-        inputs,
-        codes,
-        split,
-        seed,
-        device,
-        augmentation,
-        supervised=True,
-        previous=None,
-    ):
-        if supervised and previous is None:
-            train_index, _ = split
-            super()._train(
-                module,
-                inputs,
-                np.arange(len(inputs)),
-                (train_index, np.empty(0, dtype=int)),
-                seed,
-                device,
-                self._augmentation(supervised=False, seed=seed),
-                supervised=False,
-            )
-        return super()._train(
-            module,
-            inputs,
-            codes,
-            split,
-            seed,
-            device,
-            augmentation,
-            supervised=supervised,
-            previous=previous,
-        )
-
-
 class EmbedderMethod(Method):
     """A ``WassersteinSequenceEmbedder(random_state=seed, **params)``.
 
@@ -667,9 +619,8 @@ class EmbedderMethod(Method):
     (a probe of round 17) trains with pytorch-metric-learning's loss ``NAME``
     (``pytorch_metric_learning.losses.NAME(**KWARGS)``) on the learned
     distance (:func:`pml_loss`), all pairs of each batch, no miner.
-    ``"_label_free_pretraining": True`` (a probe of round 22) fits a
-    :class:`LabelFreePretrainedEmbedder`: label-free training first, then
-    the labelled one.
+    ``"_label_free_pretraining": True`` (a probe of round 22, run before
+    the parameter existed) is ``"pretraining": "label-free"``.
     """
 
     def __init__(
@@ -748,12 +699,9 @@ class EmbedderMethod(Method):
         if pml:
             name, kwargs = pml
             params["loss"] = pml_loss(name, kwargs, settings["p"])
-        estimator = (
-            LabelFreePretrainedEmbedder
-            if self.params.get("_label_free_pretraining")
-            else WassersteinSequenceEmbedder
-        )
-        embedder = estimator(random_state=seed, **params)
+        if self.params.get("_label_free_pretraining"):
+            params["pretraining"] = "label-free"
+        embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         fraction = self.params.get("_lag_fraction")
         lags = (
             contextlib.nullcontext()

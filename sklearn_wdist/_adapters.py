@@ -83,6 +83,9 @@ default="auto"
         Classes per batch.
     samples_per_class : int, default=4
         Series per class in a batch.
+    pretraining : {"label-free"} or None, default=None
+        With labels, ``"label-free"`` trains as without labels first, then on
+        the labelled triplets (twice the training time).
     max_epochs : int, default=30
         Number of training epochs.
     lr : float, default=1e-3

@@ -435,6 +435,19 @@ default="auto"
         Number of classes ``P`` per batch (capped at the number of classes).
     samples_per_class : int, default=4
         Sequences ``S`` per class in a batch.
+    pretraining : {"label-free"} or None, default=None
+        With labels, ``"label-free"`` first trains the encoder for
+        ``max_epochs`` epochs as ``fit(X)`` would (each training sequence its
+        own class, its views cropped, scaled and jittered as ``crop_fraction``,
+        ``scale_std`` and ``jitter_std`` give without labels), then for
+        ``max_epochs`` epochs on the labelled triplets with a fresh optimizer:
+        self-supervised pre-training, then fine-tuning, at twice the training
+        time. The input whitening and gates are the labelled fit's, and
+        held-out sequences (``early_stopping``) are not trained on. User
+        ``callbacks`` see the labelled training only; the pre-training's
+        record is ``pretraining_history_``. Ignored by ``fit(X)``, which is
+        label-free already, and by a warm start, which continues a trained
+        encoder.
     max_epochs : int, default=30
         Number of epochs (at most, with early stopping); an epoch draws about
         ``n_sequences`` sequences.
@@ -577,6 +590,10 @@ default="auto"
         object as ``net_.module_``.
     history_ : skorch.History
         Per-epoch and per-batch training record.
+    pretraining_history_ : skorch.History or None
+        The record of the label-free pre-training (``pretraining``) of the
+        fit that built the model; ``None`` when it had none. A warm start
+        keeps it.
     n_iter_ : int
         Number of epochs in ``history_``: those of this fit, and of the
         earlier fits it continued (``warm_start``).
@@ -670,6 +687,7 @@ default="auto"
         "miner": [callable, None],
         "classes_per_batch": [Interval(numbers.Integral, 2, None, closed="left")],
         "samples_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
+        "pretraining": [StrOptions({"label-free"}), None],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [type],
@@ -717,6 +735,7 @@ default="auto"
         miner=None,
         classes_per_batch=8,
         samples_per_class=4,
+        pretraining=None,
         max_epochs=30,
         lr=1e-3,
         optimizer=torch.optim.Adam,
@@ -760,6 +779,7 @@ default="auto"
         self.miner = miner
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
+        self.pretraining = pretraining
         self.max_epochs = max_epochs
         self.lr = lr
         self.optimizer = optimizer
@@ -877,8 +897,19 @@ default="auto"
             kept_weights.fill_(1.0)
         n_embedding_features = self._probe(module, inputs, "X")
         augmentation = self._augmentation(supervised=y is not None, seed=seed)
-        if augmentation is not None and self.encoder is not None:
-            self._probe_crops(module, train_inputs, augmentation.crop_fraction)
+        pretraining = None
+        if y is not None and previous is None and self.pretraining is not None:
+            pretraining = self._pretraining_augmentation(seed)
+        for views in (augmentation, pretraining):
+            if views is not None and self.encoder is not None:
+                self._probe_crops(module, train_inputs, views.crop_fraction)
+        pretraining_history = None
+        if pretraining is not None:
+            pretraining_history = self._pretrain(
+                module, inputs, train_index, seed, device, pretraining
+            )
+        elif previous is not None:
+            pretraining_history = getattr(self, "pretraining_history_", None)
         net = self._train(
             module,
             inputs,
@@ -891,9 +922,10 @@ default="auto"
             previous=previous,
         )
         self._check_trained(net, train_inputs)
-        self._warn_if_no_training_signal(
-            net, epochs_before=0 if previous is None else len(previous.history)
-        )
+        if pretraining_history is None:  # else the encoder learned without labels
+            self._warn_if_no_training_signal(
+                net, epochs_before=0 if previous is None else len(previous.history)
+            )
         row_weights = self._fit_input_row_weights(
             net.module_, train_inputs, train_codes
         )
@@ -907,6 +939,7 @@ default="auto"
         )
         self.input_row_weights_ = row_weights
         self.input_gates_ = gates
+        self.pretraining_history_ = pretraining_history
         if previous is None:  # what a warm start may not change
             self._built_with = {
                 name: getattr(self, name) for name in _STRUCTURAL_PARAMETERS
@@ -978,6 +1011,34 @@ default="auto"
         if (crop, scale, jitter) == (1.0, 0.0, 0.0):
             return None
         return AugmentingCollate(crop, scale, jitter, seed + 2)
+
+    def _pretraining_augmentation(self, seed: int) -> AugmentingCollate:
+        """Return the views of the label-free pre-training (refused when identical)."""
+        augmentation = self._augmentation(supervised=False, seed=seed)
+        if augmentation is None:
+            raise ValueError(
+                "pretraining='label-free' learns that views of one sequence are "
+                "close, but crop_fraction=1.0, scale_std=0 and jitter_std=0 make "
+                "every view identical. Use crop_fraction < 1 (or 'auto'), or "
+                "pretraining=None."
+            )
+        return augmentation
+
+    def _pretrain(self, module, inputs, train_index, seed, device, augmentation):
+        """Train ``module`` in place as ``fit(X)`` would; return the record."""
+        net = self._train(
+            module,
+            inputs,
+            np.arange(len(inputs)),  # every sequence its own class
+            (train_index, np.empty(0, dtype=int)),
+            seed,
+            device,
+            augmentation,
+            supervised=False,
+            user_callbacks=False,
+        )
+        self._check_trained(net, [inputs[i] for i in train_index])
+        return net.history
 
     @classmethod
     def _probe_crops(cls, module, train_inputs, crop_fraction: float) -> None:
@@ -1245,7 +1306,14 @@ default="auto"
         return loss
 
     def _build_net(
-        self, module, train_codes, seed, validation, augmentation=None, n_batches=None
+        self,
+        module,
+        train_codes,
+        seed,
+        validation,
+        augmentation=None,
+        n_batches=None,
+        user_callbacks=True,
     ) -> SequenceNet:
         sampler = ClassBalancedBatchSampler(
             train_codes,
@@ -1270,9 +1338,10 @@ default="auto"
                     ),
                 ),
             ]
-        callbacks += [
-            _count_batches(entry, len(sampler)) for entry in self.callbacks or []
-        ]
+        if user_callbacks:
+            callbacks += [
+                _count_batches(entry, len(sampler)) for entry in self.callbacks or []
+            ]
         return SequenceNet(
             module=module,
             criterion=self._build_criterion(),
@@ -1310,11 +1379,13 @@ default="auto"
         augmentation,
         supervised: bool = True,
         previous=None,
+        user_callbacks: bool = True,
     ):
         """Run skorch's training loop under the interrupt and RNG contracts.
 
         With ``previous`` (a warm start), the new net starts from a copy of its
         optimizer state and history and continues them (``partial_fit``).
+        ``user_callbacks=False`` leaves out the ``callbacks`` parameter's.
         """
         train_index, valid_index = split
         scale = self._n_levels() ** (-1.0 / self.p)
@@ -1347,7 +1418,13 @@ default="auto"
             )
             train_index = np.repeat(train_index, self.samples_per_class)
         net = self._build_net(
-            module, codes[train_index], seed, validation, augmentation, n_batches
+            module,
+            codes[train_index],
+            seed,
+            validation,
+            augmentation,
+            n_batches,
+            user_callbacks=user_callbacks,
         )
         train = SequenceDataset([inputs[i] for i in train_index], codes[train_index])
         dropout_generator = torch.Generator(device=device).manual_seed(seed + 1)

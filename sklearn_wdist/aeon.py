@@ -169,6 +169,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         miner=None,
         classes_per_batch=8,
         samples_per_class=4,
+        pretraining=None,
         max_epochs=30,
         lr=1e-3,
         optimizer=torch.optim.Adam,
@@ -213,6 +214,7 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.miner = miner
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
+        self.pretraining = pretraining
         self.max_epochs = max_epochs
         self.lr = lr
         self.optimizer = optimizer

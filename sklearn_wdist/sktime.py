@@ -196,6 +196,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         miner=None,
         classes_per_batch=8,
         samples_per_class=4,
+        pretraining=None,
         max_epochs=30,
         lr=1e-3,
         optimizer=None,
@@ -240,6 +241,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self.miner = miner
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
+        self.pretraining = pretraining
         self.max_epochs = max_epochs
         self.lr = lr
         self.optimizer = optimizer

@@ -1,0 +1,170 @@
+"""``pretraining="label-free"``: label-free training first, then the labelled one."""
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+
+from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist.nn import WassersteinTripletLoss
+
+TINY = dict(n_features=4, hidden_channels=8, n_layers=2, n_quantiles=6, max_epochs=3)
+PRETRAINED = dict(TINY, pretraining="label-free")
+
+
+@pytest.fixture
+def data():
+    """Three classes of six two-channel sequences, 20 to 29 steps long."""
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    for label, (scale, shift) in enumerate([(1.0, 0.0), (2.0, 0.0), (1.0, 1.5)]):
+        for _ in range(6):
+            X.append(shift + scale * rng.normal(size=(2, rng.integers(20, 30))))
+            y.append(label)
+    return X, np.array(y)
+
+
+class RecordingLoss(WassersteinTripletLoss):
+    """The default triplet loss, recording the labels of every batch it scores.
+
+    ``fit`` deep-copies its ``loss`` for each training stage, so the record is
+    kept on the class, shared by the copies.
+    """
+
+    calls: list = []
+    interrupt_at: int | None = None
+
+    def forward(self, quantiles, labels):
+        type(self).calls.append(labels.tolist())
+        if len(type(self).calls) == type(self).interrupt_at:
+            raise KeyboardInterrupt
+        return super().forward(quantiles, labels)
+
+
+@pytest.fixture
+def recording_loss():
+    RecordingLoss.calls, RecordingLoss.interrupt_at = [], None
+    yield RecordingLoss(p=1, margin=1.0)
+    RecordingLoss.calls, RecordingLoss.interrupt_at = [], None
+
+
+def test_pretraining_sees_views_of_each_sequence_then_the_labels(data, recording_loss):
+    X, y = data
+    n_sequences, n_classes = len(y), len(np.unique(y))
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED, loss=recording_loss, random_state=0
+    ).fit(X, y)
+    assert len(model.pretraining_history_) == TINY["max_epochs"]
+    assert len(model.history_) == TINY["max_epochs"]
+    n_pretraining = sum(len(epoch["batches"]) for epoch in model.pretraining_history_)
+    first, then = (
+        RecordingLoss.calls[:n_pretraining],
+        RecordingLoss.calls[n_pretraining:],
+    )
+    assert len(then) == sum(len(epoch["batches"]) for epoch in model.history_)
+    # Pre-training: each sequence is a class of samples_per_class views.
+    for labels in first:
+        _, counts = np.unique(labels, return_counts=True)
+        assert set(counts) == {model.samples_per_class}
+    assert len({code for labels in first for code in labels}) > n_classes
+    assert max(code for labels in first for code in labels) < n_sequences
+    # Then the labelled triplets: class codes only.
+    assert {code for labels in then for code in labels} <= set(range(n_classes))
+    # Both stages trained: the label-free views differ, so their loss is > 0.
+    assert all(epoch["train_loss"] > 0.0 for epoch in model.pretraining_history_)
+
+
+def test_pretraining_changes_the_labelled_fit(data):
+    X, y = data
+    plain = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    pretrained = WassersteinSequenceEmbedder(**PRETRAINED, random_state=0).fit(X, y)
+    again = WassersteinSequenceEmbedder(**PRETRAINED, random_state=0).fit(X, y)
+    assert plain.pretraining_history_ is None
+    assert not np.allclose(pretrained.transform(X), plain.transform(X))
+    np.testing.assert_array_equal(pretrained.transform(X), again.transform(X))
+    # The same input preprocessing and gates as the labelled fit without it.
+    np.testing.assert_array_equal(pretrained.whitening_matrix_, plain.whitening_matrix_)
+    np.testing.assert_array_equal(pretrained.input_gates_, plain.input_gates_)
+
+
+def test_pretraining_is_ignored_without_labels(data):
+    X, _ = data
+    plain = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X)
+    with_it = WassersteinSequenceEmbedder(**PRETRAINED, random_state=0).fit(X)
+    np.testing.assert_array_equal(with_it.transform(X), plain.transform(X))
+    assert with_it.pretraining_history_ is None
+
+
+def test_pretraining_never_trains_on_held_out_sequences(data, recording_loss):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED,
+        loss=recording_loss,
+        early_stopping=True,
+        validation_fraction=0.34,
+        random_state=0,
+    ).fit(X, y)
+    n_pretraining = sum(len(epoch["batches"]) for epoch in model.pretraining_history_)
+    seen = {code for labels in RecordingLoss.calls[:n_pretraining] for code in labels}
+    # Two of the six sequences of each of the three classes are held out.
+    assert len(seen) <= len(y) - 2 * 3
+    assert model.validation_scores_ is not None
+
+
+class CountEpochs(Callback):
+    """Counts what it sees over its whole life (``initialize`` resets nothing)."""
+
+    def __init__(self):
+        self.trainings, self.epochs = 0, 0
+
+    def on_train_begin(self, net, **kwargs):
+        self.trainings += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_user_callbacks_see_the_labelled_training_only(data):
+    X, y = data
+    counter = CountEpochs()
+    WassersteinSequenceEmbedder(**PRETRAINED, callbacks=[counter], random_state=0).fit(
+        X, y
+    )
+    assert (counter.trainings, counter.epochs) == (1, TINY["max_epochs"])
+
+
+def test_pretraining_with_identical_views_is_refused_before_training(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED, crop_fraction=1.0, scale_std=0.0, jitter_std=0.0
+    )
+    with pytest.raises(ValueError, match=r"pretraining='label-free'.*identical"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+
+
+def test_a_warm_start_does_not_pretrain_again(data, recording_loss):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED, loss=recording_loss, warm_start=True, random_state=0
+    ).fit(X, y)
+    first_record = model.pretraining_history_
+    n_calls = len(RecordingLoss.calls)
+    model.set_params(max_epochs=2).fit(X, y)
+    assert model.pretraining_history_ is first_record
+    assert len(model.history_) == TINY["max_epochs"] + 2
+    added = RecordingLoss.calls[n_calls:]
+    assert len(added) == sum(len(epoch["batches"]) for epoch in model.history_[-2:])
+
+
+def test_an_interrupt_during_pretraining_keeps_the_previous_model(data, recording_loss):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**PRETRAINED, random_state=0).fit(X, y)
+    net, embeddings = model.net_, model.transform(X)
+    record = model.pretraining_history_
+    RecordingLoss.interrupt_at = 2  # the second batch of the pre-training
+    model.set_params(loss=recording_loss, random_state=1)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert len(RecordingLoss.calls) == 2
+    assert model.net_ is net and model.pretraining_history_ is record
+    np.testing.assert_array_equal(model.transform(X), embeddings)
