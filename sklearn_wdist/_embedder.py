@@ -802,6 +802,7 @@ default="auto"
         self.__dict__.setdefault("include_differences", False)
         self.__dict__.setdefault("input_row_weighting", None)
         self.__dict__.setdefault("input_gating", None)
+        self.__dict__.setdefault("pretraining", None)
         built = self.__dict__.get("_built_with")
         if built is not None:
             # What the older fit was built with: the values set just above.
@@ -810,6 +811,7 @@ default="auto"
         if "net_" in self.__dict__:
             self.__dict__.setdefault("input_row_weights_", None)
             self.__dict__.setdefault("input_gates_", None)
+            self.__dict__.setdefault("pretraining_history_", None)
             if "difference_lags_" not in self.__dict__:
                 # As fit sets it: None for a user encoder, whatever its kind.
                 encoder = getattr(self.net_.module_, "encoder", None)
@@ -847,7 +849,8 @@ default="auto"
         skorch's ``EarlyStopping`` callback, which stops training by raising
         ``KeyboardInterrupt`` at the end of an epoch, still ends it normally.
         A fit whose training loss is exactly 0 in every epoch (so the encoder
-        keeps its random initial weights) warns with a ``UserWarning``.
+        keeps its random initial weights; with ``pretraining``, in the epochs
+        of both stages) warns with a ``UserWarning``.
 
         Parameters
         ----------
@@ -877,6 +880,9 @@ default="auto"
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
+        pretraining = None  # the views of this fit's label-free pre-training
+        if y is not None and previous is None and self.pretraining is not None:
+            pretraining = self._pretraining_augmentation(seed)
         train_index, valid_index = self._split(codes, seed, supervised=y is not None)
         self._check_monitors(validating=len(valid_index) > 0)
         if previous is None:
@@ -897,12 +903,16 @@ default="auto"
             kept_weights.fill_(1.0)
         n_embedding_features = self._probe(module, inputs, "X")
         augmentation = self._augmentation(supervised=y is not None, seed=seed)
-        pretraining = None
-        if y is not None and previous is None and self.pretraining is not None:
-            pretraining = self._pretraining_augmentation(seed)
-        for views in (augmentation, pretraining):
-            if views is not None and self.encoder is not None:
-                self._probe_crops(module, train_inputs, views.crop_fraction)
+        if self.encoder is not None:
+            if augmentation is not None:
+                self._probe_crops(module, train_inputs, augmentation.crop_fraction)
+            if pretraining is not None:
+                self._probe_crops(
+                    module,
+                    train_inputs,
+                    pretraining.crop_fraction,
+                    "in the label-free pre-training (pretraining='label-free')",
+                )
         pretraining_history = None
         if pretraining is not None:
             pretraining_history = self._pretrain(
@@ -922,7 +932,8 @@ default="auto"
             previous=previous,
         )
         self._check_trained(net, train_inputs)
-        if pretraining_history is None:  # else the encoder learned without labels
+        # A pre-training that had a loss gave the encoder what the labels did not.
+        if pretraining is None or not _any_loss(pretraining_history):
             self._warn_if_no_training_signal(
                 net, epochs_before=0 if previous is None else len(previous.history)
             )
@@ -1026,6 +1037,8 @@ default="auto"
 
     def _pretrain(self, module, inputs, train_index, seed, device, augmentation):
         """Train ``module`` in place as ``fit(X)`` would; return the record."""
+        if self.verbose:
+            print("Label-free pre-training (pretraining='label-free'):")
         net = self._train(
             module,
             inputs,
@@ -1038,19 +1051,24 @@ default="auto"
             user_callbacks=False,
         )
         self._check_trained(net, [inputs[i] for i in train_index])
+        if self.verbose:
+            print("Training on the labelled triplets:")
         return net.history
 
     @classmethod
-    def _probe_crops(cls, module, train_inputs, crop_fraction: float) -> None:
+    def _probe_crops(
+        cls, module, train_inputs, crop_fraction: float, where: str = ""
+    ) -> None:
         """Check that a user encoder accepts the shortest crop training can draw."""
         shortest = min(train_inputs, key=lambda s: s.shape[-1])
         kept = max(1, math.ceil(crop_fraction * shortest.shape[-1]))
         try:
             cls._probe(module, [shortest[:, :kept]], "X")
         except ValueError as error:
+            where = f" {where}" if where else ""
             raise ValueError(
-                f"crop_fraction={crop_fraction} crops sequences to {kept} steps, "
-                f"too short for the encoder; raise crop_fraction. ({error})"
+                f"crop_fraction={crop_fraction} crops sequences to {kept} steps"
+                f"{where}, too short for the encoder; raise crop_fraction. ({error})"
             ) from error
 
     def _check_settings(self) -> torch.device:
@@ -1816,6 +1834,11 @@ default="auto"
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _any_loss(history) -> bool:
+    """Whether any epoch of a skorch history had a training loss other than 0."""
+    return any(epoch.get("train_loss", 0.0) != 0.0 for epoch in history)
 
 
 def _count_batches(entry, n_batches: int):

@@ -1,7 +1,11 @@
 """``pretraining="label-free"``: label-free training first, then the labelled one."""
 
+import pickle
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 
 from sklearn_wdist import WassersteinSequenceEmbedder
@@ -84,6 +88,12 @@ def test_pretraining_changes_the_labelled_fit(data):
     # The same input preprocessing and gates as the labelled fit without it.
     np.testing.assert_array_equal(pretrained.whitening_matrix_, plain.whitening_matrix_)
     np.testing.assert_array_equal(pretrained.input_gates_, plain.input_gates_)
+    # ... and the gates the encoder applies are those reported.
+    np.testing.assert_allclose(
+        pretrained.module_.encoder.input_gates.numpy(),
+        pretrained.input_gates_,
+        rtol=1e-6,
+    )
 
 
 def test_pretraining_is_ignored_without_labels(data):
@@ -94,19 +104,32 @@ def test_pretraining_is_ignored_without_labels(data):
     assert with_it.pretraining_history_ is None
 
 
-def test_pretraining_never_trains_on_held_out_sequences(data, recording_loss):
-    X, y = data
+def test_pretraining_never_trains_on_held_out_sequences(recording_loss):
+    # Four classes of four sequences; early stopping holds out two whole classes.
+    rng = np.random.default_rng(1)
+    X = [k + rng.normal(size=(2, 24)) for k in range(4) for _ in range(4)]
+    y = np.repeat(["a", "b", "c", "d"], 4)
     model = WassersteinSequenceEmbedder(
         **PRETRAINED,
         loss=recording_loss,
         early_stopping=True,
-        validation_fraction=0.34,
+        validation_split="classes",
+        validation_fraction=0.5,
         random_state=0,
     ).fit(X, y)
     n_pretraining = sum(len(epoch["batches"]) for epoch in model.pretraining_history_)
-    seen = {code for labels in RecordingLoss.calls[:n_pretraining] for code in labels}
-    # Two of the six sequences of each of the three classes are held out.
-    assert len(seen) <= len(y) - 2 * 3
+    first = RecordingLoss.calls[:n_pretraining]
+    then = RecordingLoss.calls[n_pretraining:]
+    pretrained_on = {code for labels in first for code in labels}  # sequences
+    trained_classes = {code for labels in then for code in labels}  # class codes
+    assert len(trained_classes) == 2  # the other two classes are held out
+    held_out = {
+        i
+        for i, label in enumerate(y)
+        if label not in model.classes_[list(trained_classes)]
+    }
+    assert len(held_out) == 8
+    assert pretrained_on == set(range(len(y))) - held_out
     assert model.validation_scores_ is not None
 
 
@@ -132,13 +155,25 @@ def test_user_callbacks_see_the_labelled_training_only(data):
     assert (counter.trainings, counter.epochs) == (1, TINY["max_epochs"])
 
 
-def test_pretraining_with_identical_views_is_refused_before_training(data):
+def test_pretraining_with_identical_views_is_refused_before_training(
+    data, recording_loss, monkeypatch
+):
     X, y = data
     model = WassersteinSequenceEmbedder(
-        **PRETRAINED, crop_fraction=1.0, scale_std=0.0, jitter_std=0.0
+        **PRETRAINED,
+        crop_fraction=1.0,
+        scale_std=0.0,
+        jitter_std=0.0,
+        loss=recording_loss,
     )
+
+    def no_preprocessing(*args, **kwargs):
+        raise AssertionError("the input was preprocessed before the refusal")
+
+    monkeypatch.setattr(model, "_fit_preprocessing", no_preprocessing)
     with pytest.raises(ValueError, match=r"pretraining='label-free'.*identical"):
         model.fit(X, y)
+    assert RecordingLoss.calls == []
     assert not hasattr(model, "net_")
 
 
@@ -168,3 +203,70 @@ def test_an_interrupt_during_pretraining_keeps_the_previous_model(data, recordin
     assert len(RecordingLoss.calls) == 2
     assert model.net_ is net and model.pretraining_history_ is record
     np.testing.assert_array_equal(model.transform(X), embeddings)
+
+
+class ZeroLoss(torch.nn.Module):
+    """A loss of exactly 0 (with a gradient graph): nothing trains."""
+
+    def forward(self, quantiles, labels):
+        return 0.0 * quantiles.sum()
+
+
+def test_no_training_signal_in_either_stage_warns(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**PRETRAINED, loss=ZeroLoss(), random_state=0)
+    with pytest.warns(UserWarning, match="loss was 0 in all 3 epochs"):
+        model.fit(X, y)
+    assert all(e["train_loss"] == 0.0 for e in model.pretraining_history_)
+
+
+def test_no_warning_when_only_the_pretraining_had_a_signal():
+    # Two classes far beyond the margin: the labelled loss is 0 throughout,
+    # but the label-free views still train the encoder.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 2, 20))
+    X[8:, 0] += 200.0 * np.linspace(0.0, 1.0, 20)
+    y = np.repeat(["flat", "climbing"], 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = WassersteinSequenceEmbedder(**PRETRAINED, random_state=0).fit(X, y)
+    assert all(epoch["train_loss"] == 0.0 for epoch in model.history_)
+    assert any(epoch["train_loss"] > 0.0 for epoch in model.pretraining_history_)
+    # A warm start continues without pre-training: its own epochs decide.
+    model.set_params(warm_start=True, max_epochs=2)
+    with pytest.warns(UserWarning, match="loss was 0 in all 2 epochs"):
+        model.fit(X, y)
+
+
+def test_a_model_pickled_before_the_parameter_existed_loads(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(X, y)
+    state = model.__getstate__()
+    del state["pretraining"], state["pretraining_history_"]  # as saved before
+    old = WassersteinSequenceEmbedder.__new__(WassersteinSequenceEmbedder)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["pretraining"] is None
+    assert old.pretraining_history_ is None
+    np.testing.assert_array_equal(old.transform(X), model.transform(X))
+    old.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    assert old.pretraining_history_ is None
+
+
+def test_a_user_encoder_too_short_for_the_pretraining_crops_is_named(data):
+    X, y = data
+
+    class NeedsTwentySteps(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(2, 3, kernel_size=1)
+
+        def forward(self, x):
+            if x.shape[-1] < 20:
+                raise ValueError("needs 20 steps")
+            return self.conv(x)
+
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED, encoder=NeedsTwentySteps(), include_input=False
+    )
+    with pytest.raises(ValueError, match="label-free pre-training"):
+        model.fit(X, y)
