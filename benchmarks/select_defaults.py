@@ -407,7 +407,41 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
         lines += section(
             protocol, key, ["method", *names, "mean difference to raw"], rows
         )
+    lines += seed_sums_table(records, configs)
     return "\n".join(lines)
+
+
+def seed_sums_table(records: list[common.Record], methods: list[str]) -> list[str]:
+    """Markdown lines: the rule's sum of every method for each seed it ran.
+
+    Two seeds have more than once pointed the other way from five (rounds
+    20-22 of ``BENCHMARKS.md``), so the sums are shown seed by seed. A sum
+    counts the tasks a method ran on, each protocol divided by its full task
+    count: sums over part of the tasks are comparable only between methods run
+    on the same part.
+    """
+    seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
+    if not seeds:
+        return []
+    rows = []
+    for method in methods:
+        cells, sums = [], []
+        for seed in seeds:
+            ran = common.select(records, method=method, seed=seed)
+            if not ran:
+                cells.append("")
+                continue
+            chosen = [r for r in records if r["seed"] in (seed, None)]
+            sums.append(rule_tables(chosen, [method])[1][method])
+            cells.append(f"{sums[-1]:.3f}")
+        if sums:
+            rows.append([method, *cells, f"{np.mean(sums):.3f}"])
+    return [
+        "### The rule's sum by seed (seen accuracy - unseen EER + unseen MAP@R)",
+        "",
+        *common.markdown_table(["method", *map(str, seeds), "mean"], rows),
+        "",
+    ]
 
 
 def rule_tables(
@@ -528,8 +562,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.merge:
         merged = [json.loads(path.read_text()) for path in args.merge]
         configs = {k: v for part in merged for k, v in part["configs"].items()}
-        records = [r for part in merged for r in part["records"]]
-        write_results(args.out, configs, records)
+        # One record per task, method and seed: a later file's replaces an
+        # earlier one's (a task run again, the raw baseline of every run).
+        unique = {
+            (r["protocol"], r["dataset"], r["method"], r["seed"]): r
+            for part in merged
+            for r in part["records"]
+        }
+        write_results(args.out, configs, list(unique.values()))
         return
     extra = json.loads(args.extra) if args.extra else {}
     configs = {**CONFIGS, **extra}
