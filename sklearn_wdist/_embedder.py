@@ -193,6 +193,8 @@ _AUTO_AUGMENTATION = (
     ("scale_std", 0.0, 0.1),
     ("jitter_std", 0.0, 0.05),
 )
+# The resolved (crop_fraction, scale_std, jitter_std) that leave every view as is.
+_NO_AUGMENTATION = (1.0, 0.0, 0.0)
 
 
 class WassersteinSequenceEmbedder(
@@ -918,8 +920,8 @@ default="auto"
             pretraining_history = self._pretrain(
                 module, inputs, train_index, seed, device, pretraining
             )
-        elif previous is not None:
-            pretraining_history = getattr(self, "pretraining_history_", None)
+        elif previous is not None:  # the pre-training of the fit continued
+            pretraining_history = self.pretraining_history_
         net = self._train(
             module,
             inputs,
@@ -933,7 +935,7 @@ default="auto"
         )
         self._check_trained(net, train_inputs)
         # A pre-training that had a loss gave the encoder what the labels did not.
-        if pretraining is None or not _any_loss(pretraining_history):
+        if pretraining is None or not _had_a_loss(pretraining_history):
             self._warn_if_no_training_signal(
                 net, epochs_before=0 if previous is None else len(previous.history)
             )
@@ -999,13 +1001,17 @@ default="auto"
                 f"fit(X) without labels needs at least 2 sequences (negatives "
                 f"are other sequences), got {n_sequences}."
             )
-        if self._augmentation_settings(supervised=False) == (1.0, 0.0, 0.0):
-            raise ValueError(
-                "fit(X) without labels learns that views of one sequence are "
-                "close, but crop_fraction=1.0, scale_std=0 and jitter_std=0 make "
-                "every view identical. Use crop_fraction < 1 (or 'auto')."
-            )
+        self._check_label_free_views("fit(X) without labels")
         return np.arange(n_sequences)
+
+    def _check_label_free_views(self, training: str, alternative: str = "") -> None:
+        """Refuse label-free training whose views of a sequence are all identical."""
+        if self._augmentation_settings(supervised=False) == _NO_AUGMENTATION:
+            raise ValueError(
+                f"{training} learns that views of one sequence are close, but "
+                "crop_fraction=1.0, scale_std=0 and jitter_std=0 make every view "
+                f"identical. Use crop_fraction < 1 (or 'auto'){alternative}."
+            )
 
     def _augmentation_settings(self, supervised: bool) -> tuple[float, float, float]:
         """``(crop_fraction, scale_std, jitter_std)`` with ``"auto"`` resolved."""
@@ -1018,22 +1024,17 @@ default="auto"
         return tuple(resolved)
 
     def _augmentation(self, supervised: bool, seed: int) -> AugmentingCollate | None:
-        crop, scale, jitter = self._augmentation_settings(supervised)
-        if (crop, scale, jitter) == (1.0, 0.0, 0.0):
+        settings = self._augmentation_settings(supervised)
+        if settings == _NO_AUGMENTATION:
             return None
-        return AugmentingCollate(crop, scale, jitter, seed + 2)
+        return AugmentingCollate(*settings, seed + 2)
 
     def _pretraining_augmentation(self, seed: int) -> AugmentingCollate:
         """Return the views of the label-free pre-training (refused when identical)."""
-        augmentation = self._augmentation(supervised=False, seed=seed)
-        if augmentation is None:
-            raise ValueError(
-                "pretraining='label-free' learns that views of one sequence are "
-                "close, but crop_fraction=1.0, scale_std=0 and jitter_std=0 make "
-                "every view identical. Use crop_fraction < 1 (or 'auto'), or "
-                "pretraining=None."
-            )
-        return augmentation
+        self._check_label_free_views(
+            "pretraining='label-free'", ", or pretraining=None"
+        )
+        return self._augmentation(supervised=False, seed=seed)
 
     def _pretrain(self, module, inputs, train_index, seed, device, augmentation):
         """Train ``module`` in place as ``fit(X)`` would; return the record."""
@@ -1565,8 +1566,8 @@ default="auto"
         initial weights, and ``transform`` returns untrained learned features
         beside the kept input rows, which nothing else would tell the user.
         """
-        losses = [epoch.get("train_loss") for epoch in net.history[epochs_before:]]
-        if not losses or any(loss is None or loss != 0.0 for loss in losses):
+        epochs = net.history[epochs_before:]
+        if not epochs or _had_a_loss(epochs):
             return
         if self.loss is None:
             cause = (
@@ -1579,7 +1580,7 @@ default="auto"
             cause = "the loss given as `loss` was 0 on every batch"
             remedy = "a loss with a gradient on these data trains it"
         warnings.warn(
-            f"The training loss was 0 in all {len(losses)} epochs of this fit: "
+            f"The training loss was 0 in all {len(epochs)} epochs of this fit: "
             f"{cause}, so the encoder received no gradient and its learned "
             f"features are those of its random initialisation; {remedy}.",
             UserWarning,
@@ -1836,9 +1837,13 @@ default="auto"
         return np.asarray(names, dtype=object)
 
 
-def _any_loss(history) -> bool:
-    """Whether any epoch of a skorch history had a training loss other than 0."""
-    return any(epoch.get("train_loss", 0.0) != 0.0 for epoch in history)
+def _had_a_loss(epochs) -> bool:
+    """Whether any of these skorch history epochs had a training loss but 0.
+
+    An epoch without a recorded loss counts as having one: nothing says that
+    it did not train.
+    """
+    return any(epoch.get("train_loss") != 0.0 for epoch in epochs)
 
 
 def _count_batches(entry, n_batches: int):
