@@ -621,6 +621,9 @@ class EmbedderMethod(Method):
     distance (:func:`pml_loss`), all pairs of each batch, no miner.
     ``"_label_free_pretraining": True`` (a probe of round 22, run before
     the parameter existed) is ``"pretraining": "label-free"``.
+    ``"_optimizer": NAME`` (a probe of round 23) trains with
+    ``torch.optim.NAME`` (JSON cannot name a class), e.g. ``"AdamW"`` with
+    ``"weight_decay"`` for decoupled weight decay.
     """
 
     def __init__(
@@ -701,6 +704,9 @@ class EmbedderMethod(Method):
             params["loss"] = pml_loss(name, kwargs, settings["p"])
         if self.params.get("_label_free_pretraining"):
             params["pretraining"] = "label-free"
+        optimizer = self.params.get("_optimizer")
+        if optimizer:
+            params["optimizer"] = getattr(torch.optim, optimizer)
         embedder = WassersteinSequenceEmbedder(random_state=seed, **params)
         fraction = self.params.get("_lag_fraction")
         lags = (

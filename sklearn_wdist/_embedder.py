@@ -427,8 +427,10 @@ default="auto"
         is accepted directly: it is applied to the ``transform`` rows, whose
         ``LpDistance(p=p, normalize_embeddings=False)`` is the learned
         distance (see :class:`~sklearn_wdist.nn.MetricLearningLoss`, which
-        checks that the loss measures that distance). Deep-copied at every
-        ``fit``.
+        checks that the loss measures that distance). Label-free training
+        (``fit(X)``, ``pretraining``), where every sequence is a class of its
+        own, refuses a loss with trainable parameters (class proxies or
+        weights, e.g. ``ProxyNCALoss``). Deep-copied at every ``fit``.
     miner : callable, default=None
         A pytorch-metric-learning miner, used with a pytorch-metric-learning
         ``loss`` (which then receives the mined index tuples). Deep-copied at
@@ -444,7 +446,8 @@ default="auto"
         ``scale_std`` and ``jitter_std`` give without labels), then for
         ``max_epochs`` epochs on the labelled triplets with a fresh optimizer:
         self-supervised pre-training, then fine-tuning, at twice the training
-        time. The input whitening and gates are the labelled fit's, and
+        time. Both stages train with ``loss`` and ``miner``. The input
+        whitening and gates are the labelled fit's, and
         held-out sequences (``early_stopping``) are not trained on. User
         ``callbacks`` see the labelled training only; the pre-training's
         record is ``pretraining_history_``. Ignored by ``fit(X)``, which is
@@ -937,7 +940,11 @@ default="auto"
         # A pre-training that had a loss gave the encoder what the labels did not.
         if pretraining is None or not _had_a_loss(pretraining_history):
             self._warn_if_no_training_signal(
-                net, epochs_before=0 if previous is None else len(previous.history)
+                net,
+                epochs_before=0 if previous is None else len(previous.history),
+                pretraining_epochs=0
+                if pretraining is None
+                else len(pretraining_history),
             )
         row_weights = self._fit_input_row_weights(
             net.module_, train_inputs, train_codes
@@ -1002,6 +1009,7 @@ default="auto"
                 f"are other sequences), got {n_sequences}."
             )
         self._check_label_free_views("fit(X) without labels")
+        self._check_label_free_loss("fit(X) without labels")
         return np.arange(n_sequences)
 
     def _check_label_free_views(self, training: str, alternative: str = "") -> None:
@@ -1011,6 +1019,26 @@ default="auto"
                 f"{training} learns that views of one sequence are close, but "
                 "crop_fraction=1.0, scale_std=0 and jitter_std=0 make every view "
                 f"identical. Use crop_fraction < 1 (or 'auto'){alternative}."
+            )
+
+    def _check_label_free_loss(self, training: str, alternative: str = "") -> None:
+        """Refuse label-free training with a loss that learns per-class parameters.
+
+        Label-free training makes every sequence a class of its own: a loss
+        with trainable parameters (class proxies or weights, as in
+        pytorch-metric-learning's ``ProxyNCALoss`` or ``ArcFaceLoss``) would
+        receive class codes it holds no parameters for, and fail or, worse,
+        train on most sequences without a signal.
+        """
+        if self.loss is None or not isinstance(self.loss, torch.nn.Module):
+            return
+        if any(parameter.requires_grad for parameter in self.loss.parameters()):
+            raise ValueError(
+                f"{training} makes every sequence a class of its own, but loss="
+                f"{type(self.loss).__name__} has trainable parameters (class "
+                "proxies or weights), which a class code per sequence does not "
+                "fit. Use a loss without parameters (loss=None, the Wasserstein "
+                f"triplet loss, or a pair or triplet loss){alternative}."
             )
 
     def _augmentation_settings(self, supervised: bool) -> tuple[float, float, float]:
@@ -1034,6 +1062,7 @@ default="auto"
         self._check_label_free_views(
             "pretraining='label-free'", ", or pretraining=None"
         )
+        self._check_label_free_loss("pretraining='label-free'", ", or pretraining=None")
         return self._augmentation(supervised=False, seed=seed)
 
     def _pretrain(self, module, inputs, train_index, seed, device, augmentation):
@@ -1559,8 +1588,13 @@ default="auto"
         )
         check_finite_embeddings(embeddings, "the training sequences")
 
-    def _warn_if_no_training_signal(self, net, epochs_before: int) -> None:
+    def _warn_if_no_training_signal(
+        self, net, epochs_before: int, pretraining_epochs: int = 0
+    ) -> None:
         """Warn when the training loss was exactly 0 in every epoch of this fit.
+
+        ``pretraining_epochs``: the epochs of this fit's label-free
+        pre-training, which the caller found without a loss as well.
 
         A hinge loss of 0 has no gradient: the encoder then keeps its random
         initial weights, and ``transform`` returns untrained learned features
@@ -1579,8 +1613,15 @@ default="auto"
         else:
             cause = "the loss given as `loss` was 0 on every batch"
             remedy = "a loss with a gradient on these data trains it"
+        if pretraining_epochs:
+            epochs_trained = (
+                f"{len(epochs)} epochs of this fit and in the {pretraining_epochs} "
+                "of its label-free pre-training"
+            )
+        else:
+            epochs_trained = f"{len(epochs)} epochs of this fit"
         warnings.warn(
-            f"The training loss was 0 in all {len(epochs)} epochs of this fit: "
+            f"The training loss was 0 in all {epochs_trained}: "
             f"{cause}, so the encoder received no gradient and its learned "
             f"features are those of its random initialisation; {remedy}.",
             UserWarning,

@@ -215,9 +215,49 @@ class ZeroLoss(torch.nn.Module):
 def test_no_training_signal_in_either_stage_warns(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**PRETRAINED, loss=ZeroLoss(), random_state=0)
-    with pytest.warns(UserWarning, match="loss was 0 in all 3 epochs"):
+    message = "0 in all 3 epochs of this fit and in the 3 of its label-free pre"
+    with pytest.warns(UserWarning, match=message):
         model.fit(X, y)
     assert all(e["train_loss"] == 0.0 for e in model.pretraining_history_)
+
+
+class ProxyLoss(torch.nn.Module):
+    """A loss with one trainable proxy per class, as proxy losses hold."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.proxies = torch.nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, quantiles, labels):
+        return (quantiles.mean() - self.proxies[labels]).square().mean()
+
+
+@pytest.mark.parametrize(
+    "settings, stage",
+    [(PRETRAINED, "pretraining='label-free'"), (TINY, r"fit\(X\) without labels")],
+)
+def test_a_loss_with_class_parameters_is_refused_for_label_free_training(
+    data, settings, stage, monkeypatch
+):
+    # Label-free training gives every sequence its own class code: a proxy
+    # per training class cannot score them (codes past the proxies fail or,
+    # with enough of them, most sequences train without a signal).
+    X, y = data
+    model = WassersteinSequenceEmbedder(**settings, loss=ProxyLoss(len(np.unique(y))))
+
+    def no_preprocessing(*args, **kwargs):
+        raise AssertionError("the input was preprocessed before the refusal")
+
+    monkeypatch.setattr(model, "_fit_preprocessing", no_preprocessing)
+    with pytest.raises(ValueError, match=rf"{stage}.*ProxyLoss has trainable"):
+        model.fit(X, y if settings is PRETRAINED else None)
+    assert not hasattr(model, "net_")
+
+
+def test_a_loss_with_class_parameters_trains_with_labels_alone(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, loss=ProxyLoss(3), random_state=0)
+    assert model.fit(X, y).pretraining_history_ is None
 
 
 def test_no_warning_when_only_the_pretraining_had_a_signal():
