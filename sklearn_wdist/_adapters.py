@@ -167,7 +167,11 @@ def fit_embedder(adapter, sequences, y) -> None:
 
 
 def tiny_parameter_sets() -> list[dict[str, Any]]:
-    """Tiny settings for the frameworks' estimator checks: labelled and not."""
+    """Tiny settings for the frameworks' estimator checks: labelled and not.
+
+    The labelled setting pre-trains without labels first, so that the checks
+    run both training stages.
+    """
     tiny = {
         "n_features": 2,
         "hidden_channels": 4,
@@ -177,6 +181,6 @@ def tiny_parameter_sets() -> list[dict[str, Any]]:
         "random_state": 0,
     }
     return [
-        tiny,
+        {**tiny, "pretraining": "label-free"},
         {**tiny, "use_labels": False, "architecture": "dilated", "p": 2},
     ]

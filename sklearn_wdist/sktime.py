@@ -354,7 +354,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Returns
         -------
         params : list of dict
-            A supervised setting and a self-supervised, dilated, ``p=1`` one.
+            A supervised setting (label-free pre-training first) and a
+            self-supervised, dilated, ``p=2`` one.
         """
         return tiny_parameter_sets()
 
