@@ -284,22 +284,27 @@ def _brute_search_rows(
     k: int,
     p: int,
     span: int,
+    centre: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest fitted rows of each query, ``span`` columns at a time.
 
-    For ``p=2``, ``fitted_sq`` holds the squared norms of the (centred) fitted
-    rows and ``fitted_norm`` the largest norm. The ranking uses
-    ``||f||^2 - 2 q.f``, one matrix product and one addition per entry: several
-    times faster than the cancellation-safe distances of
-    :func:`pairwise_wasserstein`. Its rounding error is bounded, so every
-    candidate it could misplace is rechecked with exact distances.
+    For ``p=2``, ``fitted_sq`` holds the squared norms of the fitted rows
+    minus ``centre`` and ``fitted_norm`` the largest of those norms. The
+    ranking uses ``||f - c||^2 - 2 (q - c).(f - c)``, one matrix product and
+    one addition per entry: several times faster than the cancellation-safe
+    distances of :func:`pairwise_wasserstein`, and centring keeps its rounding
+    small. That rounding is bounded, so every candidate it could misplace is
+    rechecked; the distances returned are computed from the rows as given
+    (not centred), so equal distances stay equal and ties go to the smaller
+    index.
     """
     if p == 2:
-        reach = fitted_norm + np.linalg.norm(queries, axis=1)
+        centred_queries = queries - centre
+        reach = fitted_norm + np.linalg.norm(centred_queries, axis=1)
         # A score is within (n_dims + 1) * eps * (|q| + |f|)^2 of its exact
         # value; two scores are compared, and a factor of 4 is kept in reserve.
         slack = 8 * queries.shape[1] * np.finfo(np.float64).eps * reach[:, None] ** 2
-        scaled_queries = -2.0 * queries
+        scaled_queries = -2.0 * centred_queries
     best_distances = best_indices = None
     for start in range(0, fitted.shape[0], span):
         part = fitted[start : start + span]
@@ -313,7 +318,7 @@ def _brute_search_rows(
             )
             distances, indices = _top_k(block, k, 0.0, partial(_entries, block))
         else:
-            block = scaled_queries @ part.T
+            block = scaled_queries @ (part - centre).T
             block += fitted_sq[start : start + span]
             exact = partial(_exact_row_distances, queries, part)
             distances, indices = _top_k(block, k, slack, exact)
@@ -474,7 +479,7 @@ class WassersteinKNeighborsTransformer(
     "euclidean")`` (``p=2``) or ``metric="manhattan"`` (``p=1``) with
     ``algorithm="brute"``, except that ties are always broken by index and that
     a sample's distance to itself is exactly 0. The fitted embeddings are kept
-    as a centred float64 copy.
+    as a float64 copy.
 
     Differences from :class:`~sklearn.neighbors.KNeighborsTransformer`: the
     metric is set by ``p`` (``metric``, ``metric_params`` and ``leaf_size`` do
@@ -595,16 +600,20 @@ class WassersteinKNeighborsTransformer(
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         # The embeddings are kept in float64, divided by a power of two (which
         # changes no significant bit) so that squares neither overflow nor
-        # underflow, and centred (distances are translation invariant; centring
-        # reduces the rounding of the p=2 ranking). This is a copy, so later
-        # changes to the caller's array do not move the graph.
+        # underflow. This is a copy, so later changes to the caller's array do
+        # not move the graph. They are not centred: centring rounds, so equal
+        # distances would come out a unit in the last place apart and ties
+        # would no longer go to the smaller index. The p=2 ranking and FAISS
+        # centre block by block (distances are translation invariant, and
+        # centring reduces their rounding).
         largest = float(np.abs(X).max())
         self._unit = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 0 else 1.0
-        fitted = X / np.float64(self._unit)
+        fitted = X.astype(np.float64)  # float32 / float64 is float32 in NumPy 1
+        fitted /= self._unit
         self._centre = fitted.mean(axis=0)
-        fitted -= self._centre
         self._fit_X = fitted
-        self._fit_sq = np.einsum("ij,ij->i", fitted, fitted) if p == 2 else None
+        self._uncentred_rows = True  # see __setstate__
+        self._fit_sq = self._centred_squared_norms() if p == 2 else None
         self._fit_norm = 0.0 if p == 1 else float(np.sqrt(self._fit_sq.max()))
         self.p_ = p
         self.n_samples_fit_ = X.shape[0]
@@ -629,6 +638,16 @@ class WassersteinKNeighborsTransformer(
             return "brute"
         return "faiss"
 
+    def _centred_squared_norms(self) -> np.ndarray:
+        """Squared norms of the fitted rows minus their mean, block by block."""
+        fitted = self._fit_X
+        rows = _copy_block_rows(fitted.shape[1], np.dtype(np.float64).itemsize)
+        norms = np.empty(fitted.shape[0])
+        for start in range(0, fitted.shape[0], rows):
+            block = fitted[start : start + rows] - self._centre
+            norms[start : start + rows] = np.einsum("ij,ij->i", block, block)
+        return norms
+
     def _build_faiss_index(self) -> None:
         faiss = _import_faiss()
         data = self._fit_X
@@ -652,7 +671,7 @@ class WassersteinKNeighborsTransformer(
                     if n_training < n_samples
                     else slice(None)
                 )
-                index.train(data[training].astype(np.float32))
+                index.train((data[training] - self._centre).astype(np.float32))
                 self.n_lists_ = n_lists
                 self.n_training_samples_ = n_training
             # FAISS copies what it is given: the float32 rows are made a block
@@ -660,7 +679,9 @@ class WassersteinKNeighborsTransformer(
             # fitted embeddings, not a float32 copy of all of them as well.
             rows = _copy_block_rows(n_dims, np.dtype(np.float32).itemsize)
             for start in range(0, n_samples, rows):
-                index.add(data[start : start + rows].astype(np.float32))
+                index.add(
+                    (data[start : start + rows] - self._centre).astype(np.float32)
+                )
         self.index_ = index
 
     # ------------------------------------------------------------------ #
@@ -702,7 +723,7 @@ class WassersteinKNeighborsTransformer(
             n_neighbors += 1
         else:
             check_embedding_order(X, self.p_)
-            # The queries are scaled and centred in float64 one block at a time
+            # The queries are scaled in float64 one block at a time
             # (_search), so no float64 copy of all of them is ever made.
             queries = validate_data(
                 self, X, dtype=[np.float64, np.float32], reset=False
@@ -720,7 +741,9 @@ class WassersteinKNeighborsTransformer(
                 f"n_samples_fit = {n_samples_fit}, n_samples = {queries.shape[0]}"
             )
 
-        neigh_dist, neigh_ind = self._search(queries, n_neighbors, query_is_train)
+        neigh_dist, neigh_ind = self._search(
+            queries, n_neighbors, scaled=query_is_train
+        )
         neigh_dist *= self._unit
 
         if query_is_train:
@@ -780,11 +803,11 @@ class WassersteinKNeighborsTransformer(
         return _align_api_if_sparse(graph)
 
     def _search(
-        self, queries: np.ndarray, n_neighbors: int, centred: bool
+        self, queries: np.ndarray, n_neighbors: int, scaled: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Search all queries, scaling and centring them block by block.
+        """Search all queries, scaling them block by block.
 
-        Queries that are not ``centred`` (the caller's) become float64 copies
+        Queries that are not ``scaled`` (the caller's) become float64 copies
         one block at a time, a block taking at most a quarter of
         ``working_memory``, so the memory of a search is the output and a
         block, not a float64 copy of every query.
@@ -794,15 +817,15 @@ class WassersteinKNeighborsTransformer(
             if self.algorithm_ == "faiss"
             else self._brute_kneighbors
         )
-        if centred:
+        if scaled:
             return search(queries, n_neighbors)
         n_queries, n_dims = queries.shape
         rows = _copy_block_rows(n_dims, np.dtype(np.float64).itemsize)
         neigh_dist = np.empty((n_queries, n_neighbors))
         neigh_ind = np.empty((n_queries, n_neighbors), dtype=np.intp)
         for start in range(0, n_queries, rows):
-            block = queries[start : start + rows] / np.float64(self._unit)
-            block -= self._centre
+            block = queries[start : start + rows].astype(np.float64)
+            block /= self._unit
             stop = start + block.shape[0]
             neigh_dist[start:stop], neigh_ind[start:stop] = search(block, n_neighbors)
         return neigh_dist, neigh_ind
@@ -810,7 +833,7 @@ class WassersteinKNeighborsTransformer(
     def _brute_kneighbors(
         self, queries: np.ndarray, n_neighbors: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact search of centred queries, one task per block of 512 of them."""
+        """Exact search of scaled queries, one task per block of 512 of them."""
         working_memory = check_working_memory(None)
         budget = working_memory * 2**20
         span = int(budget // (_BYTES_PER_ENTRY * _ROWS_PER_TASK))
@@ -828,6 +851,7 @@ class WassersteinKNeighborsTransformer(
                 n_neighbors,
                 self.p_,
                 span,
+                self._centre,
             )
             for start in range(0, queries.shape[0], _ROWS_PER_TASK)
         )
@@ -841,7 +865,7 @@ class WassersteinKNeighborsTransformer(
     def _faiss_kneighbors(
         self, queries: np.ndarray, n_neighbors: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """FAISS search of centred queries, with exact distances.
+        """FAISS search of scaled queries, with exact distances.
 
         Queries for which FAISS finds too few neighbours are searched exactly.
         """
@@ -888,7 +912,7 @@ class WassersteinKNeighborsTransformer(
         return neigh_dist, neigh_ind
 
     def _faiss_search(self, queries: np.ndarray, n_neighbors: int) -> np.ndarray:
-        """Return the neighbours FAISS finds for centred queries (-1 for none).
+        """Return the neighbours FAISS finds for scaled queries (-1 for none).
 
         An IVF search visits the queries grouped by their nearest list: queries
         of the same list scan nearly the same lists, which then stay in the CPU
@@ -896,7 +920,7 @@ class WassersteinKNeighborsTransformer(
         search in the given order.
         """
         index = self.index_
-        queries = queries.astype(np.float32)
+        queries = (queries - self._centre).astype(np.float32)  # as indexed
         if self.n_lists_ is None:
             return index.search(queries, n_neighbors)[1]
         list_distances, lists = index.quantizer.search(queries, index.nprobe)
@@ -972,6 +996,10 @@ class WassersteinKNeighborsTransformer(
             state["index_"] = _import_faiss().deserialize_index(state["index_"])
         if "_p" in state:  # pickled before the order became the public p_
             state["p_"] = state.pop("_p")
+        if "_fit_X" in state and not state.get("_uncentred_rows"):
+            # Pickled when the fitted rows were kept centred.
+            state["_fit_X"] = state["_fit_X"] + state["_centre"]
+            state["_uncentred_rows"] = True
         super().__setstate__(state)
 
     def __sklearn_tags__(self) -> Tags:

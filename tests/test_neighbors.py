@@ -151,6 +151,36 @@ def test_ties_broken_by_index(p):
 
 
 @pytest.mark.parametrize("p", [1, 2])
+def test_ties_whose_mean_rounds_are_still_ties(p):
+    # A mean of these rows (e.g. 11/15) is not a binary fraction: rows centred
+    # on it made the equal distances to rows 5 and 10 differ in the last
+    # place, and the tie went to 10 (a pipeline then predicted another class
+    # than KNeighborsClassifier on the same distance).
+    X = np.array(
+        [[1, 1, 1], [0, 2, 1], [0, 2, 2], [0, 1, 2], [0, 1, 0], [2, 1, 1], [1, 0, 2],
+         [0, 0, 0], [0, 0, 1], [1, 0, 1], [1, 2, 1], [1, 0, 1], [1, 0, 0], [2, 0, 0],
+         [1, 2, 1]],
+        dtype=float,
+    )  # fmt: skip
+    queries = np.array([[2.0, 2.0, 1.0], [0.5, 1.5, 1.0], [1.0, 1.0, 0.5]])
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=4, p=p).fit(X)
+    distances, indices = transformer.kneighbors(queries)
+    expected_distances, expected_indices = _reference(queries, X, 4, p)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_array_equal(distances, expected_distances)
+    assert indices[0, :2].tolist() == [5, 10]
+    y = np.arange(15) % 2
+    pipeline = make_pipeline(
+        WassersteinKNeighborsTransformer(n_neighbors=1, p=p),
+        KNeighborsClassifier(n_neighbors=1, metric="precomputed"),
+    ).fit(X, y)
+    direct = KNeighborsClassifier(
+        n_neighbors=1, metric=["manhattan", "euclidean"][p - 1], algorithm="brute"
+    ).fit(X, y)
+    np.testing.assert_array_equal(pipeline.predict(queries), direct.predict(queries))
+
+
+@pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("shift", [0.0, 1e8], ids=["centred", "far from the origin"])
 def test_exact_on_hard_data(p, shift):
     # Two tight clusters far apart: the p=2 ranking by ||f||^2 - 2 q.f loses
@@ -329,6 +359,24 @@ def test_pickled_order_is_kept_and_checked():
     old.__setstate__(state)
     assert old.p_ == 2
     np.testing.assert_array_equal(old.transform(X).data, transformer.transform(X).data)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_a_transformer_pickled_with_centred_rows_loads(p):
+    # Older versions kept the fitted rows minus their mean; loading adds it back.
+    rng = np.random.default_rng(0)
+    X, queries = 5.0 + rng.normal(size=(40, 3)), 5.0 + rng.normal(size=(6, 3))
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=3, p=p).fit(X)
+    state = transformer.__getstate__()
+    state["_fit_X"] = state["_fit_X"] - state["_centre"]
+    del state["_uncentred_rows"]
+    old = WassersteinKNeighborsTransformer.__new__(WassersteinKNeighborsTransformer)
+    old.__setstate__(state)
+    distances, indices = old.kneighbors(queries)
+    expected_distances, expected_indices = _reference(queries, X, 3, p)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
+    np.testing.assert_array_equal(old.kneighbors()[1], transformer.kneighbors()[1])
 
 
 # --------------------------------------------------------------------------- #
@@ -629,7 +677,8 @@ def test_faiss_ivf_search_order_and_blocks(many_clustered):
     queries = transformer._fit_X[:3000]
     # Grouping the queries by list finds what FAISS finds in the given order.
     transformer.index_.nprobe = 3
-    expected = transformer.index_.search(queries.astype(np.float32), 7)[1]
+    centred = (queries - transformer._centre).astype(np.float32)  # as indexed
+    expected = transformer.index_.search(centred, 7)[1]
     found = transformer._faiss_search(queries, 7)
     np.testing.assert_array_equal(np.sort(found, axis=1), np.sort(expected, axis=1))
     # Many small search blocks give the same graph as one.
