@@ -113,7 +113,7 @@ def pairwise_wasserstein_exact(
     features_a: Any,
     features_b: Any = None,
     *,
-    p: int = 2,
+    p: int = 1,
     n_jobs: int | None = None,
 ) -> np.ndarray:
     """Exact Wasserstein distances between empirical feature distributions.
@@ -137,8 +137,9 @@ def pairwise_wasserstein_exact(
     features_b : list of array-like of shape (K, T_j), default=None
         Per-step features of the reference sequences. If None, ``features_b =
         features_a`` and the result is exactly symmetric with a zero diagonal.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance.
+    p : {1, 2}, default=1
+        Order of the Wasserstein distance; ``1`` is the embedder's default
+        order.
     n_jobs : int, default=None
         Number of joblib jobs over rows. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context.

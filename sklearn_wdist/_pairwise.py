@@ -26,6 +26,8 @@ from ._validation import (
     check_n_jobs,
     check_p,
     check_working_memory,
+    embedding_order,
+    resolve_order,
 )
 
 __all__ = ["pairwise_wasserstein", "pairwise_wasserstein_chunked"]
@@ -78,19 +80,44 @@ class _Operands:
         return (self.a if self.b is None else self.b).shape[0]
 
 
+def _resolve_order(p: Any, A: Any, B: Any) -> int:
+    """``p``, or with ``p="auto"`` the order ``A`` (or else ``B``) was trained with.
+
+    Neither known: the embedder's default, with a warning (see
+    :func:`~sklearn_wdist._validation.resolve_order`). ``A`` and ``B`` are
+    the caller's objects, whose identity tells their order.
+    """
+    if not (isinstance(p, str) and p == "auto"):
+        return check_p(p)
+    if B is not None and embedding_order(A) is None:
+        known = embedding_order(B)
+        if known is not None:
+            return known
+    # The warning names the caller of pairwise_wasserstein(_chunked): four
+    # frames above resolve_order (this function, _prepare, the public one).
+    return resolve_order(p, A, "A", stacklevel=5)
+
+
 def _prepare(A: Any, B: Any, p: Any) -> _Operands:
-    """Validate inputs and build the float64 operands."""
-    p = check_p(p)
+    """Validate inputs and build the float64 operands.
+
+    Every check runs before ``p="auto"`` may warn that it fell back to the
+    default order: bad input gets its error alone.
+    """
+    if not (isinstance(p, str) and p == "auto"):
+        check_p(p)
+    embeddings_a = check_embeddings(A, "A")
+    embeddings_b = None if B is None else check_embeddings(B, "B")
+    if B is not None and embeddings_b.shape[1] != embeddings_a.shape[1]:
+        raise ValueError(
+            f"A and B must have the same number of columns, got A with "
+            f"{embeddings_a.shape[1]} and B with {embeddings_b.shape[1]}."
+        )
+    p = _resolve_order(p, A, B)
     check_embedding_order(A, p, "A")
-    A = check_embeddings(A, "A")
     if B is not None:
         check_embedding_order(B, p, "B")
-        B = check_embeddings(B, "B")
-        if B.shape[1] != A.shape[1]:
-            raise ValueError(
-                f"A and B must have the same number of columns, got A with "
-                f"{A.shape[1]} and B with {B.shape[1]}."
-            )
+    A, B = embeddings_a, embeddings_b
     both_single = A.dtype == np.float32 and (B is None or B.dtype == np.float32)
     out_dtype = np.float32 if both_single else np.float64
     if p == 1:
@@ -235,7 +262,7 @@ def pairwise_wasserstein(
     A: Any,
     B: Any = None,
     *,
-    p: int = 2,
+    p: int | str = "auto",
     n_jobs: int | None = None,
     working_memory: float | None = None,
 ) -> np.ndarray:
@@ -253,10 +280,14 @@ def pairwise_wasserstein(
     B : array-like of shape (n_samples_B, n_dims), default=None
         Embeddings of the reference sequences. If None, ``B = A`` and the result
         is exactly symmetric with an exactly zero diagonal.
-    p : {1, 2}, default=2
-        Order of the Wasserstein distance; must match the embedder's ``p_``
-        (1 by default): the output of an embedder trained with another order is
-        refused.
+    p : {1, 2} or "auto", default="auto"
+        Order of the Wasserstein distance; must match the embedder's ``p_``:
+        the output of an embedder trained with another order is refused.
+        ``"auto"`` takes the order ``A`` (or ``B``) was trained with when it is
+        (a view of) an embedder's ``transform`` output, and otherwise the
+        embedder's default, ``1``, with a warning: embeddings saved and
+        loaded, re-indexed or copied no longer tell their order, so pass
+        ``p=model.p_`` for them.
     n_jobs : int, default=None
         Number of joblib jobs over row chunks. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context, whose backend (threads, processes,
@@ -295,16 +326,16 @@ def pairwise_wasserstein(
     >>> import numpy as np
     >>> from sklearn_wdist import pairwise_wasserstein
     >>> E = np.array([[0.0, 0.0], [3.0, 4.0]])
-    >>> pairwise_wasserstein(E)
+    >>> pairwise_wasserstein(E, p=2)
     array([[0., 5.],
            [5., 0.]])
     >>> pairwise_wasserstein(E, E[:1], p=1)
     array([[0.],
            [7.]])
     """
-    ops = _prepare(A, B, p)
     n_jobs = check_n_jobs(n_jobs)
     working_memory = check_working_memory(working_memory)
+    ops = _prepare(A, B, p)
 
     # A task is one tile row over a span of tile columns whose result fits in
     # working_memory; small tasks keep the memory in flight (at most a few tasks
@@ -337,7 +368,7 @@ def pairwise_wasserstein_chunked(
     A: Any,
     B: Any = None,
     *,
-    p: int = 2,
+    p: int | str = "auto",
     working_memory: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield consecutive row blocks of :func:`pairwise_wasserstein`.
@@ -356,8 +387,9 @@ def pairwise_wasserstein_chunked(
         Embeddings of the query sequences.
     B : array-like of shape (n_samples_B, n_dims), default=None
         Embeddings of the reference sequences; None means ``B = A``.
-    p : {1, 2}, default=2
+    p : {1, 2} or "auto", default="auto"
         Order of the Wasserstein distance; must match the embedder's ``p_``.
+        ``"auto"`` as in :func:`pairwise_wasserstein`.
     working_memory : float, default=None
         Approximate size in MiB of one block. Defaults to
         ``sklearn.get_config()["working_memory"]``. At least one row is yielded
@@ -384,12 +416,12 @@ def pairwise_wasserstein_chunked(
     >>> import numpy as np
     >>> from sklearn_wdist import pairwise_wasserstein_chunked
     >>> E = np.arange(8.0).reshape(4, 2)
-    >>> blocks = pairwise_wasserstein_chunked(E, working_memory=64 / 2**20)
+    >>> blocks = pairwise_wasserstein_chunked(E, p=2, working_memory=64 / 2**20)
     >>> [block.shape for block in blocks]
     [(2, 4), (2, 4)]
     """
-    ops = _prepare(A, B, p)
     working_memory = check_working_memory(working_memory)
+    ops = _prepare(A, B, p)
     rows = _chunk_n_rows(ops.n_rows, 8 * ops.n_cols, working_memory)
     return _iter_row_blocks(ops, rows)
 

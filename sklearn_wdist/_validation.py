@@ -929,14 +929,15 @@ def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
     )
 
 
-def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
+def resolve_order(p: Any, embeddings: Any, name: str = "X", stacklevel: int = 4) -> int:
     """Return the order of a distance on ``embeddings``: ``p`` or the learned one.
 
     ``p="auto"`` is the order the embeddings were trained with when they are
     (a view of) an embedder's ``transform`` output, else :data:`DEFAULT_ORDER`,
     the embedder's default, with a warning: the embeddings may come from a
     model of the other order. An explicit ``p`` is checked against a known
-    order.
+    order. ``stacklevel`` is the warning's, counted from this function (the
+    default: it, ``fit``, scikit-learn's fit wrapper, the caller).
     """
     if isinstance(p, str) and p == "auto":
         trained = embedding_order(embeddings)
@@ -950,7 +951,7 @@ def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
             "default, is used. Pass the embedder's p_ as p to measure its "
             "learned distance and silence this warning.",
             UserWarning,
-            stacklevel=4,  # resolve_order, fit, scikit-learn's fit wrapper, caller
+            stacklevel=stacklevel,
         )
         return DEFAULT_ORDER
     p = check_p(p)

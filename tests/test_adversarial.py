@@ -32,6 +32,7 @@ from sklearn_wdist import (
     distances_to_affinity,
     from_tslearn,
     pairwise_wasserstein,
+    pairwise_wasserstein_chunked,
 )
 from sklearn_wdist.metrics import mean_average_precision_at_r, precision_at_1
 from sklearn_wdist.nn import (
@@ -843,14 +844,41 @@ def test_pairwise_wasserstein_refuses_embeddings_of_another_order(
     embeddings = fitted_manhattan.transform(X)
     for view in (embeddings, embeddings[3:], embeddings[::2]):
         with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
-            pairwise_wasserstein(view)
+            pairwise_wasserstein(view, p=2)
         with pytest.raises(ValueError, match=r"p=2.*B holds.*trained with p=1"):
-            pairwise_wasserstein(view.copy(), view)
+            pairwise_wasserstein(view.copy(), view, p=2)
     np.testing.assert_allclose(
         pairwise_wasserstein(embeddings, p=1),
         cdist(embeddings.astype(np.float64), embeddings, "cityblock"),
         rtol=1e-5,
         atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("trained", [1, 2])
+def test_pairwise_wasserstein_defaults_to_the_order_the_embeddings_tell(data, trained):
+    # The default p="auto" measures the learned distance of a transform
+    # output (or a view of it, as A or as B); a copy no longer tells its
+    # order, so the embedder's default is used with a warning.
+    X, y = data
+    model = WassersteinSequenceEmbedder(**TINY, p=trained, random_state=0).fit(X, y)
+    embeddings = model.transform(X)
+    metric = {1: "cityblock", 2: "euclidean"}[trained]
+    expected = cdist(embeddings.astype(np.float64), embeddings, metric)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learned = pairwise_wasserstein(embeddings)
+        np.testing.assert_allclose(learned, expected, rtol=1e-5, atol=1e-6)
+        chunks = np.vstack(list(pairwise_wasserstein_chunked(embeddings)))
+        np.testing.assert_array_equal(chunks, learned)
+        as_b = pairwise_wasserstein(embeddings[:3].copy(), embeddings[2:])
+        np.testing.assert_allclose(as_b, expected[:3, 2:], rtol=1e-5, atol=1e-6)
+    copied = embeddings[[0, 2, 1]]
+    with pytest.warns(UserWarning, match=r"p=1, the embedder's default") as record:
+        fallback = pairwise_wasserstein(copied)
+    assert record[0].filename == __file__  # the warning names the caller
+    np.testing.assert_allclose(
+        fallback, cdist(copied.astype(np.float64), copied, "cityblock"), rtol=1e-5
     )
 
 
@@ -915,7 +943,7 @@ def test_pairwise_wasserstein_refuses_a_dataframe_of_another_order(
     embeddings = fitted_manhattan.transform(X)
     frame = pd.DataFrame(embeddings, copy=False)
     with pytest.raises(ValueError, match=r"p=2.*trained with p=1"):
-        pairwise_wasserstein(frame)
+        pairwise_wasserstein(frame, p=2)
 
 
 def test_distance_step_pickled_before_p_auto_still_transforms():

@@ -101,12 +101,12 @@ def test_near_duplicates_keep_relative_precision():
     centres = np.where(np.arange(40)[:, None] < 20, 1e4, -1e4) * np.ones((1, 64))
     A = centres + 1e-6 * rng.normal(size=(40, 64))
     B = np.vstack([A[:5], A[25:30] + 1e-9])
-    D = pairwise_wasserstein(A, B)
+    D = pairwise_wasserstein(A, B, p=2)
     expected = cdist(A, B)
     assert_allclose(D, expected, rtol=1e-8, atol=0)
     # Identical rows are at distance exactly zero, not sqrt(rounding error).
     assert_array_equal(D[np.arange(5), np.arange(5)], 0.0)
-    D_sym = pairwise_wasserstein(A)
+    D_sym = pairwise_wasserstein(A, p=2)
     assert_allclose(D_sym, cdist(A, A), rtol=1e-8, atol=0)
 
 
@@ -115,7 +115,7 @@ def test_extreme_magnitudes_neither_overflow_nor_underflow(scale):
     # Squared norms of such values overflow or underflow in float64.
     rng = np.random.default_rng(9)
     A, B = rng.normal(size=(6, 5)), rng.normal(size=(4, 5))
-    D = pairwise_wasserstein(A * scale, B * scale)
+    D = pairwise_wasserstein(A * scale, B * scale, p=2)
     assert_allclose(D, cdist(A, B) * scale, rtol=1e-12, atol=0)
 
 
@@ -201,10 +201,10 @@ def test_exact_matches_brute_force(p):
 def test_exact_accepts_3d_array_and_parallel_matches_serial():
     rng = np.random.default_rng(5)
     H = np.stack(_random_features(rng, 6, 2, lengths=[15]))
-    D = pairwise_wasserstein_exact(H)
-    assert_array_equal(pairwise_wasserstein_exact(list(H), n_jobs=2), D)
+    D = pairwise_wasserstein_exact(H, p=2)
+    assert_array_equal(pairwise_wasserstein_exact(list(H), p=2, n_jobs=2), D)
     with parallel_config(backend="threading"):
-        assert_array_equal(pairwise_wasserstein_exact(H, H, n_jobs=2), D)
+        assert_array_equal(pairwise_wasserstein_exact(H, H, p=2, n_jobs=2), D)
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -313,8 +313,8 @@ def test_working_memory_and_n_jobs_do_not_change_the_result(
 def test_process_backend_gives_the_same_result(two_collections):
     A, B = two_collections
     with parallel_config(backend="loky", n_jobs=2):
-        D = pairwise_wasserstein(A, B)
-    assert_array_equal(D, pairwise_wasserstein(A, B))
+        D = pairwise_wasserstein(A, B, p=2)
+    assert_array_equal(D, pairwise_wasserstein(A, B, p=2))
 
 
 class _NoGeneratorBackend(ThreadingBackend):
@@ -333,17 +333,17 @@ def test_joblib_backend_context_is_honoured(two_collections):
     register_parallel_backend("wdist_test_no_generator", _NoGeneratorBackend)
     _NoGeneratorBackend.n_submitted = 0
     with parallel_config(backend="wdist_test_no_generator", n_jobs=2):
-        D = pairwise_wasserstein(A)
+        D = pairwise_wasserstein(A, p=2)
     assert _NoGeneratorBackend.n_submitted > 0
-    assert_array_equal(D, pairwise_wasserstein(A))
+    assert_array_equal(D, pairwise_wasserstein(A, p=2))
 
 
 def test_single_row_chunks_warn_when_a_row_does_not_fit():
     A = np.arange(12.0).reshape(6, 2)
     with pytest.warns(UserWarning, match="working_memory"):
-        blocks = list(pairwise_wasserstein_chunked(A, working_memory=1e-6))
+        blocks = list(pairwise_wasserstein_chunked(A, p=2, working_memory=1e-6))
     assert len(blocks) == 6
-    assert_array_equal(np.vstack(blocks), pairwise_wasserstein(A))
+    assert_array_equal(np.vstack(blocks), pairwise_wasserstein(A, p=2))
 
 
 def test_chunked_validates_before_iterating():
@@ -501,7 +501,7 @@ def test_check_precomputed_distances_bad_input(D, kwargs, error, match):
 
 
 def test_check_precomputed_distances_accepts_valid_input():
-    D = pairwise_wasserstein(np.arange(6.0).reshape(3, 2))
+    D = pairwise_wasserstein(np.arange(6.0).reshape(3, 2), p=2)
     assert check_precomputed_distances(D, square=True, n_reference=3) is D
     checked = check_precomputed_distances(D.astype(np.float32))
     assert checked.dtype == np.float32
