@@ -507,7 +507,11 @@ def _sorted_classes(uniques: list) -> np.ndarray:
         except TypeError:
             ordered = sorted(uniques, key=repr)
         if kinds <= {"text", "number"}:
-            return np.asarray(ordered)
+            array = np.asarray(ordered)
+            # A common dtype may change values (bytes beside str, an int past
+            # 2**53 beside a float): such classes stay Python objects.
+            if array.dtype != object and array.tolist() == ordered:
+                return array
     else:
         ordered = sorted(uniques, key=lambda v: (type(v).__name__, repr(v)))
     classes = np.empty(len(ordered), dtype=object)

@@ -478,6 +478,23 @@ def test_unsortable_mixed_labels(func):
 
 
 @pytest.mark.parametrize("func", ALL_FUNCTIONS)
+@pytest.mark.parametrize(
+    "names",
+    [["a", b"a", "b"], [2**53 + 1, float(2**53), 2**53 + 3]],
+    ids=["str beside bytes", "large int beside float"],
+)
+def test_labels_a_common_dtype_would_merge_stay_apart(func, names):
+    # NumPy would turn b"a" into a str and 2**53 + 1 into the float 2**53:
+    # three Python classes, not two (and no KeyError on the way).
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 3, size=20)
+    labels = [names[code] for code in codes]
+    points = rng.normal(size=(20, 2)) + codes[:, None]
+    dist = cdist(points, points)
+    assert func(dist, labels) == func(dist, codes)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCTIONS)
 def test_list_and_integer_inputs(func):
     dist = [[0, 1, 3, 4], [1, 0, 2, 5], [3, 2, 0, 1], [4, 5, 1, 0]]
     labels = [0, 0, 1, 1]
