@@ -3,7 +3,7 @@
 For n x n collections of embeddings shaped like ``transform`` output (K=32
 features x M=16 quantiles = 512 columns, float64), times in one run:
 
-- ``pairwise_wasserstein(A, B)`` and ``pairwise_wasserstein(A)`` (symmetric);
+- ``pairwise_wasserstein(A, B, p=p)`` and ``pairwise_wasserstein(A, p=p)`` (symmetric);
 - ``scipy.spatial.distance.cdist(A, B, metric)`` on the same vectors
   (``"euclidean"`` for ``--p 2``, ``"cityblock"`` for ``--p 1``), the
   practical limit the helper is measured against;

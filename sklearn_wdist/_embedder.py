@@ -429,8 +429,9 @@ default="auto"
         distance (see :class:`~sklearn_wdist.nn.MetricLearningLoss`, which
         checks that the loss measures that distance). Label-free training
         (``fit(X)``, ``pretraining``), where every sequence is a class of its
-        own, refuses a loss with trainable parameters (class proxies or
-        weights, e.g. ``ProxyNCALoss``). Deep-copied at every ``fit``.
+        own, refuses a loss with per-class trainable parameters (any
+        trainable tensor of more than one element: class proxies, weights or
+        margins, e.g. ``ProxyNCALoss``). Deep-copied at every ``fit``.
     miner : callable, default=None
         A pytorch-metric-learning miner, used with a pytorch-metric-learning
         ``loss`` (which then receives the mined index tuples). Deep-copied at
@@ -1025,19 +1026,28 @@ default="auto"
         """Refuse label-free training with a loss that learns per-class parameters.
 
         Label-free training makes every sequence a class of its own: a loss
-        with trainable parameters (class proxies or weights, as in
-        pytorch-metric-learning's ``ProxyNCALoss`` or ``ArcFaceLoss``) would
-        receive class codes it holds no parameters for, and fail or, worse,
-        train on most sequences without a signal.
+        with per-class trainable parameters (the proxies or class weights of
+        pytorch-metric-learning's ``ProxyNCALoss`` or ``ArcFaceLoss``, the
+        per-class margins of ``MarginLoss(num_classes=...)``) would receive
+        class codes it holds no parameters for, and fail or, worse, train on
+        most sequences without a signal. Any trainable tensor of more than one
+        element counts as such; a single learned scalar (a temperature,
+        ``MarginLoss(learn_beta=True)``'s margin) does not.
         """
         if self.loss is None or not isinstance(self.loss, torch.nn.Module):
             return
-        if any(parameter.requires_grad for parameter in self.loss.parameters()):
+        shapes = [
+            tuple(parameter.shape)
+            for parameter in self.loss.parameters()
+            if parameter.requires_grad and parameter.numel() > 1
+        ]
+        if shapes:
             raise ValueError(
                 f"{training} makes every sequence a class of its own, but loss="
-                f"{type(self.loss).__name__} has trainable parameters (class "
-                "proxies or weights), which a class code per sequence does not "
-                "fit. Use a loss without parameters (loss=None, the Wasserstein "
+                f"{type(self.loss).__name__} trains tensors of shape "
+                f"{', '.join(map(str, shapes))} (class proxies, weights or "
+                "margins), which a class code per sequence does not fit. Use a "
+                "loss without per-class parameters (loss=None, the Wasserstein "
                 f"triplet loss, or a pair or triplet loss){alternative}."
             )
 

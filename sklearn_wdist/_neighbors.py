@@ -612,7 +612,7 @@ class WassersteinKNeighborsTransformer(
         fitted /= self._unit
         self._centre = fitted.mean(axis=0)
         self._fit_X = fitted
-        self._uncentred_rows = True  # see __setstate__
+        self._query_shift = None  # see __setstate__
         self._fit_sq = self._centred_squared_norms() if p == 2 else None
         self._fit_norm = 0.0 if p == 1 else float(np.sqrt(self._fit_sq.max()))
         self.p_ = p
@@ -826,6 +826,8 @@ class WassersteinKNeighborsTransformer(
         for start in range(0, n_queries, rows):
             block = queries[start : start + rows].astype(np.float64)
             block /= self._unit
+            if self._query_shift is not None:  # rows pickled centred
+                block -= self._query_shift
             stop = start + block.shape[0]
             neigh_dist[start:stop], neigh_ind[start:stop] = search(block, n_neighbors)
         return neigh_dist, neigh_ind
@@ -996,11 +998,22 @@ class WassersteinKNeighborsTransformer(
             state["index_"] = _import_faiss().deserialize_index(state["index_"])
         if "_p" in state:  # pickled before the order became the public p_
             state["p_"] = state.pop("_p")
-        if "_fit_X" in state and not state.get("_uncentred_rows"):
-            # Pickled when the fitted rows were kept centred.
-            state["_fit_X"] = state["_fit_X"] + state["_centre"]
-            state["_uncentred_rows"] = True
+        if "_fit_X" in state and "_query_shift" not in state:
+            # Pickled when the fitted rows were kept centred: adding the centre
+            # back would round them (a sample's distance to itself would no
+            # longer be 0), so they stay as they are and the queries are
+            # shifted the same way; FAISS indexed those rows. Under NumPy 1
+            # they may be float32, which misranked p=2 neighbours.
+            state["_fit_X"] = np.asarray(state["_fit_X"], dtype=np.float64)
+            state["_query_shift"] = np.asarray(state["_centre"], dtype=np.float64)
+            state["_centre"] = np.zeros_like(state["_query_shift"])
+            refresh_norms = state.get("_fit_sq") is not None
+        else:
+            refresh_norms = False
         super().__setstate__(state)
+        if refresh_norms:
+            self._fit_sq = self._centred_squared_norms()
+            self._fit_norm = float(np.sqrt(self._fit_sq.max()))
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()

@@ -361,22 +361,36 @@ def test_pickled_order_is_kept_and_checked():
     np.testing.assert_array_equal(old.transform(X).data, transformer.transform(X).data)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("p", [1, 2])
-def test_a_transformer_pickled_with_centred_rows_loads(p):
-    # Older versions kept the fitted rows minus their mean; loading adds it back.
+def test_a_transformer_pickled_with_centred_rows_loads(p, dtype):
+    # Older versions kept the fitted rows minus their mean (in float32 under
+    # NumPy 1 for float32 input). Loading keeps those rows and shifts the
+    # queries alike: exact neighbours, each sample at distance 0 from itself
+    # and from its duplicate, ties to the smaller index.
     rng = np.random.default_rng(0)
-    X, queries = 5.0 + rng.normal(size=(40, 3)), 5.0 + rng.normal(size=(6, 3))
+    X = 5.0 + rng.normal(size=(40, 3))
+    X[20:30] = X[:10]  # duplicates: ties that any rounding would break
     transformer = WassersteinKNeighborsTransformer(n_neighbors=3, p=p).fit(X)
     state = transformer.__getstate__()
-    state["_fit_X"] = state["_fit_X"] - state["_centre"]
-    del state["_uncentred_rows"]
+    centre = state["_fit_X"].mean(axis=0)
+    state["_centre"] = centre.astype(dtype)
+    state["_fit_X"] = (state["_fit_X"] - centre).astype(dtype)
+    if p == 2:
+        state["_fit_sq"] = np.einsum("ij,ij->i", state["_fit_X"], state["_fit_X"])
+    del state["_query_shift"]
     old = WassersteinKNeighborsTransformer.__new__(WassersteinKNeighborsTransformer)
     old.__setstate__(state)
+    queries = X[:12] if dtype is np.float64 else 5.0 + rng.normal(size=(12, 3))
     distances, indices = old.kneighbors(queries)
     expected_distances, expected_indices = _reference(queries, X, 3, p)
     np.testing.assert_array_equal(indices, expected_indices)
-    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
-    np.testing.assert_array_equal(old.kneighbors()[1], transformer.kneighbors()[1])
+    if dtype is np.float64:
+        np.testing.assert_array_equal(distances[:10, :2], 0.0)
+    else:  # rows rounded to float32 long ago: near, not exact
+        np.testing.assert_allclose(distances, expected_distances, rtol=1e-5)
+    if dtype is np.float64:
+        np.testing.assert_array_equal(old.kneighbors()[1], transformer.kneighbors()[1])
 
 
 # --------------------------------------------------------------------------- #

@@ -249,9 +249,30 @@ def test_a_loss_with_class_parameters_is_refused_for_label_free_training(
         raise AssertionError("the input was preprocessed before the refusal")
 
     monkeypatch.setattr(model, "_fit_preprocessing", no_preprocessing)
-    with pytest.raises(ValueError, match=rf"{stage}.*ProxyLoss has trainable"):
+    with pytest.raises(
+        ValueError, match=rf"{stage}.*ProxyLoss trains tensors of shape \(3,\)"
+    ):
         model.fit(X, y if settings is PRETRAINED else None)
     assert not hasattr(model, "net_")
+
+
+class LearnedMarginLoss(WassersteinTripletLoss):
+    """The triplet loss with one learned scalar: no parameter per class."""
+
+    def __init__(self):
+        super().__init__(p=1)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, quantiles, labels):
+        return self.scale * super().forward(quantiles, labels)
+
+
+def test_a_loss_with_one_learned_scalar_trains_label_free(data):
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        **PRETRAINED, loss=LearnedMarginLoss(), random_state=0
+    ).fit(X, y)
+    assert len(model.pretraining_history_) == TINY["max_epochs"]
 
 
 def test_a_loss_with_class_parameters_trains_with_labels_alone(data):
