@@ -838,12 +838,15 @@ class WassersteinKNeighborsTransformer(
         """Exact search of scaled queries, one task per block of 512 of them."""
         working_memory = check_working_memory(None)
         budget = working_memory * 2**20
-        span = int(budget // (_BYTES_PER_ENTRY * _ROWS_PER_TASK))
+        # Per fitted column of a task: its block entries and, for p=2, its
+        # centred float64 copy.
+        column_bytes = _BYTES_PER_ENTRY * _ROWS_PER_TASK
+        if self.p_ == 2:
+            column_bytes += 8 * self._fit_X.shape[1]
+        span = int(budget // column_bytes)
         span = max(_ROWS_PER_TASK, span - span % _ROWS_PER_TASK)
-        if span * _ROWS_PER_TASK * _BYTES_PER_ENTRY > budget:
-            _warn_working_memory(
-                working_memory, span * _ROWS_PER_TASK * _BYTES_PER_ENTRY
-            )
+        if span * column_bytes > budget:
+            _warn_working_memory(working_memory, span * column_bytes)
         tasks = (
             delayed(_brute_search_rows)(
                 queries[start : start + _ROWS_PER_TASK],
@@ -877,13 +880,14 @@ class WassersteinKNeighborsTransformer(
         if self.n_lists_ is not None:
             n_probe = check_int(self.n_probe, "n_probe", minimum=1)
             index.nprobe = min(n_probe, self.n_lists_)
-            # A search block holds float32 queries (and their sorted copy), their
-            # n_probe nearest lists and the neighbours found, each twice.
-            search_row_bytes = 8 * n_dims + 24 * index.nprobe + 24 * n_neighbors
+            # A search block holds its centred float64 queries, their float32
+            # copy (and its sorted copy), their n_probe nearest lists and the
+            # neighbours found, each twice.
+            search_row_bytes = 16 * n_dims + 24 * index.nprobe + 24 * n_neighbors
         else:
             ef_search = check_int(self.ef_search, "ef_search", minimum=1)
             index.hnsw.efSearch = max(ef_search, n_neighbors)
-            search_row_bytes = 4 * n_dims + 12 * n_neighbors
+            search_row_bytes = 12 * n_dims + 12 * n_neighbors  # float64, float32
         budget = check_working_memory(None) * 2**20
         # Rows per chunk: the exact recomputation gathers n_neighbors embeddings
         # (and their differences to the query) per row.
