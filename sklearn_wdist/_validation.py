@@ -202,6 +202,11 @@ def _is_dataframe(X: Any) -> bool:
     return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
 
 
+def _plain_scalar(value: Any) -> Any:
+    """Return the Python value a NumPy scalar holds, as messages should print it."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
 
@@ -221,9 +226,37 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "sktime's pd-multiindex format has two levels (instance, time)."
             )
         instances = X.index.get_level_values(0)
-        # Instances in order of first appearance, time steps in their row order.
+        # Instances in order of first appearance, each one's steps in the order
+        # of its time index (rows loaded from a database or shuffled need not
+        # be sorted, and their row order is not the order of time).
         codes, uniques = pd.factorize(instances, sort=False)
-        order = np.argsort(codes, kind="stable")
+        try:
+            times, _ = pd.factorize(X.index.get_level_values(1), sort=True)
+        except TypeError as error:
+            raise TypeError(
+                f"{name} has time index values that cannot be ordered ({error}); "
+                "the second level of a pd-multiindex frame orders each "
+                "sequence's steps."
+            ) from error
+
+        if (times < 0).any():
+            row = int(np.flatnonzero(times < 0)[0])
+            instance = _plain_scalar(instances[row])
+            raise ValueError(
+                f"{name} has a missing time index value at row {row} "
+                f"(instance {instance!r}); every step needs its time."
+            )
+        order = np.lexsort((times, codes))
+        repeated = (np.diff(codes[order]) == 0) & (np.diff(times[order]) == 0)
+        if repeated.any():
+            row = int(order[np.flatnonzero(repeated)[0] + 1])
+            instance = _plain_scalar(instances[row])
+            time = _plain_scalar(X.index.get_level_values(1)[row])
+            raise ValueError(
+                f"{name} has two rows for instance {instance!r} at time "
+                f"{time!r}; each (instance, time) "
+                "pair must be one step."
+            )
         values = as_numeric_array(X.to_numpy()[order], name)
         bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
         return [np.ascontiguousarray(part.T) for part in np.split(values, bounds)]
@@ -252,15 +285,30 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     return sequences
 
 
-def _warn_if_channels_last(shape: tuple[int, ...], name: str) -> None:
+def _warn_if_channels_last(
+    shape: tuple[int, ...], name: str, items: bool = False
+) -> None:
+    """Warn when sequences of one shape have more channels than time points.
+
+    ``items``: ``X`` is a list whose every item has shape ``shape[1:]``.
+    """
     n_channels, n_timepoints = shape[1], shape[2]
     if n_channels > n_timepoints:
+        if items:
+            found = f"every item of {name} has shape {shape[1:]}"
+            layout = "(n_channels, n_timepoints)"
+            alternative = "(n_timepoints, n_channels)"
+            remedy = "pass their transposes (item.T)"
+        else:
+            found = f"{name} has shape {shape}"
+            layout = "(n_sequences, n_channels, n_timepoints)"
+            alternative = "(n_sequences, n_timepoints, n_channels)"
+            remedy = "convert them with sklearn_wdist.from_tslearn(X) or "
+            remedy += "X.transpose(0, 2, 1)"
         warnings.warn(
-            f"{name} has shape {shape}: {n_channels} channels of {n_timepoints} "
-            "time points. Sequences are read as (n_sequences, n_channels, "
-            "n_timepoints); if yours are (n_sequences, n_timepoints, n_channels) "
-            "(tslearn, sktime's df-list), convert them with "
-            "sklearn_wdist.from_tslearn(X) or X.transpose(0, 2, 1).",
+            f"{found}: {n_channels} channels of {n_timepoints} time points. "
+            f"Sequences are read as {layout}; if yours are {alternative} "
+            f"(tslearn, sktime's df-list), {remedy}.",
             UserWarning,
             stacklevel=3,
         )
@@ -359,6 +407,9 @@ def check_sequences(
                     f"or a 1-D univariate sequence, got {array.ndim} dimensions."
                 )
             sequences.append(array)
+        shapes = {sequence.shape for sequence in sequences}
+        if len(shapes) == 1:
+            _warn_if_channels_last((len(sequences), *shapes.pop()), name, items=True)
     else:
         array = as_numeric_array(X, name)
         if array.ndim == 2:
@@ -462,6 +513,16 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
         )
     if array.shape[0] == 0:
         raise ValueError("X is empty: found 0 sequences.")
+    if array.shape[1] < array.shape[2]:
+        warnings.warn(
+            f"X has shape {array.shape}: read as tslearn's (n_sequences, sz, d), "
+            f"sequences of {array.shape[1]} time points with {array.shape[2]} "
+            "channels, more channels than time points. If X is already "
+            "(n_sequences, n_channels, n_timepoints), pass it without "
+            "from_tslearn.",
+            UserWarning,
+            stacklevel=2,
+        )
     sequences = []
     for index, sequence in enumerate(array):
         missing = np.isnan(sequence).all(axis=1)

@@ -29,6 +29,7 @@ from sklearn_wdist import (
     WassersteinSequenceEmbedder,
     _training,
     check_precomputed_distances,
+    check_sequences,
     distances_to_affinity,
     from_tslearn,
     pairwise_wasserstein,
@@ -531,6 +532,61 @@ def test_unequal_length_pd_multiindex_keeps_each_sequence(fitted, data):
     ragged = [x[:, : 10 + i % 5] for i, x in enumerate(X)]
     frame = _multiindex(ragged).sample(frac=1.0, random_state=0).sort_index(level=0)
     np.testing.assert_array_equal(fitted.transform(frame), fitted.transform(ragged))
+
+
+def test_pd_multiindex_rows_out_of_time_order_are_read_in_time_order(fitted, data):
+    # Long-format rows (from a database, a shuffle, a merge) need not be
+    # sorted: the time level orders each sequence's steps, not the row order.
+    X, _ = data
+    ragged = [x[:, : 10 + i % 5] for i, x in enumerate(X)]
+    frame = _multiindex(ragged)
+    frame.index = frame.index.set_levels(frame.index.levels[1] * 0.5, level=1)
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    assert not shuffled.index.is_monotonic_increasing
+    # Sequences come in the order in which their instances first appear.
+    first_seen = shuffled.index.get_level_values(0).unique()
+    assert list(first_seen) != sorted(first_seen)
+    expected = [ragged[i] for i in first_seen]
+    np.testing.assert_array_equal(
+        fitted.transform(shuffled), fitted.transform(expected)
+    )
+    for got, want in zip(check_sequences(shuffled), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_pd_multiindex_with_a_repeated_or_missing_time_is_rejected(fitted, data):
+    X, _ = data
+    frame = _multiindex(X[:3])
+    repeated = pd.concat([frame, frame.iloc[[25]]])
+    with pytest.raises(ValueError, match=r"two rows for instance 1 at time 5;"):
+        fitted.transform(repeated)
+    times = frame.index.get_level_values(1).to_numpy(dtype=float)
+    times[7] = np.nan
+    frame.index = pd.MultiIndex.from_arrays([frame.index.get_level_values(0), times])
+    with pytest.raises(ValueError, match=r"missing time index value at row 7"):
+        fitted.transform(frame)
+
+
+def test_a_list_of_channels_last_items_warns(data):
+    X, _ = data
+    items = [x.T for x in X]  # sktime's df-list layout: (n_timepoints, n_channels)
+    with pytest.warns(UserWarning, match=r"every item of X has shape \(20, 2\)"):
+        check_sequences(items)
+    with pytest.warns(UserWarning, match="item.T"):
+        check_sequences([pd.DataFrame(x) for x in items])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_sequences([x for x in X])  # channels first
+        check_sequences([x[:, : 10 + i % 5] for i, x in enumerate(X)])  # ragged
+
+
+def test_from_tslearn_on_channels_first_data_warns(data):
+    X, _ = data
+    with pytest.warns(UserWarning, match=r"pass it without from_tslearn"):
+        from_tslearn(X)  # (n, 2, 20): already channels first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_tslearn(X.transpose(0, 2, 1))
 
 
 def test_nested_univ_and_multiindex_are_accepted_by_fit(data):
