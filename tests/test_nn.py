@@ -359,6 +359,46 @@ def test_normalized_output_has_unit_batch_statistics():
     )
 
 
+@pytest.mark.parametrize("padding", [np.nan, np.inf, -np.inf, 1e6])
+def test_norm_ignores_whatever_the_padding_holds(padding):
+    # Padded steps may be NaN (tslearn pads with it): neither the valid
+    # outputs, the gradient nor the running statistics may see them.
+    rng = np.random.default_rng(9)
+    x = torch.tensor(rng.normal(size=(3, 2, 6)))
+    mask = lengths_to_mask(torch.tensor([6, 2, 4]), 6)
+    padded = x.masked_fill(~mask, padding).requires_grad_(True)
+    clean = x.masked_fill(~mask, 0.0).requires_grad_(True)
+    outputs, grads, stats = [], [], []
+    for inputs in (padded, clean):
+        norm = MaskedBatchNorm1d(2, momentum=0.5).double().train()
+        out = norm(inputs, mask)
+        (out * torch.arange(6.0, dtype=torch.float64)).sum().backward()
+        outputs.append(out.detach())
+        grads.append(inputs.grad.masked_fill(~mask, 0.0))
+        stats.append(torch.cat([norm.running_mean, norm.running_var]))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    torch.testing.assert_close(stats[0], stats[1], rtol=0, atol=0)
+    valid = np.concatenate([x[0, :, :6], x[1, :, :2], x[2, :, :4]], axis=1)
+    np.testing.assert_allclose(
+        stats[0][:2].numpy(), 0.5 * valid.mean(axis=1), rtol=1e-12
+    )
+
+
+def test_norm_counts_the_valid_steps_of_each_channel_of_a_full_mask():
+    rng = np.random.default_rng(10)
+    x = torch.tensor(rng.normal(size=(2, 2, 5)))
+    mask = torch.ones(2, 2, 5, dtype=torch.bool)
+    mask[:, 1, 3:] = False  # the second channel has fewer valid steps
+    out = MaskedBatchNorm1d(2, affine=False).double().train()(x, mask)
+    for channel in range(2):
+        values = x[:, channel][mask[:, channel]].numpy()
+        expected = (values - values.mean()) / np.sqrt(values.var() + 1e-5)
+        np.testing.assert_allclose(
+            out[:, channel][mask[:, channel]].numpy(), expected, rtol=1e-12
+        )
+
+
 def test_energy_distance_agrees_with_scipy():
     from scipy.stats import energy_distance
 

@@ -157,12 +157,19 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``."""
+        """Normalise ``x`` of shape (batch, channels, time) on the steps in ``mask``.
+
+        ``mask`` is boolean, ``(batch, 1, time)`` or ``(batch, channels,
+        time)``. Padded steps may hold anything, NaN included: they are
+        zeroed before any statistic is taken.
+        """
+        valid = mask.expand_as(x)
+        x = x.masked_fill(~valid, 0.0)
         if self.training or self.running_mean is None:
-            weight = mask.to(x.dtype)
-            count = weight.sum().clamp(min=1.0)
-            mean = (x * weight).sum(dim=(0, 2)) / count
-            centred = (x - mean[None, :, None]) * weight
+            # Valid steps per channel (a full-shape mask may differ by channel).
+            count = valid.sum(dim=(0, 2)).to(x.dtype).clamp(min=1.0)
+            mean = x.sum(dim=(0, 2)) / count
+            centred = (x - mean[None, :, None]).masked_fill(~valid, 0.0)
             var = centred.pow(2).sum(dim=(0, 2)) / count
             scaled = _varies(mean, var)
             if self.track_running_stats and self.running_mean is not None:
@@ -178,7 +185,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         out = (x - mean[None, :, None]) * scale[None, :, None]
         if self.affine:
             out = out * self.weight[None, :, None] + self.bias[None, :, None]
-        return out.masked_fill(~mask, 0.0)
+        return out.masked_fill(~valid, 0.0)
 
 
 def _varies(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
