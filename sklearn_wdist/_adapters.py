@@ -2,7 +2,8 @@
 
 Both frameworks read an estimator's parameters from its explicit ``__init__``
 signature, so each adapter spells out the embedder's parameters; everything
-else lives here once.
+else lives here once. All but ``warm_start``: both frameworks reset an
+estimator before every ``fit``, so a fit could never continue the last one.
 """
 
 from __future__ import annotations
@@ -94,8 +95,6 @@ default="auto"
         Weight decay.
     optimizer_kwargs : dict, default=None
         Further keyword arguments of the optimizer.
-    warm_start : bool, default=False
-        Continue training the fitted embedder in a later ``fit``.
     early_stopping : bool or "auto", default=False
         Stop on the retrieval score of held-out series; ``"auto"`` only when
         labelled classes can spare them.

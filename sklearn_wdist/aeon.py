@@ -175,7 +175,6 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         optimizer=torch.optim.Adam,
         weight_decay=0.0,
         optimizer_kwargs=None,
-        warm_start=False,
         early_stopping=False,
         validation_fraction=0.2,
         validation_split="stratified",
@@ -220,7 +219,6 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.optimizer_kwargs = optimizer_kwargs
-        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split

@@ -202,7 +202,6 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         optimizer=None,
         weight_decay=0.0,
         optimizer_kwargs=None,
-        warm_start=False,
         early_stopping=False,
         validation_fraction=0.2,
         validation_split="stratified",
@@ -247,7 +246,6 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.optimizer_kwargs = optimizer_kwargs
-        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.validation_split = validation_split
