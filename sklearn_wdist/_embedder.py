@@ -1009,11 +1009,19 @@ default="auto"
                 f"fit(X) without labels needs at least 2 sequences (negatives "
                 f"are other sequences), got {n_sequences}."
             )
-        self._check_label_free_views("fit(X) without labels")
-        self._check_label_free_loss("fit(X) without labels")
+        self._check_label_free("fit(X) without labels")
         return np.arange(n_sequences)
 
-    def _check_label_free_views(self, training: str, alternative: str = "") -> None:
+    def _check_label_free(self, training: str, alternative: str = "") -> None:
+        """Refuse label-free training that cannot learn from its classes.
+
+        Every sequence is a class of its own: its views must differ, and the
+        loss must not hold parameters per class.
+        """
+        self._check_label_free_views(training, alternative)
+        self._check_label_free_loss(training, alternative)
+
+    def _check_label_free_views(self, training: str, alternative: str) -> None:
         """Refuse label-free training whose views of a sequence are all identical."""
         if self._augmentation_settings(supervised=False) == _NO_AUGMENTATION:
             raise ValueError(
@@ -1022,7 +1030,7 @@ default="auto"
                 f"identical. Use crop_fraction < 1 (or 'auto'){alternative}."
             )
 
-    def _check_label_free_loss(self, training: str, alternative: str = "") -> None:
+    def _check_label_free_loss(self, training: str, alternative: str) -> None:
         """Refuse label-free training with a loss that learns per-class parameters.
 
         Label-free training makes every sequence a class of its own: a loss
@@ -1069,10 +1077,7 @@ default="auto"
 
     def _pretraining_augmentation(self, seed: int) -> AugmentingCollate:
         """Return the views of the label-free pre-training (refused when identical)."""
-        self._check_label_free_views(
-            "pretraining='label-free'", ", or pretraining=None"
-        )
-        self._check_label_free_loss("pretraining='label-free'", ", or pretraining=None")
+        self._check_label_free("pretraining='label-free'", ", or pretraining=None")
         return self._augmentation(supervised=False, seed=seed)
 
     def _pretrain(self, module, inputs, train_index, seed, device, augmentation):

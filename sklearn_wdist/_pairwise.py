@@ -80,32 +80,15 @@ class _Operands:
         return (self.a if self.b is None else self.b).shape[0]
 
 
-def _resolve_order(p: Any, A: Any, B: Any) -> int:
-    """``p``, or with ``p="auto"`` the order ``A`` (or else ``B``) was trained with.
-
-    Neither known: the embedder's default, with a warning (see
-    :func:`~sklearn_wdist._validation.resolve_order`). ``A`` and ``B`` are
-    the caller's objects, whose identity tells their order.
-    """
-    if not (isinstance(p, str) and p == "auto"):
-        return check_p(p)
-    if B is not None and embedding_order(A) is None:
-        known = embedding_order(B)
-        if known is not None:
-            return known
-    # The warning names the caller of pairwise_wasserstein(_chunked): four
-    # frames above resolve_order (this function, _prepare, the public one).
-    return resolve_order(p, A, "A", stacklevel=5)
-
-
 def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     """Validate inputs and build the float64 operands.
 
     Every check runs before ``p="auto"`` may warn that it fell back to the
     default order: bad input gets its error alone.
     """
-    if not (isinstance(p, str) and p == "auto"):
-        check_p(p)
+    auto = isinstance(p, str) and p == "auto"
+    if not auto:
+        p = check_p(p)
     embeddings_a = check_embeddings(A, "A")
     embeddings_b = None if B is None else check_embeddings(B, "B")
     if B is not None and embeddings_b.shape[1] != embeddings_a.shape[1]:
@@ -113,7 +96,10 @@ def _prepare(A: Any, B: Any, p: Any) -> _Operands:
             f"A and B must have the same number of columns, got A with "
             f"{embeddings_a.shape[1]} and B with {embeddings_b.shape[1]}."
         )
-    p = _resolve_order(p, A, B)
+    if auto:  # the order A (or else B) was trained with, or the default
+        known = embedding_order(A) or (None if B is None else embedding_order(B))
+        # resolve_order's warning names the caller of the public function.
+        p = known or resolve_order(p, A, "A")
     check_embedding_order(A, p, "A")
     if B is not None:
         check_embedding_order(B, p, "B")

@@ -230,15 +230,15 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         # of its time index (rows loaded from a database or shuffled need not
         # be sorted, and their row order is not the order of time).
         codes, uniques = pd.factorize(instances, sort=False)
+        time_values = X.index.get_level_values(1)
         try:
-            times, _ = pd.factorize(X.index.get_level_values(1), sort=True)
+            times, _ = pd.factorize(time_values, sort=True)
         except TypeError as error:
             raise TypeError(
                 f"{name} has time index values that cannot be ordered ({error}); "
                 "the second level of a pd-multiindex frame orders each "
                 "sequence's steps."
             ) from error
-
         if (times < 0).any():
             row = int(np.flatnonzero(times < 0)[0])
             instance = _plain_scalar(instances[row])
@@ -251,7 +251,7 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         if repeated.any():
             row = int(order[np.flatnonzero(repeated)[0] + 1])
             instance = _plain_scalar(instances[row])
-            time = _plain_scalar(X.index.get_level_values(1)[row])
+            time = _plain_scalar(time_values[row])
             raise ValueError(
                 f"{name} has two rows for instance {instance!r} at time "
                 f"{time!r}; each (instance, time) "
@@ -994,15 +994,16 @@ def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
     )
 
 
-def resolve_order(p: Any, embeddings: Any, name: str = "X", stacklevel: int = 4) -> int:
+def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
     """Return the order of a distance on ``embeddings``: ``p`` or the learned one.
 
     ``p="auto"`` is the order the embeddings were trained with when they are
     (a view of) an embedder's ``transform`` output, else :data:`DEFAULT_ORDER`,
     the embedder's default, with a warning: the embeddings may come from a
     model of the other order. An explicit ``p`` is checked against a known
-    order. ``stacklevel`` is the warning's, counted from this function (the
-    default: it, ``fit``, scikit-learn's fit wrapper, the caller).
+    order. The warning names the frame three above this function's: the
+    caller of ``fit`` (through scikit-learn's fit wrapper), or of a public
+    function that validates through one private helper.
     """
     if isinstance(p, str) and p == "auto":
         trained = embedding_order(embeddings)
@@ -1016,7 +1017,7 @@ def resolve_order(p: Any, embeddings: Any, name: str = "X", stacklevel: int = 4)
             "default, is used. Pass the embedder's p_ as p to measure its "
             "learned distance and silence this warning.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=4,  # resolve_order, fit, scikit-learn's fit wrapper, caller
         )
         return DEFAULT_ORDER
     p = check_p(p)
