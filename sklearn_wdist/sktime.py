@@ -45,16 +45,34 @@ from ._adapters import (
     tiny_parameter_sets,
 )
 from ._embedder import WassersteinSequenceEmbedder
+from ._validation import _from_dataframe
 
 __all__ = ["WassersteinEmbeddingTransformer"]
 
 
 def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
-    """Convert sktime's inner types ``numpy3D`` or ``df-list`` for the embedder."""
+    """Convert sktime's inner types for the embedder.
+
+    ``numpy3D`` passes through; a ``pd-multiindex`` frame is read as the
+    embedder reads one (instances in order of first appearance, each one's
+    steps in time order).
+    """
     if isinstance(X, np.ndarray):
         return X
+    if isinstance(X, pd.DataFrame):
+        return _from_dataframe(X, "X")
     # df-list: one (n_timepoints_i, n_channels) frame per series, rows in time order.
     return [frame.to_numpy().T for frame in X]
+
+
+def _instance_index(X) -> pd.Index | None:
+    """Return the instance labels of a ``pd-multiindex`` frame, in the order read.
+
+    ``None`` for the other inner types, whose instances are numbered.
+    """
+    if isinstance(X, pd.DataFrame):
+        return pd.Index(pd.unique(X.index.get_level_values(0)), name=X.index.names[0])
+    return None
 
 
 @document_embedder_parameters(optimizer="none")
@@ -153,7 +171,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         "scitype:transform-output": "Primitives",
         "scitype:transform-labels": "None",
         "scitype:instancewise": False,
-        "X_inner_mtype": ["df-list", "numpy3D"],
+        "X_inner_mtype": ["df-list", "numpy3D", "pd-multiindex"],
         "y_inner_mtype": "numpy1D",
         "requires_y": False,
         "fit_is_empty": False,
@@ -269,9 +287,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
 
         Parameters
         ----------
-        X : ndarray of shape (n_instances, n_channels, n_timepoints) or list of \
-                pd.DataFrame of shape (n_timepoints_i, n_channels)
-            The series, as sktime converted them (``numpy3D`` or ``df-list``).
+        X : ndarray of shape (n_instances, n_channels, n_timepoints), list of \
+                pd.DataFrame of shape (n_timepoints_i, n_channels), or \
+                pd.DataFrame with an (instance, time) MultiIndex
+            The series, as sktime passed them (``numpy3D``, ``df-list`` or
+            ``pd-multiindex``).
         y : ndarray of shape (n_instances,), default=None
             Class labels; used when ``use_labels`` is true.
 
@@ -291,9 +311,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
 
         Parameters
         ----------
-        X : ndarray of shape (n_instances, n_channels, n_timepoints) or list of \
-                pd.DataFrame of shape (n_timepoints_i, n_channels)
-            The series, as sktime converted them.
+        X : ndarray of shape (n_instances, n_channels, n_timepoints), list of \
+                pd.DataFrame of shape (n_timepoints_i, n_channels), or \
+                pd.DataFrame with an (instance, time) MultiIndex
+            The series, as sktime passed them (``numpy3D``, ``df-list`` or
+            ``pd-multiindex``).
         y : ignored
             Present for sktime's interface.
 
@@ -302,11 +324,15 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         Xt : pd.DataFrame of shape (n_instances, n_features_out_)
             The embeddings (float32), one row per series, columns
             ``"f{k}_q{m}"``; the ``metric_`` distance between rows is the
-            learned Wasserstein distance.
+            learned Wasserstein distance. A ``pd-multiindex`` panel's rows
+            keep its instance labels, in order of first appearance; other
+            panels' rows are numbered from 0.
         """
         embeddings = self.embedder_.transform(_to_sequences(X))
         return pd.DataFrame(
-            embeddings, columns=list(self.embedder_.get_feature_names_out())
+            embeddings,
+            index=_instance_index(X),
+            columns=list(self.embedder_.get_feature_names_out()),
         )
 
     def pairwise_distances(self, X, X2=None) -> np.ndarray:

@@ -109,6 +109,30 @@ def test_transform_is_one_row_per_series_and_isometric(
     np.testing.assert_allclose(distances, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_pd_multiindex_rows_keep_their_instance_labels(unequal_sequences):
+    X, y = _unequal_panel(unequal_sequences)
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(X, y)
+    expected = transformer.transform(X)
+    assert list(expected.index) == list(range(len(X)))  # df-list: numbered
+    names = [f"subject-{k}" for k in range(len(X))][::-1]  # not sorted
+    frames = [
+        frame.set_axis(pd.MultiIndex.from_product([[name], frame.index]))
+        for name, frame in zip(names, X, strict=True)
+    ]
+    panel = pd.concat(frames)
+    panel.index.names = ["recording", "time"]
+    embeddings = transformer.transform(panel)
+    assert list(embeddings.index) == names
+    assert embeddings.index.name == "recording"
+    np.testing.assert_array_equal(embeddings.to_numpy(), expected.to_numpy())
+    # Fewer instances in another order: each label still names its own series.
+    subset = pd.concat([frames[3], frames[0], frames[5]])
+    subset.index.names = ["recording", "time"]
+    picked = transformer.transform(subset)
+    assert list(picked.index) == [names[3], names[0], names[5]]
+    np.testing.assert_array_equal(picked.to_numpy(), expected.to_numpy()[[3, 0, 5]])
+
+
 def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
     X, y = _unequal_panel(unequal_sequences)
     label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)
