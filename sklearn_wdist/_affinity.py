@@ -55,10 +55,22 @@ def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
         values = values[values > 0]
         if values.size == 0:
             return np.ones(D.shape, dtype=D.dtype)
-        sigma = float(np.median(values))
+        # In a power-of-two unit near the largest distance (an exact scaling):
+        # the median adds the two middle values, whose sum overflows near the
+        # largest float, and sigma = inf would make every affinity 1.
+        unit = math.ldexp(1.0, math.frexp(float(values.max()))[1] - 1)
+        sigma = float(np.median(values / unit)) * unit
     elif isinstance(sigma, bool) or not isinstance(sigma, Real):
         raise TypeError(f"sigma must be None or a positive number, got {sigma!r}.")
-    elif not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be None or a positive number, got {sigma!r}.")
-    with np.errstate(under="ignore"):
+    else:
+        try:
+            sigma = float(sigma)  # a Fraction or Decimal would make object arrays
+        except OverflowError:
+            sigma = math.inf
+        if not (math.isfinite(sigma) and sigma > 0):
+            raise ValueError(
+                f"sigma must be None or a positive, finite number, got {sigma!r}."
+            )
+    # Far points get affinity 0: the square may overflow to inf, exp to 0.
+    with np.errstate(under="ignore", over="ignore"):
         return np.exp(-np.square(D / sigma) / 2.0)

@@ -156,12 +156,12 @@ class WassersteinDistanceTransformer(
         # The constraints above let booleans and n_jobs=0 through; reject them now
         # rather than at the first transform.
         check_n_jobs(self.n_jobs)
-        p = resolve_order(self.p, X)
         # A copy: later changes to the caller's array must not move the references.
-        self.reference_embeddings_ = validate_data(
-            self, X, dtype=[np.float64, np.float32], copy=True
-        )
-        self.p_ = p
+        references = validate_data(self, X, dtype=[np.float64, np.float32], copy=True)
+        # The order recorded on the caller's array, once the data passed: bad
+        # input gets its error without a p="auto" warning first.
+        self.p_ = resolve_order(self.p, X)
+        self.reference_embeddings_ = references
         return self
 
     def transform(self, X: Any) -> np.ndarray:

@@ -7,6 +7,7 @@ grid. It returns ``W_p``, never ``W_p^p``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,20 @@ def _check_feature_sequences(
         check_finite(arr, item)
         out.append(np.ascontiguousarray(np.sort(arr, axis=1).T))
     return out
+
+
+def _scaling_unit(sorted_values: list[np.ndarray]) -> float:
+    """Return a power of two that brings the largest magnitude into [1, 2).
+
+    Its exponent is kept where the unit is a normal float, so only values
+    that are themselves subnormal, or scaled up from below 2**-1000, lose
+    precision.
+    """
+    largest = max(float(np.abs(values).max()) for values in sorted_values)
+    if largest == 0:
+        return 1.0
+    exponent = math.frexp(largest)[1]  # 2**(exponent - 1) <= largest < 2**exponent
+    return math.ldexp(1.0, min(max(exponent - 1, -1000), 1023))
 
 
 def _exact_rows(
@@ -173,6 +188,14 @@ def pairwise_wasserstein_exact(
             features_b, "features_b", n_features=sorted_a[0].shape[1]
         )
 
+    # The sorted values are divided by a power of two: p-th powers of values
+    # beyond ~1e154 overflow and below ~1e-154 underflow, where POT would return
+    # nan or 0. The division is exact, the costs scale by the unit's p-th power
+    # and their roots by the unit: ordinary data give the same bits.
+    unit = _scaling_unit(sorted_a if symmetric else sorted_a + sorted_b)
+    for values in sorted_a if symmetric else sorted_a + sorted_b:
+        values /= unit
+
     # Sequences of equal length are stacked side by side so that one call to POT
     # handles many pairs.
     lengths = np.array([h.shape[0] for h in sorted_b])
@@ -199,4 +222,7 @@ def pairwise_wasserstein_exact(
         out[rows.start : rows.stop : rows.step] = block
     if symmetric:
         out += out.T
-    return out if p == 1 else np.sqrt(out, out=out)
+    if p == 2:
+        np.sqrt(out, out=out)
+    out *= unit
+    return out

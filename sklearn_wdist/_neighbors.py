@@ -596,8 +596,11 @@ class WassersteinKNeighborsTransformer(
         # The constraints above let booleans and n_jobs=0 through.
         check_int(self.n_neighbors, "n_neighbors", minimum=1)
         check_n_jobs(self.n_jobs)
+        # The order recorded on the caller's array, once the data passed: bad
+        # input gets its error without a p="auto" warning first.
+        validated = validate_data(self, X, dtype=[np.float64, np.float32])
         p = resolve_order(self.p, X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validated
         # The embeddings are kept in float64, divided by a power of two (which
         # changes no significant bit) so that squares neither overflow nor
         # underflow. This is a copy, so later changes to the caller's array do
@@ -607,7 +610,8 @@ class WassersteinKNeighborsTransformer(
         # centre block by block (distances are translation invariant, and
         # centring reduces their rounding).
         largest = float(np.abs(X).max())
-        self._unit = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 0 else 1.0
+        # Half of 2**exponent: 2**1024 is no float.
+        self._unit = math.ldexp(0.5, math.frexp(largest)[1]) if largest > 0 else 1.0
         fitted = X.astype(np.float64)  # float32 / float64 is float32 in NumPy 1
         fitted /= self._unit
         self._centre = fitted.mean(axis=0)

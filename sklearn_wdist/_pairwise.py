@@ -60,7 +60,9 @@ class _Operands:
     """Validated, float64 operands shared by every tile.
 
     ``b is None`` means the symmetric case ``B = A``. For ``p=2`` the operands are
-    divided by ``unit`` (a power of two) and distances are multiplied back by it.
+    divided by ``unit`` (a power of two) and centred, and distances are multiplied
+    back by the unit; ``a_rows`` and ``b_rows`` are the validated rows before
+    centring, from which near-duplicate pairs are recomputed.
     """
 
     a: np.ndarray
@@ -70,6 +72,8 @@ class _Operands:
     p: int
     out_dtype: type[np.floating]
     unit: float = 1.0
+    a_rows: np.ndarray | None = None
+    b_rows: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -117,10 +121,15 @@ def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     # Dividing by a power of two brings the data into [-1, 1] without changing a
     # single significant bit, so results are unchanged where nothing overflows.
     largest = max(np.abs(a).max(), 0.0 if b is None else np.abs(b).max())
-    unit = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 0 else 1.0
+    # 2 ** exponent with largest < 2 ** exponent <= 2 ** 1024 (no such float):
+    # half of it is a float, and the data lands in [-2, 2].
+    unit = math.ldexp(0.5, math.frexp(largest)[1]) if largest > 0 else 1.0
     # Distances are translation invariant; centring shrinks ||a||^2 + ||b||^2 and
     # with it the cancellation error of the GEMM form. The centre is computed once
-    # from all rows, so it does not depend on chunking.
+    # from all rows, so it does not depend on chunking. Centring rounds each value
+    # to the precision of the largest ones, which near-duplicate rows far from
+    # the centre cannot afford: their distances are recomputed from the rows
+    # before centring.
     a /= unit
     total = a.sum(axis=0)
     if b is not None:
@@ -130,16 +139,26 @@ def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     a -= centre
     a_sq = np.einsum("ij,ij->i", a, a)
     if b is None:
-        return _Operands(a, None, a_sq, None, p, out_dtype, unit)
+        return _Operands(a, None, a_sq, None, p, out_dtype, unit, A, A)
     b -= centre
     b_sq = np.einsum("ij,ij->i", b, b)
-    return _Operands(a, b, a_sq, b_sq, p, out_dtype, unit)
+    return _Operands(a, b, a_sq, b_sq, p, out_dtype, unit, A, B)
 
 
 def _euclidean_tile(
-    a: np.ndarray, b: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    a_sq: np.ndarray,
+    b_sq: np.ndarray,
+    a_rows: np.ndarray,
+    b_rows: np.ndarray,
+    unit: float,
 ) -> np.ndarray:
-    """Euclidean distances between rows of ``a`` and ``b``, float64."""
+    """Euclidean distances between rows of ``a`` and ``b``, float64, in ``unit``.
+
+    ``a`` and ``b`` are the centred rows in units of ``unit``; ``a_rows`` and
+    ``b_rows`` the same rows as given, from which near-duplicates are recomputed.
+    """
     d2 = a @ b.T
     d2 *= -2.0
     scale = a_sq[:, None] + b_sq[None, :]
@@ -154,7 +173,10 @@ def _euclidean_tile(
     for start in range(0, rows.size, _RECOMPUTE_BATCH):
         r = rows[start : start + _RECOMPUTE_BATCH]
         c = cols[start : start + _RECOMPUTE_BATCH]
-        diff = a[r] - b[c]
+        # Each side scaled first: a difference of values near the largest float
+        # would overflow. Division by a power of two is exact.
+        diff = np.asarray(a_rows[r], dtype=np.float64) / unit
+        diff -= np.asarray(b_rows[c], dtype=np.float64) / unit
         d2[r, c] = np.einsum("ij,ij->i", diff, diff)
     return np.sqrt(d2, out=d2)
 
@@ -174,7 +196,15 @@ def _compute_tile(ops: _Operands, r0: int, c0: int) -> np.ndarray:
         tile = cdist(ops.a[r0:r1], b[c0:c1], "cityblock")
     else:
         b_sq = ops.a_sq if ops.b_sq is None else ops.b_sq
-        tile = _euclidean_tile(ops.a[r0:r1], b[c0:c1], ops.a_sq[r0:r1], b_sq[c0:c1])
+        tile = _euclidean_tile(
+            ops.a[r0:r1],
+            b[c0:c1],
+            ops.a_sq[r0:r1],
+            b_sq[c0:c1],
+            ops.a_rows[r0:r1],
+            ops.b_rows[c0:c1],
+            ops.unit,
+        )
         tile *= ops.unit
     if ops.b is None and c0 == r0:
         tile = np.triu(tile, k=1)

@@ -99,6 +99,10 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
     if array.dtype == object:
         try:
             array = array.astype(np.float64)
+        except OverflowError as error:  # Python ints beyond any float
+            raise ValueError(
+                f"{name} has a value too large for float64: {error}"
+            ) from error
         except (TypeError, ValueError) as error:
             raise TypeError(
                 f"{name} must contain real numbers, got values of type object that "
@@ -544,12 +548,29 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
 # Labels: one policy
 # --------------------------------------------------------------------------- #
 def _is_missing(value: Any) -> bool:
+    """Whether a label is no class: None, NaN or infinite, or a missing value.
+
+    Infinity is refused as the array path refuses it (a label read from a
+    float column that overflowed is a data error). A value unequal to itself
+    (NumPy's NaT, a complex or Decimal NaN) would make a class of each
+    occurrence.
+    """
     if value is None:
         return True
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        return math.isnan(value)
+        try:
+            return not math.isfinite(value)
+        except (TypeError, ValueError):  # a Decimal signalling NaN
+            return True
     # pandas.NA and pandas.NaT: comparisons do not give a plain bool.
-    return type(value).__name__ in ("NAType", "NaTType")
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    try:
+        return bool(value != value)
+    except ArithmeticError:  # a Decimal signalling NaN refuses comparison
+        return True
+    except (TypeError, ValueError):  # e.g. an array: refused as unhashable
+        return False
 
 
 def _sorted_classes(uniques: list) -> np.ndarray:
@@ -667,7 +688,7 @@ def check_labels(
         if _is_missing(value):
             raise ValueError(
                 f"{name}[{index}] is {value!r}; every label must be a class "
-                "(None and NaN are not)."
+                "(None, NaN and infinity are not)."
             )
         try:
             codes[index] = mapping.setdefault(value, len(mapping))

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -446,8 +447,27 @@ def test_metrics_treat_mixed_labels_like_fit(data, function):
         lambda y: np.r_[np.nan, y[1:].astype(float)],
         lambda y: [float("nan"), *list(y[1:])],
         lambda y: pd.Series(["a"] * (len(y) - 1) + [pd.NA], dtype="string"),
+        # Infinity is refused from a list as from an array.
+        lambda y: [float("inf"), *list(y[1:].astype(float))],
+        lambda y: np.r_[np.inf, y[1:].astype(float)],
+        # Values unequal to themselves would each make a class of their own.
+        lambda y: np.array([np.datetime64("NaT"), *list(y[1:])], dtype=object),
+        lambda y: [complex("nan"), *list(y[1:])],
+        lambda y: [Decimal("NaN"), *list(y[1:])],
+        lambda y: [Decimal("sNaN"), *list(y[1:])],
     ],
-    ids=["None", "nan-array", "nan-list", "pandas-NA"],
+    ids=[
+        "None",
+        "nan-array",
+        "nan-list",
+        "pandas-NA",
+        "inf-list",
+        "inf-array",
+        "NaT-object",
+        "complex-nan",
+        "decimal-nan",
+        "decimal-snan",
+    ],
 )
 def test_missing_labels_are_rejected_naming_y(data, bad):
     X, y = data

@@ -544,6 +544,11 @@ GOOD_LABELS = [0, 0, 1]
         (np.array([[0, "a"], ["a", 0]], dtype=object), TypeError, "distances"),
         (sp.csr_matrix(GOOD), TypeError, "distances must be a dense array"),
         ([[0, 1, 2], [1, 0]], ValueError, "distances could not be converted"),
+        (
+            [[0, 10**400, 1], [10**400, 0, 1], [1, 1, 0]],
+            ValueError,
+            "distances has a value too large for float64",
+        ),
     ],
     ids=[
         "1d",
@@ -560,6 +565,7 @@ GOOD_LABELS = [0, 0, 1]
         "object",
         "sparse",
         "ragged",
+        "huge-int",
     ],
 )
 def test_bad_distances(func, distances, error, match):

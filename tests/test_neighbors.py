@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 import sklearn_wdist._neighbors as neighbors_module
 from sklearn_wdist import WassersteinKNeighborsTransformer, WassersteinSequenceEmbedder
+from sklearn_wdist._distance_transformer import WassersteinDistanceTransformer
 from sklearn_wdist._validation import record_embedding_order
 
 # These tests hand the distance steps plain arrays, whose trained order
@@ -202,6 +203,20 @@ def test_exact_on_hard_data(p, shift):
 
 
 @pytest.mark.parametrize("p", [1, 2])
+def test_values_near_the_largest_float_are_searched(p):
+    # The rows are scaled by a power of two above their largest magnitude;
+    # 2**1024, the next one up from these values, is no float.
+    X = np.array([[8.99e307, 0.0], [0.0, 1.0], [4e307, 2.0], [-1e307, 3.0]])
+    distances, indices = (
+        WassersteinKNeighborsTransformer(n_neighbors=2, p=p).fit(X).kneighbors()
+    )
+    scale = 2.0**1000  # cdist itself overflows on such values
+    expected_distances, expected_indices = _reference(X / scale, X / scale, 3, p)
+    np.testing.assert_array_equal(indices, expected_indices[:, 1:])
+    np.testing.assert_allclose(distances, expected_distances[:, 1:] * scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 2])
 def test_working_memory_and_n_jobs_do_not_change_the_graph(random_embeddings, p):
     X, Y = random_embeddings
     transformer = WassersteinKNeighborsTransformer(n_neighbors=5, p=p).fit(X)
@@ -337,6 +352,20 @@ def test_auto_order_warns_when_it_falls_back():
         WassersteinKNeighborsTransformer(n_neighbors=2, p=2).fit(X)
         record_embedding_order(X, 2)
         assert WassersteinKNeighborsTransformer(n_neighbors=2).fit(X).p_ == 2
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [WassersteinKNeighborsTransformer(n_neighbors=2), WassersteinDistanceTransformer()],
+    ids=["k-NN graph", "distances"],
+)
+def test_bad_embeddings_get_their_error_without_an_order_warning(estimator):
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    X[3, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="NaN"):
+            estimator.fit(X)
 
 
 def test_pickled_order_is_kept_and_checked():

@@ -2,6 +2,7 @@
 
 import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import ot
@@ -110,6 +111,35 @@ def test_near_duplicates_keep_relative_precision():
     assert_allclose(D_sym, cdist(A, A), rtol=1e-8, atol=0)
 
 
+def test_near_duplicates_beside_a_far_row_keep_their_distance():
+    # Centring on the mean rounds every value to the precision of the far row;
+    # the near pair's distance must come from the rows as given.
+    A = np.array([[1.0], [1.0 + 1e-12], [1e6]])
+    expected = cdist(A, A)
+    assert expected[0, 1] > 0
+    assert_allclose(pairwise_wasserstein(A, p=2), expected, rtol=1e-8, atol=0)
+    assert_allclose(
+        pairwise_wasserstein(A[:1], A[1:], p=2), expected[:1, 1:], rtol=1e-8, atol=0
+    )
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(6, 8))
+    X = np.vstack([rows, rows + 1e-9 * rng.normal(size=(6, 8)), np.full((1, 8), 1e4)])
+    assert_allclose(pairwise_wasserstein(X, p=2), cdist(X, X), rtol=1e-8, atol=0)
+
+
+@pytest.mark.parametrize("largest", [2.0**1023, np.finfo(np.float64).max])
+def test_values_near_the_largest_float_do_not_overflow(largest):
+    # cdist squares the raw values and overflows itself: scaled reference.
+    scale = 2.0**1000
+    A = np.array([[largest], [0.0], [largest / 3]])
+    expected = cdist(A / scale, A / scale) * scale
+    assert np.isfinite(expected).all()
+    assert_allclose(pairwise_wasserstein(A, p=2), expected, rtol=1e-12, atol=0)
+    B = np.array([[-largest / 4], [largest / 4]])
+    expected = cdist(B / scale, B / scale) * scale
+    assert_allclose(pairwise_wasserstein(B, p=2), expected, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e160, 1e300])
 def test_extreme_magnitudes_neither_overflow_nor_underflow(scale):
     # Squared norms of such values overflow or underflow in float64.
@@ -196,6 +226,42 @@ def test_exact_matches_brute_force(p):
     assert_array_equal(D_sym, D_sym.T)
     assert_array_equal(np.diag(D_sym), 0.0)
     assert_allclose(D_sym, _brute_force_exact(features_a, features_a, p), atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("scale", [1e-300, 1e-170, 1e160, 1e300])
+def test_exact_at_extreme_magnitudes_scales_with_the_data(p, scale):
+    # W_p is homogeneous: scaled data give scaled distances. The p-th powers
+    # of such values overflow or underflow in float64.
+    rng = np.random.default_rng(6)
+    features_a = _random_features(rng, 3, 2, lengths=[5, 8])
+    features_b = _random_features(rng, 2, 2, lengths=[6])
+    expected = _brute_force_exact(features_a, features_b, p) * scale
+    D = pairwise_wasserstein_exact(
+        [h * scale for h in features_a], [h * scale for h in features_b], p=p
+    )
+    assert_allclose(D, expected, rtol=1e-10, atol=0)
+    D_sym = pairwise_wasserstein_exact([h * scale for h in features_a], p=p)
+    expected_sym = _brute_force_exact(features_a, features_a, p) * scale
+    assert_allclose(D_sym, expected_sym, rtol=1e-10, atol=1e-12 * scale)
+
+
+def test_exact_scaling_changes_no_bit_in_the_normal_range():
+    # The unit is a power of two: dividing by it is exact, and the costs and
+    # their roots scale exactly, so ordinary data give POT's unscaled figures.
+    rng = np.random.default_rng(7)
+    features = [h * 1e3 for h in _random_features(rng, 4, 3, lengths=[9, 11])]
+    for p in (1, 2):
+        D = pairwise_wasserstein_exact(features, p=p)
+        for i, ha in enumerate(features):
+            for j, hb in enumerate(features):
+                if i == j:
+                    continue
+                u, v = np.sort(ha, axis=1).T, np.sort(hb, axis=1).T
+                # Pairs stacked side by side, as the engine calls POT.
+                if u.shape == v.shape:
+                    cost = ot.wasserstein_1d(u, v, p=p, require_sort=False).sum()
+                    assert D[i, j] == (cost if p == 1 else math.sqrt(cost))
 
 
 def test_exact_accepts_3d_array_and_parallel_matches_serial():
@@ -360,10 +426,37 @@ def test_distances_to_affinity():
     assert_allclose(distances_to_affinity(D), np.exp(-(D**2) / 8))
     assert_allclose(distances_to_affinity(D, sigma=1.0), np.exp(-(D**2) / 2))
     assert_array_equal(distances_to_affinity(np.zeros((3, 3))), np.ones((3, 3)))
-    # Far points underflow to 0 without a warning.
+    # Far points underflow to 0 without a warning, also where the square of
+    # the scaled distance overflows.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert distances_to_affinity(np.array([[0.0, 1e6]]), sigma=1.0)[0, 1] == 0.0
+        far = np.array([[0.0, 1e200]])
+        assert distances_to_affinity(far, sigma=1.0)[0, 1] == 0.0
+        far32 = np.array([[0.0, 1e20]], dtype=np.float32)
+        assert distances_to_affinity(far32, sigma=1.0)[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distances_to_affinity_bandwidth_near_the_largest_float(dtype):
+    # The median of 2e38 and 3e38 (or of 1e308 and 1.5e308) is finite even
+    # though their sum is not in float32 (float64): the affinities still fall.
+    largest = float(np.finfo(dtype).max)
+    D = np.array([[0.0, 0.6 * largest, 0.9 * largest]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        affinity = distances_to_affinity(D)
+    expected = np.exp(-((np.array([0.0, 0.6, 0.9]) / 0.75) ** 2) / 2)
+    assert_allclose(affinity[0], expected, rtol=1e-5)
+
+
+def test_distances_to_affinity_sigma_may_be_any_real_number():
+    D = np.array([[0.0, 1.0], [1.0, 0.0]])
+    expected = distances_to_affinity(D, sigma=0.5)
+    assert_array_equal(distances_to_affinity(D, sigma=Fraction(1, 2)), expected)
+    assert_array_equal(distances_to_affinity(D, sigma=np.float32(0.5)), expected)
+    with pytest.raises(ValueError, match="sigma"):
+        distances_to_affinity(D, sigma=10**400)  # beyond any float
 
 
 @pytest.mark.parametrize(
