@@ -348,12 +348,15 @@ default="auto"
         Linear whitening of the input channels, fitted in ``fit`` (on the
         training part only when ``early_stopping`` holds data out) and applied
         to every sequence before the encoder. ``"within_class"`` multiplies the
-        centred channels by ``Sigma_w ** (-1/2)``, where ``Sigma_w`` is the
-        (Ledoit-Wolf shrunk) covariance of the time steps around the mean of
-        their class, as in within-class covariance normalisation for speaker
-        verification: the channels are decorrelated along the directions in
-        which sequences of one class vary. ``"total"`` uses the covariance
-        around the overall mean. ``None`` passes the channels unchanged.
+        centred channels by an inverse square root of ``Sigma_w``, the
+        covariance of the time steps around the mean of their class, as in
+        within-class covariance normalisation for speaker verification: the
+        channels are decorrelated along the directions in which sequences of
+        one class vary. ``"total"`` uses the covariance around the overall
+        mean. ``Sigma_w`` is estimated in each channel's own standard
+        deviation (a Ledoit-Wolf shrunk correlation, whose symmetric inverse
+        square root follows, ZCA-cor whitening), so the result does not depend
+        on the unit of any channel. ``None`` passes the channels unchanged.
         ``"auto"`` means ``"within_class"`` for the built-in encoder and
         ``None`` for a user ``encoder`` (which may expect its own input scale).
         The built-in encoder standardises each (whitened) channel again, so

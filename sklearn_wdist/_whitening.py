@@ -15,6 +15,10 @@ from sklearn.covariance import ledoit_wolf_shrinkage
 _MAX_STEPS = 200_000
 # Relative eigenvalue below which a direction counts as without variation.
 _DEGENERATE = 1e-10
+# A single channel whose largest deviation lies in this range is whitened in
+# its own unit; outside it (where squares would overflow or underflow) in a
+# power-of-two unit near that deviation.
+_SAFE_LOW, _SAFE_HIGH = 2.0**-300, 2.0**300
 
 
 def fit_whitening(
@@ -43,11 +47,18 @@ def fit_whitening(
     mean : ndarray of shape (n_channels,)
         Mean of all time steps.
     matrix : ndarray of shape (n_channels, n_channels)
-        ``Sigma ** (-1/2)`` of the Ledoit-Wolf shrunk covariance ``Sigma``
-        (symmetric, so channels keep their identity as far as possible).
-        Directions without any variation in the centred steps get the average
-        variance instead of their shrunk one; every channel constant gives the
-        identity.
+        ``R ** (-1/2) @ diag(1 / s)``: ``s`` holds the channels' standard
+        deviations around the centres and ``R`` is the Ledoit-Wolf shrunk
+        correlation of the standardised steps, whose inverse square root is
+        symmetric, so each channel keeps its identity as far as possible
+        (ZCA-cor whitening, Kessy, Lewin and Strimmer, The American
+        Statistician 72, 2018). It follows the units: a channel measured in
+        units ``c`` times larger gets a column ``c`` times smaller, and the
+        whitened steps are the same. Directions without any variation in the
+        standardised steps get the average variance instead of their shrunk
+        one; a channel without any variation around the centres is taken in a
+        power-of-two unit near its largest deviation from the mean; every
+        channel constant gives the identity.
     """
     n_channels = sequences[0].shape[0]
     lengths = np.array([s.shape[1] for s in sequences])
@@ -80,12 +91,37 @@ def fit_whitening(
         ],
         axis=1,
     )
+    # Largest deviation of each channel from its overall mean, over all steps.
+    highest = np.max([s.max(axis=1) for s in sequences], axis=0).astype(np.float64)
+    lowest = np.min([s.min(axis=1) for s in sequences], axis=0).astype(np.float64)
+    peaks = np.maximum(highest - mean, mean - lowest)
+    if n_channels == 1 and _SAFE_LOW < peaks[0] < _SAFE_HIGH:
+        # One channel: whitening only rescales it, and ordinary values keep the
+        # plain computation (the same matrix, bit for bit, as without units).
+        units = np.ones(1)
+    else:
+        # Each channel in a power-of-two unit near its largest deviation from
+        # the mean (an exact rescaling): squares then neither overflow nor
+        # underflow, and a channel constant within every class keeps a scale
+        # of its own.
+        units = np.where(peaks > 0, np.ldexp(1.0, np.frexp(peaks)[1]), 1.0)
+        centred /= units[:, None]
     empirical = centred @ centred.T / centred.shape[1]
+    if n_channels > 1:
+        # Shrink the correlation, not the covariance: the Ledoit-Wolf target
+        # (a multiple of the identity) would otherwise be set by the channels
+        # in the largest units and crush those in small ones, and the result
+        # would depend on each channel's unit.
+        spread = np.sqrt(np.diag(empirical))
+        spread[spread == 0] = 1.0  # constant channels stay zero
+        centred /= spread[:, None]
+        empirical /= np.outer(spread, spread)
+        units = units * spread
     average = np.trace(empirical) / n_channels
     if average <= 0.0:
         return mean, np.eye(n_channels)
     # Ledoit-Wolf: (1 - a) * empirical + a * average * I, which has the
-    # eigenvectors of the empirical covariance.
+    # eigenvectors of the empirical covariance (correlation).
     shrinkage = ledoit_wolf_shrinkage(centred.T, assume_centered=True)
     eigenvalues, eigenvectors = np.linalg.eigh(empirical)
     shrunk = (1.0 - shrinkage) * eigenvalues + shrinkage * average
@@ -94,7 +130,8 @@ def fit_whitening(
     # gain and amplify any offset seen later. It gets the average variance.
     degenerate = eigenvalues <= _DEGENERATE * eigenvalues.max()
     shrunk[degenerate] = average
-    return mean, (eigenvectors * shrunk**-0.5) @ eigenvectors.T
+    root = (eigenvectors * shrunk**-0.5) @ eigenvectors.T
+    return mean, root / units[None, :]
 
 
 def channel_means(sequences: list[np.ndarray]) -> np.ndarray:

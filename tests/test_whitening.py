@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf
 
+from sklearn_wdist import WassersteinSequenceEmbedder
 from sklearn_wdist._whitening import fit_whitening, to_network_input
 
 
@@ -19,13 +20,23 @@ def _correlated_classes(n_per_class=20, length=50, seed=0):
     return sequences, np.array(codes)
 
 
+def _ledoit_wolf_covariance(centred):
+    """Covariance whose inverse square root the whitening should be.
+
+    scikit-learn's Ledoit-Wolf estimate of the correlation of the standardised
+    steps, in the channels' units again: ``diag(s) @ R @ diag(s)``.
+    """
+    spread = np.sqrt(np.mean(centred**2, axis=1))  # around the given centres
+    correlation = LedoitWolf(assume_centered=True).fit((centred / spread[:, None]).T)
+    return spread[:, None] * correlation.covariance_ * spread[None, :], spread
+
+
 @pytest.mark.parametrize("kind", ["within_class", "total"])
 def test_whitened_steps_have_identity_covariance(kind):
     sequences, codes = _correlated_classes()
     mean, matrix = fit_whitening(sequences, codes, kind, np.random.default_rng(0))
     steps = np.concatenate(sequences, axis=1).astype(np.float64)
     np.testing.assert_allclose(mean, steps.mean(axis=1), rtol=1e-6)
-    np.testing.assert_allclose(matrix, matrix.T)
     whitened = np.concatenate(to_network_input(sequences, mean, matrix), axis=1)
     step_codes = np.repeat(codes, 50)
     if kind == "within_class":
@@ -35,8 +46,9 @@ def test_whitened_steps_have_identity_covariance(kind):
             whitened[:, members] -= whitened[:, members].mean(axis=1, keepdims=True)
     # Ledoit-Wolf shrinks a little towards a multiple of the identity.
     np.testing.assert_allclose(np.cov(whitened, bias=True), np.eye(3), atol=0.1)
-    # Exactly: the matrix is the inverse square root of scikit-learn's
-    # Ledoit-Wolf estimate of the covariance of the centred raw steps.
+    # Exactly: the matrix is an inverse square root of scikit-learn's
+    # Ledoit-Wolf estimate of the correlation of the centred raw steps, in
+    # their units, whose correlation part is symmetric (ZCA-cor).
     centred = steps - mean[:, None]
     if kind == "within_class":
         for code in np.unique(codes):
@@ -44,8 +56,10 @@ def test_whitened_steps_have_identity_covariance(kind):
             centred[:, members] = steps[:, members] - steps[:, members].mean(
                 axis=1, keepdims=True
             )
-    reference = LedoitWolf(assume_centered=True).fit(centred.T).covariance_
-    np.testing.assert_allclose(matrix @ reference @ matrix, np.eye(3), atol=1e-8)
+    reference, spread = _ledoit_wolf_covariance(centred)
+    np.testing.assert_allclose(matrix @ reference @ matrix.T, np.eye(3), atol=1e-8)
+    root = matrix * spread[None, :]
+    np.testing.assert_allclose(root, root.T, atol=1e-10)
 
 
 def test_within_class_differs_from_total_when_classes_are_apart():
@@ -78,29 +92,32 @@ def test_directions_without_variation_are_not_amplified():
     """A channel constant within each class gets the average variance.
 
     Ledoit-Wolf alone would give it ``shrinkage * average``, tiny on long
-    inputs, and so a gain of hundreds on whatever offset it shows later.
+    inputs, and so a gain of hundreds on whatever offset it shows later. With
+    no spread of its own, it is measured in a power-of-two unit near its
+    largest deviation from the mean, whatever unit it comes in.
     """
     rng = np.random.default_rng(0)
-    sequences = [
-        np.vstack([rng.normal(size=500), np.full(500, 5.0 * code)]).astype("float32")
-        for code in (0, 1, 0, 1)
-    ]
+    varying = [rng.normal(size=500) for _ in range(4)]
     codes = np.array([0, 1, 0, 1])
-    _, matrix = fit_whitening(sequences, codes, "within_class", rng)
-    varying = np.concatenate([s[0] for s in sequences]).astype(np.float64)
-    within_variance = np.mean(
-        [
-            np.concatenate(
-                [s[0] for s, c in zip(sequences, codes, strict=True) if c == k]
-            ).var()
-            for k in (0, 1)
+    gains = []
+    for unit in (1.0, 1e-3, 1e4):
+        sequences = [
+            np.vstack([v, np.full(500, 5.0 * unit * code)]).astype("float32")
+            for v, code in zip(varying, codes, strict=True)
         ]
-    )
-    average = within_variance / 2  # the trace over two channels, one of them 0
-    np.testing.assert_allclose(matrix[1, 1], average**-0.5, rtol=1e-6)
-    np.testing.assert_allclose(matrix[0, 1], 0.0, atol=1e-8)
-    # The varying channel keeps its (slightly shrunk) within-class variance.
-    assert 0.9 * varying.var() ** -0.5 < matrix[0, 0] < 1.5 * average**-0.5
+        _, matrix = fit_whitening(sequences, codes, "within_class", rng)
+        peak = np.float64(np.float32(2.5 * unit))  # deviation from the mean
+        # The correlation's trace is 1 over two channels: average 1/2.
+        expected = 2.0**0.5 / 2.0 ** np.ceil(np.log2(peak))
+        np.testing.assert_allclose(matrix[1, 1], expected, rtol=1e-6)
+        np.testing.assert_allclose(matrix[0, 1], 0.0, atol=1e-8)
+        np.testing.assert_allclose(matrix[1, 0], 0.0, atol=1e-8)
+        gains.append(matrix[1, 1] * peak)
+        # The varying channel keeps its (slightly shrunk) within-class spread.
+        within = np.concatenate(varying).astype(np.float32).astype(np.float64)
+        assert 0.95 < matrix[0, 0] * within.std() < 1.05
+    # Its largest deviation comes out between 0.7 and 1.5 in every unit.
+    assert all(2.0**-0.5 < gain <= 2.0**0.5 for gain in gains)
 
 
 @pytest.mark.parametrize("kind", ["within_class", "total"])
@@ -122,8 +139,63 @@ def test_long_inputs_use_a_random_subset_of_steps(monkeypatch, kind):
                 axis=1, keepdims=True
             )
     chosen = np.sort(np.random.default_rng(0).choice(steps.shape[1], 3000, False))
-    reference = LedoitWolf(assume_centered=True).fit(centred[:, chosen].T)
+    reference, _ = _ledoit_wolf_covariance(centred[:, chosen])
     np.testing.assert_allclose(mean, steps.mean(axis=1))
-    np.testing.assert_allclose(
-        matrix @ reference.covariance_ @ matrix, np.eye(3), atol=1e-8
+    np.testing.assert_allclose(matrix @ reference @ matrix.T, np.eye(3), atol=1e-8)
+
+
+def test_one_channel_keeps_the_plain_computation():
+    # Whitening one channel is a rescaling: ordinary values get exactly the
+    # matrix of the Ledoit-Wolf variance in their own unit.
+    rng = np.random.default_rng(3)
+    sequences = [rng.normal(3.0, 2.0, size=(1, 40)) for _ in range(6)]
+    codes = np.array([0, 0, 0, 1, 1, 1])
+    mean, matrix = fit_whitening(sequences, codes, "total", rng)
+    centred = np.concatenate(sequences, axis=1) - mean[:, None]
+    variance = np.mean(centred**2)
+    shrinkage = LedoitWolf(assume_centered=True).fit(centred.T).shrinkage_
+    expected = ((1.0 - shrinkage) * variance + shrinkage * variance) ** -0.5
+    np.testing.assert_allclose(matrix, [[expected]], rtol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["within_class", "total"])
+@pytest.mark.parametrize(
+    "units",
+    [[1.0, 1e-3, 1e3], [1e-6, 1.0, 1.0], [1e-170] * 3, [1e30, 1.0, 1e-30]],
+    ids=["mixed", "one-small", "tiny", "extreme-mixed"],
+)
+def test_whitened_steps_do_not_depend_on_the_channels_units(kind, units):
+    """Each channel may come in any unit: the whitened steps stay the same.
+
+    Shrinking the covariance towards a multiple of the identity would let the
+    channels in the largest units set the target and crush the others, and
+    squares of values below ~1e-154 underflow.
+    """
+    sequences, codes = _correlated_classes()
+    rng = np.random.default_rng(0)
+    mean, matrix = fit_whitening(sequences, codes, kind, rng)
+    reference = to_network_input(sequences, mean, matrix)
+    units = np.array(units)
+    scaled = [s.astype(np.float64) * units[:, None] for s in sequences]
+    mean_s, matrix_s = fit_whitening(scaled, codes, kind, np.random.default_rng(0))
+    np.testing.assert_allclose(matrix_s * units[None, :], matrix, rtol=1e-9)
+    for ours, theirs in zip(
+        to_network_input(scaled, mean_s, matrix_s), reference, strict=True
+    ):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fitted_embedding_does_not_depend_on_the_channels_units():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 6)
+    X = np.stack(
+        [rng.normal(size=(3, 25)) + np.array([[0.0], [c], [0.5 * c]]) for c in y]
     )
+    params = {"n_quantiles": 4, "max_epochs": 2, "random_state": 0, "n_threads": 1}
+    expected = WassersteinSequenceEmbedder(**params).fit(X, y).transform(X)
+    for units in ([1.0, 1e-3, 1e3], [1e-170] * 3):
+        scaled = X * np.array(units)[None, :, None]
+        embedder = WassersteinSequenceEmbedder(**params).fit(scaled, y)
+        np.testing.assert_allclose(
+            embedder.transform(scaled), expected, rtol=1e-4, atol=1e-5
+        )
