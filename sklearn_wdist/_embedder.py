@@ -61,7 +61,12 @@ from ._validation import (
     check_training_labels,
     record_embedding_order,
 )
-from ._whitening import channel_means, fit_whitening, to_network_input
+from ._whitening import (
+    channel_means,
+    check_training_input_range,
+    fit_whitening,
+    to_network_input,
+)
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
@@ -132,6 +137,22 @@ _STRUCTURAL_PARAMETERS = (
     "n_quantiles",
     "quantile_method",
 )
+
+
+def _start_input_statistics(norm, train_inputs: list[np.ndarray]) -> None:
+    """Start the running statistics of unwhitened input at the training data's.
+
+    Whitened channels have about unit variance, where the running variance
+    starts; channels left in their own units may have any. In a short fit the
+    running variance, which evaluation uses, would still lean towards 1 and
+    shrink (or inflate) every channel the training batches standardised.
+    """
+    steps = np.concatenate(train_inputs, axis=1).astype(np.float64)
+    count = steps.shape[1]
+    with torch.no_grad():
+        norm.running_mean.copy_(torch.from_numpy(steps.mean(axis=1)))
+        variance = steps.var(axis=1) * count / max(count - 1, 1)
+        norm.running_var.copy_(torch.from_numpy(variance))
 
 
 def _median_length(sequences: list[np.ndarray]) -> float:
@@ -356,7 +377,12 @@ default="auto"
         mean. ``Sigma_w`` is estimated in each channel's own standard
         deviation (a Ledoit-Wolf shrunk correlation, whose symmetric inverse
         square root follows, ZCA-cor whitening), so the result does not depend
-        on the unit of any channel. ``None`` passes the channels unchanged.
+        on the unit of any channel. ``None`` passes the channels unchanged:
+        the built-in encoder then standardises each in its own unit (its
+        running statistics start at the training data's), which works for
+        channels whose standard deviation is not far below 0.01 (the
+        normalisation's ``eps`` is 1e-5), and a fit whose centred values all
+        lie below float32's normal range (1.2e-38) is refused.
         ``"auto"`` means ``"within_class"`` for the built-in encoder and
         ``None`` for a user ``encoder`` (which may expect its own input scale).
         The built-in encoder standardises each (whitened) channel again, so
@@ -900,6 +926,7 @@ default="auto"
             mean, matrix = self.whitening_mean_, self.whitening_matrix_
         inputs = to_network_input(sequences, mean, matrix, "X")
         train_inputs = [inputs[i] for i in train_index]
+        check_training_input_range([sequences[i] for i in train_index], train_inputs)
         train_codes = codes[train_index] if y is not None else None
         if previous is None:
             module = self._build_module(inputs[0].shape[0], train_inputs, seed)
@@ -1331,6 +1358,8 @@ default="auto"
                     encoder = ConvEncoder(n_channels, n_layers=n_layers, **options)
             encoder = encoder.to_empty(device="cpu")
             encoder.reset_parameters(torch.Generator().manual_seed(seed))
+            if self._whitening_kind() is None:
+                _start_input_statistics(encoder.input_norm, train_inputs)
         else:
             encoder = copy.deepcopy(self.encoder)
         return QuantileEmbedding(

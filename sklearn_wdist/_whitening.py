@@ -175,3 +175,30 @@ def to_network_input(
             )
         out.append(np.ascontiguousarray(values, dtype=np.float32))
     return out
+
+
+def check_training_input_range(
+    sequences: list[np.ndarray], inputs: list[np.ndarray], name: str = "X"
+) -> None:
+    """Refuse training input that vanishes in float32.
+
+    Without whitening (``input_whitening=None``, or a user encoder) centred
+    values below float32's smallest normal number (about 1.2e-38) become zero
+    or lose their precision in the cast, and every sequence would look alike.
+
+    Raises
+    ------
+    ValueError
+        If the sequences vary but none of their network inputs reaches
+        float32's normal range.
+    """
+    tiny = np.finfo(np.float32).tiny
+    if max(float(np.abs(values).max(initial=0.0)) for values in inputs) >= tiny:
+        return
+    if any(np.ptp(sequence, axis=1).max(initial=0.0) > 0 for sequence in sequences):
+        raise ValueError(
+            f"{name} varies only below float32's smallest normal number "
+            f"({tiny:.3g}) after centring: the network, which runs in float32, "
+            "would see every sequence as the same. Rescale the data, or keep "
+            "the input whitening (input_whitening='auto' or 'within_class')."
+        )

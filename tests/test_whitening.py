@@ -199,3 +199,43 @@ def test_the_fitted_embedding_does_not_depend_on_the_channels_units():
         np.testing.assert_allclose(
             embedder.transform(scaled), expected, rtol=1e-4, atol=1e-5
         )
+
+
+def test_training_input_that_vanishes_in_float32_is_refused():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    X = (rng.normal(size=(12, 2, 20)) + y[:, None, None]) * 1e-50
+    params = {"n_quantiles": 4, "max_epochs": 1, "random_state": 0}
+    with pytest.raises(ValueError, match="X varies only below float32's smallest"):
+        WassersteinSequenceEmbedder(**params, input_whitening=None).fit(X, y)
+    # Whitened, the same data are in range; constant data are no error.
+    WassersteinSequenceEmbedder(**params).fit(X, y)
+    constant = np.zeros_like(X)
+    WassersteinSequenceEmbedder(**params, input_whitening=None).fit(constant, y)
+
+
+def test_unwhitened_channels_in_small_units_are_not_shrunk_by_a_short_fit():
+    # The input normalisation's running variance starts at the training data's
+    # rather than at 1: after a few epochs it would still lean towards 1 and
+    # shrink every channel with a small spread in evaluation.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 10)
+    X = rng.normal(size=(30, 2, 30))
+    X[:, 0] += 0.7 * y[:, None]
+    params = {
+        "n_quantiles": 4,
+        "max_epochs": 5,
+        "random_state": 0,
+        "input_whitening": None,
+        "include_input": False,
+    }
+    spreads = []
+    for unit in (1.0, 1e-2):
+        embedder = WassersteinSequenceEmbedder(**params).fit(X * unit, y)
+        spreads.append(np.ptp(embedder.transform(X * unit), axis=0).max())
+        norm = embedder.module_.encoder.input_norm
+        steps = np.concatenate(list(X * unit), axis=1)
+        np.testing.assert_allclose(
+            norm.running_var.numpy(), steps.var(axis=1), rtol=0.5
+        )
+    assert spreads[1] > 0.5 * spreads[0]
