@@ -147,11 +147,18 @@ def _start_input_statistics(norm, train_inputs: list[np.ndarray]) -> None:
     running variance, which evaluation uses, would still lean towards 1 and
     shrink (or inflate) every channel the training batches standardised.
     """
-    steps = np.concatenate(train_inputs, axis=1).astype(np.float64)
-    count = steps.shape[1]
+    # Sums sequence by sequence: no copy of all the steps. The inputs are
+    # centred already, so the mean of the squares loses nothing to cancellation.
+    count, total, squares = 0, 0.0, 0.0
+    for values in train_inputs:
+        steps = values.astype(np.float64)
+        count += steps.shape[1]
+        total = total + steps.sum(axis=1)
+        squares = squares + np.einsum("ct,ct->c", steps, steps)
+    mean = total / count
+    variance = np.maximum(squares / count - mean**2, 0.0) * count / max(count - 1, 1)
     with torch.no_grad():
-        norm.running_mean.copy_(torch.from_numpy(steps.mean(axis=1)))
-        variance = steps.var(axis=1) * count / max(count - 1, 1)
+        norm.running_mean.copy_(torch.from_numpy(mean))
         norm.running_var.copy_(torch.from_numpy(variance))
 
 
