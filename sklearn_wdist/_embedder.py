@@ -1395,8 +1395,6 @@ default="auto"
                 p=self.p, margin=self.margin, mining=self.mining
             )
         loss = copy.deepcopy(self.loss)
-        if self.miner is not None or from_metric_learning(loss):
-            return MetricLearningLoss(loss, miner=copy.deepcopy(self.miner), p=self.p)
         trained = _loss_order(loss)
         if trained is not None and trained != self.p:
             raise ValueError(
@@ -1405,6 +1403,18 @@ default="auto"
                 f"one trained. Build the loss with p={self.p!r} (e.g. "
                 f"WassersteinTripletLoss(p={self.p!r}, ...)), or set p={trained}."
             )
+        if self.miner is not None and trained is not None:
+            # Neither takes mined index tuples: WassersteinTripletLoss mines its
+            # own triplets and MetricLearningLoss holds its miner.
+            raise ValueError(
+                f"miner is given with loss={type(loss).__name__}, which does not "
+                "take mined tuples: WassersteinTripletLoss mines its own triplets "
+                "(mining=...), and MetricLearningLoss takes the miner itself "
+                "(MetricLearningLoss(loss, miner=..., p=...)); or pass a "
+                "pytorch-metric-learning loss with the miner."
+            )
+        if self.miner is not None or from_metric_learning(loss):
+            return MetricLearningLoss(loss, miner=copy.deepcopy(self.miner), p=self.p)
         return loss
 
     def _build_net(
@@ -1541,6 +1551,11 @@ default="auto"
                     net.fit(train, None)
                 else:
                     net.initialize()
+                    # The loss's own trained parameters (proxies, class
+                    # weights) continue too, in place: the optimizer holds them.
+                    net.criterion_.load_state_dict(
+                        copy.deepcopy(previous.criterion_.state_dict())
+                    )
                     net.optimizer_.load_state_dict(
                         copy.deepcopy(previous.optimizer_.state_dict())
                     )

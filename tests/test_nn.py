@@ -677,3 +677,16 @@ def test_norm_judges_variation_relative_to_the_channel_scale():
     zeros = [np.zeros((1, 30), dtype="float32") for _ in range(3)]
     norm = _train_norm(MaskedBatchNorm1d(1, affine=False), zeros, n_batches=2)
     assert norm.varied.tolist() == [False]
+
+
+@pytest.mark.parametrize("margin", [np.int64(1), np.float32(0.5), 2, 0.0])
+def test_triplet_loss_margin_accepts_any_real_number(margin):
+    # Parameter grids built with NumPy give NumPy scalars.
+    loss = WassersteinTripletLoss(p=1, margin=margin)
+    assert type(loss.margin) is float and loss.margin == float(margin)
+
+
+@pytest.mark.parametrize("margin", [True, -0.5, float("nan"), "hard", None])
+def test_triplet_loss_margin_refuses_what_is_no_margin(margin):
+    with pytest.raises(ValueError, match="margin must be a non-negative float"):
+        WassersteinTripletLoss(p=1, margin=margin)

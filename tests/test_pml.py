@@ -540,3 +540,77 @@ def test_embedder_refuses_a_miner_without_a_loss():
     X, y = _sequences()
     with pytest.raises(ValueError, match="miner is used with a pytorch-metric"):
         WassersteinSequenceEmbedder(miner=BatchHardMiner(), max_epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: losses.MultipleLosses([losses.TripletMarginLoss()]),
+        lambda: losses.CrossBatchMemory(
+            losses.TripletMarginLoss(distance=_lp(1)), embedding_size=18
+        ),
+        lambda: losses.SelfSupervisedLoss(losses.TripletMarginLoss()),
+        lambda: losses.CrossBatchMemory(
+            losses.TripletMarginLoss(distance=_lp(2)),
+            embedding_size=18,
+            miner=miners.BatchHardMiner(),
+        ),
+    ],
+    ids=["multiple-default", "memory-p1", "self-supervised", "memory-miner"],
+)
+def test_wrapped_pml_losses_are_checked_too(make):
+    # Wrappers hold their losses and miners as submodules, each with a distance.
+    with pytest.raises(ValueError, match="LpDistance"):
+        MetricLearningLoss(make(), p=2)
+
+
+def test_wrapped_pml_losses_on_the_learned_distance_are_accepted():
+    loss = MetricLearningLoss(
+        losses.MultipleLosses([losses.TripletMarginLoss(distance=_lp(2))]), p=2
+    )
+    quantiles = _quantiles(0)
+    assert torch.isfinite(loss(quantiles, LABELS))
+
+
+def test_numpy_integer_order_is_accepted():
+    loss = MetricLearningLoss(losses.TripletMarginLoss(distance=_lp(2)), p=np.int64(2))
+    assert loss.p == 2 and type(loss.p) is int
+
+
+def test_embedder_refuses_a_miner_with_a_loss_that_takes_no_tuples():
+    from sklearn_wdist import WassersteinSequenceEmbedder
+    from sklearn_wdist.nn import WassersteinTripletLoss
+
+    X, y = _sequences()
+    miner = miners.BatchHardMiner(distance=_lp(1))
+    for loss in (
+        WassersteinTripletLoss(p=1),
+        MetricLearningLoss(losses.TripletMarginLoss(distance=_lp(1)), p=1),
+    ):
+        model = WassersteinSequenceEmbedder(loss=loss, miner=miner, max_epochs=1)
+        with pytest.raises(ValueError, match="does not take mined tuples"):
+            model.fit(X, y)
+        assert not hasattr(model, "net_")
+    # The order is checked with a miner too.
+    wrong_order = MetricLearningLoss(losses.TripletMarginLoss(distance=_lp(2)), p=2)
+    model = WassersteinSequenceEmbedder(loss=wrong_order, miner=miner, max_epochs=1)
+    with pytest.raises(ValueError, match="p=2 Wasserstein distance, but p=1"):
+        model.fit(X, y)
+
+
+def test_warm_start_continues_the_loss_parameters():
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    loss = losses.ProxyNCALoss(num_classes=3, embedding_size=40, distance=_lp(1))
+    params = dict(n_features=4, hidden_channels=8, n_quantiles=4, lr=0.05)
+    model = WassersteinSequenceEmbedder(
+        **params, loss=loss, max_epochs=3, random_state=0
+    ).fit(X, y)
+    trained = model.net_.criterion_.loss.proxies.detach().clone()
+    initial = loss.proxies.detach().clone()  # deep-copied at fit: untouched
+    assert (trained - initial).abs().max() > 0.05
+    model.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    continued = model.net_.criterion_.loss.proxies.detach()
+    # One more epoch moves the trained proxies a little, from where they were.
+    assert (continued - trained).abs().max() < (continued - initial).abs().max()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 from torch.nn import functional
@@ -53,10 +55,16 @@ class WassersteinTripletLoss(nn.Module):
                 "mining must be 'batch_hard', 'batch_all' or 'semi_hard', "
                 f"got {mining!r}."
             )
-        if margin != "soft" and not (isinstance(margin, (int, float)) and margin >= 0):
-            raise ValueError(
-                f"margin must be a non-negative float or 'soft', got {margin!r}."
-            )
+        if not (isinstance(margin, str) and margin == "soft"):
+            if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+                raise ValueError(
+                    f"margin must be a non-negative float or 'soft', got {margin!r}."
+                )
+            margin = float(margin)  # a NumPy scalar from a parameter grid
+            if not margin >= 0:
+                raise ValueError(
+                    f"margin must be a non-negative float or 'soft', got {margin!r}."
+                )
         self.distance = (
             distance if distance is not None else QuantileWassersteinDistance(p)
         )

@@ -7,6 +7,7 @@ loss or miner that comes from PML.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ _PML = "pytorch_metric_learning"
 
 def _check_order(p: Any) -> int:
     """Return ``p`` as an int after checking it is 1 or 2 (no scikit-learn here)."""
-    if isinstance(p, bool) or not isinstance(p, int):
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral):
         raise TypeError(
             f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
         )
@@ -40,11 +41,18 @@ def _check_distance(owner: Any, name: str, p: int) -> None:
     with ``power=1``. Objects that do not come from PML are not checked: their
     distance, if any, is theirs to define.
     """
-    if not from_metric_learning(owner):
-        return
-    distance = getattr(owner, "distance", None)
-    if distance is None:
-        return
+    # Wrappers (MultipleLosses, CrossBatchMemory, SelfSupervisedLoss) hold
+    # their losses and miners as submodules, each with its own distance.
+    parts = owner.modules() if isinstance(owner, nn.Module) else [owner]
+    for part in parts:
+        if from_metric_learning(part):
+            distance = getattr(part, "distance", None)
+            if distance is not None:
+                _check_lp_distance(distance, name, p)
+
+
+def _check_lp_distance(distance: Any, name: str, p: int) -> None:
+    """Refuse a PML distance other than ``LpDistance(p, unnormalised, power 1)``."""
     from pytorch_metric_learning.distances import LpDistance
 
     fix = (
