@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ._embedder import WassersteinSequenceEmbedder
 
 # The line of an adapter's docstring that stands for the embedder's parameters.
@@ -159,6 +161,12 @@ def build_embedder(params: dict[str, Any]) -> WassersteinSequenceEmbedder:
 
 def fit_embedder(adapter, sequences, y) -> None:
     """Fit ``adapter.embedder_`` and record the attributes both adapters expose."""
+    if not isinstance(adapter.use_labels, bool | np.bool_):
+        # "False" or 0 would otherwise decide by truthiness, silently.
+        raise TypeError(
+            f"use_labels must be a bool, got {adapter.use_labels!r} of type "
+            f"{type(adapter.use_labels).__name__}."
+        )
     labels = y if adapter.use_labels else None
     adapter.embedder_ = adapter._build_embedder().fit(sequences, labels)
     adapter.metric_ = adapter.embedder_.metric_

@@ -250,6 +250,15 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     if opset is not None:
         opset = check_int(opset, "opset", minimum=1)
     _import_exporter()
+    if opset is not None:
+        from onnx.defs import onnx_opset_version
+
+        if opset > onnx_opset_version():
+            raise ValueError(
+                f"opset={opset} is not available: the installed onnx knows "
+                f"opsets up to {onnx_opset_version()}; pass "
+                f"opset={onnx_opset_version()} or less, or None."
+            )
 
     module = copy.deepcopy(embedder.module_).to("cpu").eval()
     graph = _TransformGraph(

@@ -44,9 +44,6 @@ from ._embedder import WassersteinSequenceEmbedder
 
 __all__ = ["WassersteinEmbeddingTransformer"]
 
-# Parameters that are the adapter's own, not passed to the embedder.
-_ADAPTER_PARAMETERS = frozenset({"use_labels"})
-
 
 @document_embedder_parameters(optimizer="class")
 class WassersteinEmbeddingTransformer(BaseCollectionTransformer):

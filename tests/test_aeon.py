@@ -112,6 +112,11 @@ def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
     without_y = WassersteinEmbeddingTransformer(**TINY).fit(X)
     assert not hasattr(without_y.embedder_, "classes_")
     np.testing.assert_array_equal(label_free.transform(X), without_y.transform(X))
+    # Truthiness would decide a string or a number silently.
+    for use_labels in ("False", 0, None):
+        adapter = WassersteinEmbeddingTransformer(**TINY, use_labels=use_labels)
+        with pytest.raises(TypeError, match="use_labels must be a bool"):
+            adapter.fit(X, y)
 
 
 @pytest.mark.parametrize(("p", "scipy_metric"), [(2, "euclidean"), (1, "cityblock")])

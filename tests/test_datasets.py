@@ -155,6 +155,12 @@ def test_shape_sequences_bad_arguments(kwargs, name):
         make_shape_sequences(**kwargs)
 
 
+@pytest.mark.parametrize("name", ["n_sequences_per_class", "n_classes", "n_channels"])
+def test_shape_sequences_refuse_booleans_as_counts(name):
+    with pytest.raises(TypeError, match=f"{name} must be an int, got True"):
+        make_shape_sequences(**{name: True})
+
+
 # ---------------------------------------------------------------------------
 # load_japanese_vowels
 # ---------------------------------------------------------------------------

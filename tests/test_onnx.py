@@ -289,6 +289,14 @@ def test_opset(embedder, tmp_path):
     assert_matches(run(session, X[:3]), embedder.transform(X[:3]))
 
 
+def test_an_opset_newer_than_onnx_knows_is_refused_with_the_newest(embedder, tmp_path):
+    newest = onnx.defs.onnx_opset_version()
+    with pytest.raises(
+        ValueError, match=rf"opsets up to {newest}; pass opset={newest} or less"
+    ):
+        to_onnx(embedder, tmp_path / "m.onnx", n_timepoints=30, opset=newest + 1)
+
+
 def test_gated_config_has_gates():
     # The gated configuration exports real gates, not open ones.
     gates = fitted("dilated-p2-even_kernel-dropout-gated").input_gates_

@@ -11,6 +11,8 @@ from scipy.special import ndtr, ndtri
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._validation import check_int
+
 __all__ = ["make_shape_sequences"]
 
 # Class labels of make_shape_sequences, in the order classes are added.
@@ -174,6 +176,10 @@ def make_shape_sequences(
     bimodal  mean 0.0 var 1.0 kurtosis -1.3
     skewed   mean 0.1 var 1.1 kurtosis +7.2
     """
+    # The constraints above let booleans through: True is no count of anything.
+    n_sequences_per_class = check_int(n_sequences_per_class, "n_sequences_per_class")
+    n_classes = check_int(n_classes, "n_classes")
+    n_channels = check_int(n_channels, "n_channels")
     min_length, max_length = _check_length(length)
     rng = check_random_state(random_state)
     phi = float(autocorrelation)
