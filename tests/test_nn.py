@@ -16,6 +16,7 @@ from sklearn_wdist.nn import (
     MaskedBatchNorm1d,
     QuantileEmbedding,
     QuantileWassersteinDistance,
+    SeededDropout,
     WassersteinTripletLoss,
     batch_all_triplets,
     batch_hard_triplets,
@@ -690,3 +691,11 @@ def test_triplet_loss_margin_accepts_any_real_number(margin):
 def test_triplet_loss_margin_refuses_what_is_no_margin(margin):
     with pytest.raises(ValueError, match="margin must be a non-negative float"):
         WassersteinTripletLoss(p=1, margin=margin)
+
+
+def test_seeded_dropout_of_everything_gives_zeros_as_torch_does():
+    dropout = SeededDropout(1.0).train()
+    dropout.generator = torch.Generator().manual_seed(0)
+    x = torch.ones(3, 4)
+    torch.testing.assert_close(dropout(x), nn.Dropout(1.0).train()(x))
+    torch.testing.assert_close(dropout(x), torch.zeros_like(x))

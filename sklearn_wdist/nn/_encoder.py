@@ -253,6 +253,8 @@ class SeededDropout(nn.Dropout):
         """Zero each element with probability ``p`` and rescale the rest."""
         if not self.training or self.p == 0.0 or self.generator is None:
             return super().forward(x)
+        if self.p == 1.0:  # everything dropped, as torch's Dropout gives (not 0/0)
+            return torch.zeros_like(x)
         keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
         return x * keep / (1.0 - self.p)
 

@@ -70,8 +70,11 @@ def quantile_pooling(
     level ``tau`` is taken at the virtual index ``tau * (n - 1)`` of the sorted
     values, interpolating linearly between the two neighbouring order
     statistics: ``numpy.quantile(..., method="linear")``. With
-    ``method="inverted_cdf"`` it is the order statistic ``ceil(n * tau)``, the
-    exact quantile function of the empirical distribution (a step function), so
+    ``method="inverted_cdf"`` it is the order statistic ``ceil(n * tau)``
+    (with ``n * tau`` in floating point, as ``numpy.quantile(...,
+    method="inverted_cdf")`` computes it: where ``n * tau`` is a whole number
+    its rounding may pick the next order statistic), the exact quantile
+    function of the empirical distribution (a step function), so
     the distance between such embeddings converges to the exact Wasserstein
     distance between the empirical distributions as ``n_quantiles`` grows; the
     linear form converges to the distance between piecewise-linear
