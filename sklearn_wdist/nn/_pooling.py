@@ -111,18 +111,21 @@ def quantile_pooling(
     mask = lengths_to_mask(lengths, n_timepoints)
     # Padded steps sort to the end and are never gathered.
     ordered = features.masked_fill(~mask, float("inf")).sort(dim=-1).values
-    levels = quantile_levels(n_quantiles).to(features.device)
-    last = (lengths.to(torch.float64) - 1.0)[:, None]
+    # Positions in float64 on the CPU (Apple's MPS has no float64); only the
+    # indices and fractions go to the features' device.
+    device = features.device
+    levels = quantile_levels(n_quantiles)
+    last = (lengths.detach().to("cpu", torch.float64) - 1.0)[:, None]
     shape = (batch, n_features, n_quantiles)
     if method == "inverted_cdf":
         rank = (levels[None, :] * (last + 1.0)).ceil() - 1.0
-        index = rank.clamp(min=0.0).minimum(last).long()
+        index = rank.clamp(min=0.0).minimum(last).long().to(device)
         return ordered.gather(-1, index[:, None, :].expand(shape))
     position = levels[None, :] * last
     lower = position.floor()
-    fraction = (position - lower).to(features.dtype)[:, None, :]
-    lower_index = lower.long()
-    upper_index = torch.minimum(lower_index + 1, last.long())
+    fraction = (position - lower).to(device, features.dtype)[:, None, :]
+    lower_index = lower.long().to(device)
+    upper_index = torch.minimum(lower_index + 1, last.long().to(device))
     low = ordered.gather(-1, lower_index[:, None, :].expand(shape))
     high = ordered.gather(-1, upper_index[:, None, :].expand(shape))
     return low + fraction * (high - low)
