@@ -18,12 +18,10 @@ Results go to ``channel_units.md`` and ``.json`` in ``--out``.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import _common as common
 import noise_channels
 import numpy as np
-import select_defaults
 
 SEEN = ("JapaneseVowels", "BasicMotions")
 UNSEEN = ("JapaneseVowels",)
@@ -45,33 +43,9 @@ def rescaled_tasks(seen, unseen, unit: float) -> list[common.Task]:
 
 def summarise(records: list[dict]) -> list[str]:
     """Per task: the default's mean score with the second half in each unit."""
-    lines = []
-    for protocol, key in (
-        ("seen", "accuracy"),
-        ("unseen", "eer"),
-        ("unseen", "map_at_r"),
-    ):
-        chosen = [r for r in records if r["protocol"] == protocol]
-        names = common.distinct(r["dataset"] for r in chosen)
-        if not names:
-            continue
-        units = common.distinct(r["unit"] for r in chosen)
-        header = ["method", *(f"{n} (x{u:g})" for n in names for u in units)]
-        rows = []
-        for method in common.distinct(r["method"] for r in chosen):
-            cells = [
-                statistics.fmean(
-                    r["scores"][key]
-                    for r in chosen
-                    if (r["dataset"], r["method"], r["unit"]) == (name, method, u)
-                )
-                for name in names
-                for u in units
-            ]
-            rows.append([method, *(f"{c:.4f}" for c in cells)])
-        lines += select_defaults.section(protocol, key, header, rows)
-    seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
-    return [f"Seeds: {seeds}.", "", *lines]
+    return noise_channels.condition_tables(
+        records, "unit", lambda unit: f"x{unit:g}", digits=4, ordered=False
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -149,6 +149,46 @@ def summarise(records: list[dict]) -> list[str]:
     return [f"Seeds of the trained methods: {seeds}.", "", *lines]
 
 
+def condition_tables(
+    records: list[dict], field: str, describe, digits: int = 3, ordered: bool = True
+) -> list[str]:
+    """Per task and method: the mean score under each value of ``field``.
+
+    ``describe(value)`` names a value in the column headers (sorted if
+    ``ordered``, else in the order first met); scores are the seen accuracy
+    and the unseen EER and MAP@R.
+    """
+    lines = []
+    for protocol, key in (
+        ("seen", "accuracy"),
+        ("unseen", "eer"),
+        ("unseen", "map_at_r"),
+    ):
+        chosen = [r for r in records if r["protocol"] == protocol]
+        names = common.distinct(r["dataset"] for r in chosen)
+        if not names:
+            continue
+        values = common.distinct(r[field] for r in chosen)
+        if ordered:
+            values = sorted(values)
+        header = ["method", *(f"{n} ({describe(v)})" for n in names for v in values)]
+        rows = []
+        for method in common.distinct(r["method"] for r in chosen):
+            cells = [
+                statistics.fmean(
+                    r["scores"][key]
+                    for r in chosen
+                    if (r["dataset"], r["method"], r[field]) == (name, method, v)
+                )
+                for name in names
+                for v in values
+            ]
+            rows.append([method, *(f"{c:.{digits}f}" for c in cells)])
+        lines += select_defaults.section(protocol, key, header, rows)
+    seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
+    return [f"Seeds: {seeds}.", "", *lines]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_seeds_argument(parser, default=[0, 1])

@@ -22,13 +22,11 @@ Results go to ``weak_channels.md`` and ``.json`` in ``--out``.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import _common as common
 import gate_values
 import noise_channels
 import numpy as np
-import select_defaults
 
 from sklearn_wdist._input_gates import fit_input_gates
 
@@ -68,33 +66,9 @@ def gate_lines(seen, unseen, factors) -> list[str]:
 
 def summarise(records: list[dict]) -> list[str]:
     """Per task and method: the score on the clean and the weakened channels."""
-    lines = []
-    for protocol, key in (
-        ("seen", "accuracy"),
-        ("unseen", "eer"),
-        ("unseen", "map_at_r"),
-    ):
-        chosen = [r for r in records if r["protocol"] == protocol]
-        names = common.distinct(r["dataset"] for r in chosen)
-        if not names:
-            continue
-        factors = sorted({r["weaken"] for r in chosen})
-        header = ["method", *(f"{n} (weakened x{f:g})" for n in names for f in factors)]
-        rows = []
-        for method in common.distinct(r["method"] for r in chosen):
-            cells = [
-                statistics.fmean(
-                    r["scores"][key]
-                    for r in chosen
-                    if (r["dataset"], r["method"], r["weaken"]) == (name, method, f)
-                )
-                for name in names
-                for f in factors
-            ]
-            rows.append([method, *(f"{c:.3f}" for c in cells)])
-        lines += select_defaults.section(protocol, key, header, rows)
-    seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
-    return [f"Seeds: {seeds}.", "", *lines]
+    return noise_channels.condition_tables(
+        records, "weaken", lambda factor: f"weakened x{factor:g}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
