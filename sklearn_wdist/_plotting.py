@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.utils import _safe_indexing
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_labels, check_sequences
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -470,7 +471,10 @@ class QuantileFunctionDisplay:
                 "embedding is one mean per feature, not a quantile function, so "
                 "there is nothing to plot. Fit it with pooling='quantile'."
             )
-        n_sequences = _num_sequences(X)
+        # Read as transform reads X (a pd-multiindex frame has one row per
+        # step, not per sequence), then index the sequences.
+        sequences = check_sequences(X)
+        n_sequences = len(sequences)
         indices = _check_indices(
             indices, n_sequences, _DEFAULT_N_SEQUENCES, "indices", "sequences in X"
         )
@@ -479,16 +483,14 @@ class QuantileFunctionDisplay:
             features, n_features, _DEFAULT_N_FEATURES, "features", "features"
         )
         if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (n_sequences,):
-                raise ValueError(
-                    f"labels must have one entry per sequence of X ({n_sequences});"
-                    f" got shape {labels.shape}."
-                )
-            labels = labels[indices]
+            # The package's label policy: 1 and "1" are two classes.
+            classes, codes = check_labels(
+                labels, n_sequences, name="labels", samples_name="X"
+            )
+            labels = classes[codes[indices]]
 
         levels = np.asarray(estimator.quantile_levels_)
-        embeddings = estimator.transform(_safe_indexing(X, indices))
+        embeddings = estimator.transform([sequences[i] for i in indices])
         quantiles = embeddings.reshape(len(indices), n_features, levels.size)
         quantiles = quantiles / estimator.embedding_scale_
         names = [_feature_name(estimator, k) for k in features]
@@ -562,13 +564,9 @@ class QuantileFunctionDisplay:
             colors = [f"C{i % 10}" for i in range(n_sequences)]
             legend_labels = [None] * n_sequences
         else:
-            labels = np.asarray(self.labels)
-            if labels.shape != (n_sequences,):
-                raise ValueError(
-                    f"labels must have one entry per sequence ({n_sequences}); "
-                    f"got shape {labels.shape}."
-                )
-            classes, codes = np.unique(labels, return_inverse=True)
+            classes, codes = check_labels(
+                self.labels, n_sequences, name="labels", samples_name="quantiles"
+            )
             colors = [f"C{code % 10}" for code in codes]
             # One legend entry per label: its first sequence.
             first = {code: i for i, code in reversed(list(enumerate(codes)))}
@@ -597,12 +595,6 @@ class QuantileFunctionDisplay:
         return self
 
 
-def _num_sequences(X) -> int:
-    """Count the sequences in ``X`` (array, list of arrays or DataFrame)."""
-    shape = getattr(X, "shape", None)
-    return int(shape[0]) if shape is not None else len(X)
-
-
 def _check_indices(
     indices: ArrayLike | None, size: int, n_default: int, name: str, what: str
 ) -> np.ndarray:
@@ -612,6 +604,11 @@ def _check_indices(
     positions = np.asarray(indices)
     if positions.ndim == 0:
         positions = positions[None]
+    if positions.dtype.kind == "b":  # True is an Integral: it would mean 1
+        raise ValueError(
+            f"{name} must be integer positions, not a boolean mask; pass "
+            "np.flatnonzero(mask)."
+        )
     if (
         positions.ndim != 1
         or positions.size == 0

@@ -85,6 +85,15 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
     """
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         value = value.detach().cpu()
+    if np.ma.isMaskedArray(value):
+        # np.asarray would read the values behind the mask as data.
+        if np.ma.getmaskarray(value).any():
+            raise ValueError(
+                f"{name} is a masked array with masked values; they are no "
+                "data. Mark missing steps another way (shorter sequences, or "
+                "NaN padding at the end with from_tslearn)."
+            )
+        value = np.ma.getdata(value)
     if _is_sparse(value):
         raise TypeError(
             f"{name} must be a dense array; got a sparse matrix, which is not "
@@ -234,6 +243,12 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         # of its time index (rows loaded from a database or shuffled need not
         # be sorted, and their row order is not the order of time).
         codes, uniques = pd.factorize(instances, sort=False)
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            raise ValueError(
+                f"{name} has a missing instance index value at row {row}; every "
+                "step needs the sequence it belongs to."
+            )
         time_values = X.index.get_level_values(1)
         try:
             times, _ = pd.factorize(time_values, sort=True)
@@ -275,10 +290,18 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         )
     sequences = []
     for row, cells_row in enumerate(cells):
-        channels = [
-            as_numeric_array(cell, f"{name}.iloc[{row}, {column}]").ravel()
-            for column, cell in enumerate(cells_row)
-        ]
+        channels = []
+        for column, cell in enumerate(cells_row):
+            where = f"{name}.iloc[{row}, {column}]"
+            values = as_numeric_array(cell, where)
+            if sum(size > 1 for size in values.shape) > 1:
+                raise ValueError(
+                    f"{where} has shape {values.shape}; a cell of sktime's "
+                    "nested_univ format holds one channel's steps. Pass "
+                    "multichannel sequences as a list of (n_channels, "
+                    "n_timepoints) arrays, or one channel per column."
+                )
+            channels.append(values.ravel())
         lengths = {len(channel) for channel in channels}
         if len(lengths) != 1:
             raise ValueError(

@@ -353,3 +353,50 @@ def test_unfitted_estimator(display):
     args = () if display is TrainingHistoryDisplay else (X,)
     with pytest.raises(NotFittedError):
         display.from_estimator(embedder, *args)
+
+
+def test_quantile_display_reads_x_as_transform_does(fitted):
+    import pandas as pd
+
+    embedder, X, y = fitted
+    # A pd-multiindex frame has one row per step: 40 sequences, 800 rows.
+    frame = pd.concat(
+        [
+            pd.DataFrame(x.T, index=pd.MultiIndex.from_product([[i], range(20)]))
+            for i, x in enumerate(X)
+        ]
+    )
+    expected = QuantileFunctionDisplay.from_estimator(
+        embedder, X, indices=[0, 9], labels=y
+    )
+    display = QuantileFunctionDisplay.from_estimator(
+        embedder, frame, indices=[0, 9], labels=y
+    )
+    np.testing.assert_allclose(display.quantiles, expected.quantiles, rtol=1e-6)
+    assert_array_equal(display.labels, expected.labels)
+
+
+@pytest.mark.parametrize("argument", ["indices", "features"])
+def test_quantile_display_refuses_boolean_masks(fitted, argument):
+    embedder, X, _ = fitted
+    mask = np.zeros(len(X) if argument == "indices" else 4, dtype=bool)
+    mask[[1, 3]] = True
+    with pytest.raises(ValueError, match=f"{argument} must be integer positions"):
+        QuantileFunctionDisplay.from_estimator(embedder, X, **{argument: mask})
+
+
+def test_quantile_display_labels_follow_the_label_policy(fitted):
+    embedder, X, _ = fitted
+    labels = [1, "1"] + [0] * (len(X) - 2)
+    display = QuantileFunctionDisplay.from_estimator(
+        embedder, X, indices=[0, 1], labels=labels
+    )
+    # 1 and "1" are two classes: two colours, two legend entries.
+    colors = [line.get_color() for line in display.lines_[:, 0]]
+    assert colors[0] != colors[1]
+    legend = [text.get_text() for text in display.axes_[0].get_legend().get_texts()]
+    assert sorted(legend) == ["1", "1"]
+    with pytest.raises(ValueError, match=r"labels\[1\] is None"):
+        QuantileFunctionDisplay.from_estimator(
+            embedder, X, indices=[0, 1], labels=["a", None] + ["a"] * (len(X) - 2)
+        )

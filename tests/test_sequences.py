@@ -94,3 +94,31 @@ def test_object_array_of_sequences_and_torch_tensors():
     assert [s.shape for s in check_sequences(items)] == [(2, 4), (2, 2)]
     tensor = torch.ones(3, 2, 5, requires_grad=True)
     assert [s.shape for s in check_sequences(tensor)] == [(2, 5)] * 3
+
+
+def test_masked_arrays_are_refused_where_masked_and_read_where_not():
+    X = np.random.default_rng(0).normal(size=(3, 2, 9))
+    unmasked = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
+    np.testing.assert_array_equal(check_sequences(unmasked), check_sequences(X))
+    masked = np.ma.masked_array(X.copy(), mask=np.zeros(X.shape, dtype=bool))
+    masked.mask[0, 0, 0] = True
+    masked.data[0, 0, 0] = 1e6  # behind the mask: no data
+    with pytest.raises(ValueError, match="X is a masked array with masked values"):
+        check_sequences(masked)
+
+
+def test_a_nested_cell_with_several_channels_is_refused():
+    import pandas as pd
+
+    X = np.random.default_rng(0).normal(size=(3, 2, 9))
+    with pytest.raises(ValueError, match=r"X.iloc\[0, 0\] has shape \(2, 9\)"):
+        check_sequences(pd.DataFrame({"x": list(X)}))
+
+
+def test_a_missing_instance_label_is_refused_by_row():
+    import pandas as pd
+
+    index = pd.MultiIndex.from_arrays([[0, 0, np.nan, np.nan], [0, 1, 0, 1]])
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=index)
+    with pytest.raises(ValueError, match="missing instance index value at row 2"):
+        check_sequences(frame)
