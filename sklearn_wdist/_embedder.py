@@ -20,6 +20,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, ProgressBar
 
@@ -59,6 +60,7 @@ from ._validation import (
     check_labels,
     check_sequences,
     check_training_labels,
+    multiindex_instances,
     record_embedding_order,
 )
 from ._whitening import (
@@ -505,8 +507,11 @@ default="auto"
         parameters).
     warm_start : bool, default=False
         When true and the estimator is fitted, ``fit`` continues training the
-        current model for ``max_epochs`` more epochs (optimizer state kept,
-        ``history_`` extended) on the data given, instead of starting anew.
+        current model for ``max_epochs`` more epochs (the optimizer's state
+        and a loss's own trained parameters kept, with today's ``lr``,
+        ``weight_decay`` and ``optimizer_kwargs``; ``history_`` extended) on
+        the data given, instead of starting anew. ``optimizer`` cannot
+        change.
         The encoder, ``pooling``, ``p`` and the input preprocessing of the
         first fit are kept, so changing a parameter that shapes them
         (``encoder``, ``n_features``, ``hidden_channels``, ``architecture``,
@@ -1025,6 +1030,10 @@ default="auto"
             for name, fitted in built.items()
             if not _same_parameter(getattr(self, name), fitted)
         ]
+        # The optimizer's state (Adam's moments) belongs to its class.
+        optimizer = getattr(self.net_, "optimizer_", None)
+        if optimizer is not None and type(optimizer) is not self.optimizer:
+            changed.append("optimizer")
         if changed:
             raise ValueError(
                 f"warm_start=True continues the fitted model, whose "
@@ -1559,6 +1568,14 @@ default="auto"
                     net.optimizer_.load_state_dict(
                         copy.deepcopy(previous.optimizer_.state_dict())
                     )
+                    # The state keeps the moments; the settings are today's
+                    # (loading it restored the previous fit's lr and decay).
+                    for group in net.optimizer_.param_groups:
+                        group.update(
+                            lr=self.lr,
+                            weight_decay=self.weight_decay,
+                            **(self.optimizer_kwargs or {}),
+                        )
                     net.history = copy.deepcopy(previous.history)
                     net.partial_fit(train, None)
             except TrainingInterrupted as wrapped:
@@ -1826,6 +1843,21 @@ default="auto"
         """
         embeddings = self._embed(self._checked_sequences(X), "X")
         record_embedding_order(embeddings, self.p_)
+        instances = multiindex_instances(X)
+        if (
+            instances is not None
+            and _get_output_config("transform", self)["dense"] == "pandas"
+        ):
+            # One row per sequence, labelled as the frame labels its sequences
+            # (scikit-learn would take the frame's index: one row per step).
+            import pandas as pd
+
+            return pd.DataFrame(
+                embeddings,
+                index=instances,
+                columns=self.get_feature_names_out(),
+                copy=False,
+            )
         return embeddings
 
     def step_features(self, X) -> list[np.ndarray]:
@@ -1916,10 +1948,20 @@ default="auto"
         -------
         score : float
             MAP@R in [0, 1].
+
+        Raises
+        ------
+        ValueError
+            If every label is unique (MAP@R is then undefined).
         """
         check_is_fitted(self)
         sequences = self._checked_sequences(X)
         _, codes = check_labels(y, len(sequences), name="y")
+        if np.bincount(codes).max() < 2:  # as mean_average_precision_at_r
+            raise ValueError(
+                "y must contain at least one class with two or more sequences; "
+                "every label is unique, so MAP@R is undefined."
+            )
         embeddings = self._embed(sequences, "X")
         return retrieval_score(embeddings, codes, self.p_)
 

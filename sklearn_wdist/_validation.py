@@ -220,6 +220,19 @@ def _plain_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def multiindex_instances(X: Any) -> Any:
+    """Instance labels of a pd-multiindex frame, in the order its sequences are read.
+
+    ``None`` for anything else (whose sequences are numbered).
+    """
+    if type(X).__name__ != "DataFrame" or getattr(X.index, "nlevels", 1) != 2:
+        return None
+    import pandas as pd
+
+    instances = X.index.get_level_values(0)
+    return pd.Index(pd.unique(instances), name=instances.name)
+
+
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
 

@@ -45,7 +45,7 @@ from ._adapters import (
     tiny_parameter_sets,
 )
 from ._embedder import WassersteinSequenceEmbedder
-from ._validation import _from_dataframe
+from ._validation import _from_dataframe, multiindex_instances
 
 __all__ = ["WassersteinEmbeddingTransformer"]
 
@@ -63,16 +63,6 @@ def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
         return _from_dataframe(X, "X")
     # df-list: one (n_timepoints_i, n_channels) frame per series, rows in time order.
     return [frame.to_numpy().T for frame in X]
-
-
-def _instance_index(X) -> pd.Index | None:
-    """Return the instance labels of a ``pd-multiindex`` frame, in the order read.
-
-    ``None`` for the other inner types, whose instances are numbered.
-    """
-    if isinstance(X, pd.DataFrame):
-        return pd.Index(pd.unique(X.index.get_level_values(0)), name=X.index.names[0])
-    return None
 
 
 @document_embedder_parameters(optimizer="none")
@@ -331,7 +321,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         embeddings = self.embedder_.transform(_to_sequences(X))
         return pd.DataFrame(
             embeddings,
-            index=_instance_index(X),
+            index=multiindex_instances(X),
             columns=list(self.embedder_.get_feature_names_out()),
         )
 

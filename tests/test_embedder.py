@@ -1302,3 +1302,36 @@ def test_no_training_signal_warning_reads_only_the_epochs_of_this_fit(data):
             loss=WassersteinTripletLoss(p=1, margin=1.0),
             random_state=0,
         ).fit(X_far, y_far)
+
+
+def test_score_refuses_labels_that_are_all_unique():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    X = rng.normal(size=(12, 2, 10)) + y[:, None, None]
+    model = WassersteinSequenceEmbedder(
+        n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    # As mean_average_precision_at_r: MAP@R is undefined, not NaN.
+    with pytest.raises(ValueError, match="every label is unique"):
+        model.score(X[:4], [0, 1, 2, 3])
+    assert 0.0 <= model.score(X[:4], [0, 0, 1, 2]) <= 1.0
+
+
+def test_pandas_output_of_a_pd_multiindex_frame_has_a_row_per_sequence():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    X = rng.normal(size=(12, 2, 10)) + y[:, None, None]
+    frame = pd.concat(
+        [
+            pd.DataFrame(x.T, index=pd.MultiIndex.from_product([[f"s{i}"], range(10)]))
+            for i, x in enumerate(X)
+        ]
+    )
+    model = WassersteinSequenceEmbedder(n_quantiles=4, max_epochs=1, random_state=0)
+    model.fit(X, y).set_output(transform="pandas")
+    embeddings = model.transform(frame)
+    assert list(embeddings.index) == [f"s{i}" for i in range(12)]
+    assert list(embeddings.columns) == list(model.get_feature_names_out())
+    np.testing.assert_array_equal(embeddings.to_numpy(), model.transform(X).to_numpy())

@@ -268,6 +268,23 @@ def test_warm_start_accepts_equal_values_and_training_parameters():
     # 0.0 == 0, and the learning rate and epochs are not structure.
     model.set_params(dropout=0.0, lr=1e-4, max_epochs=1).fit(X, y)
     assert len(model.history_) == TINY["max_epochs"] + 1
+    # The continued optimizer keeps its moments and takes today's settings.
+    (group,) = model.net_.optimizer_.param_groups
+    assert group["lr"] == 1e-4
+    assert len(model.net_.optimizer_.state) > 0
+    model.set_params(weight_decay=0.5, optimizer_kwargs={"eps": 1e-6}).fit(X, y)
+    (group,) = model.net_.optimizer_.param_groups
+    assert (group["lr"], group["weight_decay"], group["eps"]) == (1e-4, 0.5, 1e-6)
+
+
+def test_warm_start_refuses_another_optimizer_class_before_training():
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
+    model.fit(X, y)
+    model.set_params(optimizer=torch.optim.SGD, optimizer_kwargs={"momentum": 0.9})
+    with pytest.raises(ValueError, match="whose optimizer cannot change"):
+        model.fit(X, y)
+    assert len(model.history_) == TINY["max_epochs"]
 
 
 def test_warm_start_of_a_model_fitted_before_the_structure_was_recorded():
