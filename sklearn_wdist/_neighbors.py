@@ -60,6 +60,9 @@ _ROWS_PER_TASK = 512
 # Bytes per entry of a block during the brute-force top-k: the float64 score and,
 # at worst, argpartition's index and a boolean mask over the whole block.
 _BYTES_PER_ENTRY = 17
+# Queries may reach 2**this times the fitted rows' unit: the p=2 ranking
+# squares them, and squares past ~2**1023 overflow.
+_QUERY_RANGE_EXPONENT = 480
 
 
 def _copy_block_rows(n_dims: int, itemsize: int) -> int:
@@ -415,9 +418,11 @@ class WassersteinKNeighborsTransformer(
     n_probe : int, default=16
         Number of inverted lists a query scans with ``faiss_index="ivf"``: the
         recall/speed knob. The search time grows about linearly with it, and a
-        value of at least the number of lists (``n_lists_``) makes the search
-        exact. On the ``p=2`` embeddings of ``benchmarks/scale.py`` (the default
-        order then), recall@10 with the
+        value of at least the number of lists (``n_lists_``) scans every
+        sample: exact up to FAISS's float32 ranking (the distances returned
+        are exact, but two candidates closer than float32 can tell apart may
+        come in either order). On the ``p=2`` embeddings of
+        ``benchmarks/scale.py`` (the default order then), recall@10 with the
         default was 0.998, 0.991, 0.985 and 0.969 for 10^4, 10^5, 2 * 10^5 and
         10^6 samples (0.96 with ``n_probe=12`` and 0.997 with 24 at 2 * 10^5):
         it falls slowly as ``n_samples_fit`` grows. With ``p=1`` (Manhattan)
@@ -829,6 +834,17 @@ class WassersteinKNeighborsTransformer(
         neigh_ind = np.empty((n_queries, n_neighbors), dtype=np.intp)
         for start in range(0, n_queries, rows):
             block = queries[start : start + rows].astype(np.float64)
+            peak = float(np.abs(block).max(initial=0.0))
+            if peak > 0 and math.frexp(peak)[1] - math.frexp(self._unit)[1] > (
+                _QUERY_RANGE_EXPONENT
+            ):
+                # In the fitted rows' unit such queries overflow the search.
+                raise ValueError(
+                    f"X has values up to {peak:.3g}, more than 2**"
+                    f"{_QUERY_RANGE_EXPONENT} times the fitted embeddings' "
+                    f"largest (below {self._unit:.3g}); the search would "
+                    "overflow. Fit and query embeddings of one scale."
+                )
             block /= self._unit
             if self._query_shift is not None:  # rows pickled centred
                 block -= self._query_shift

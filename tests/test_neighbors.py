@@ -814,3 +814,25 @@ def test_search_never_copies_all_queries_to_float64(algorithm):
     # The output and a few MiB of blocks: far below one float64 copy of all
     # queries (24 MiB here), which the search used to make.
     assert peak < output + float64_copy / 2
+
+
+@pytest.mark.parametrize(
+    ("p", "fitted_scale", "query_scale"),
+    [(2, 1e-160, 1.0), (2, 1e-310, 1.0), (1, 1e-300, 1e10)],
+)
+def test_queries_far_beyond_the_fitted_scale_are_refused(p, fitted_scale, query_scale):
+    # In the fitted rows' unit such queries overflow: inf distances, wrong
+    # indices or a misleading "NaN or infinity" error before.
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=2, p=p)
+    transformer.fit(X * fitted_scale)
+    with pytest.raises(ValueError, match="more than 2\\*\\*480 times the fitted"):
+        transformer.kneighbors(np.array([[1.0, 0.0]]) * query_scale)
+    # Within range, the distances are exact.
+    near = WassersteinKNeighborsTransformer(n_neighbors=2, p=p).fit(X * 1e-100)
+    distances, indices = near.kneighbors(np.array([[1.0, 0.0]]))
+    expected_distances, expected_indices = _reference(
+        np.array([[1.0, 0.0]]), X * 1e-100, 2, p
+    )
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
