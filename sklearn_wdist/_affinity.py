@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._pairwise import power_of_two_unit
 from ._validation import check_distance_matrix
 
 __all__ = ["distances_to_affinity"]
@@ -58,7 +59,7 @@ def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
         # In a power-of-two unit near the largest distance (an exact scaling):
         # the median adds the two middle values, whose sum overflows near the
         # largest float, and sigma = inf would make every affinity 1.
-        unit = math.ldexp(1.0, math.frexp(float(values.max()))[1] - 1)
+        unit = power_of_two_unit(float(values.max()))
         sigma = float(np.median(values / unit)) * unit
     elif isinstance(sigma, bool) or not isinstance(sigma, Real):
         raise TypeError(f"sigma must be None or a positive number, got {sigma!r}.")

@@ -69,6 +69,7 @@ from ._whitening import (
     fit_whitening,
     to_network_input,
 )
+from .metrics._retrieval import check_repeated_label
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
@@ -1957,11 +1958,7 @@ default="auto"
         check_is_fitted(self)
         sequences = self._checked_sequences(X)
         _, codes = check_labels(y, len(sequences), name="y")
-        if np.bincount(codes).max() < 2:  # as mean_average_precision_at_r
-            raise ValueError(
-                "y must contain at least one class with two or more sequences; "
-                "every label is unique, so MAP@R is undefined."
-            )
+        check_repeated_label(codes, "y", "sequences")
         embeddings = self._embed(sequences, "X")
         return retrieval_score(embeddings, codes, self.p_)
 

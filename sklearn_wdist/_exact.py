@@ -7,7 +7,6 @@ grid. It returns ``W_p``, never ``W_p^p``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ import ot
 from joblib import delayed, effective_n_jobs
 from scipy import sparse
 
-from ._pairwise import parallel_generator
+from ._pairwise import parallel_generator, power_of_two_unit
 from ._validation import as_numeric_array, check_finite, check_n_jobs, check_p
 
 __all__ = ["pairwise_wasserstein_exact"]
@@ -79,17 +78,13 @@ def _check_feature_sequences(
 
 
 def _scaling_unit(sorted_values: list[np.ndarray]) -> float:
-    """Return a power of two that brings the largest magnitude into [1, 2).
+    """Return the power of two of the largest magnitude, at least ``2**-1000``.
 
-    Its exponent is kept where the unit is a normal float, so only values
-    that are themselves subnormal, or scaled up from below 2**-1000, lose
-    precision.
+    A unit that is a normal float leaves only values that are themselves
+    subnormal, or scaled up from below ``2**-1000``, short of precision.
     """
     largest = max(float(np.abs(values).max()) for values in sorted_values)
-    if largest == 0:
-        return 1.0
-    exponent = math.frexp(largest)[1]  # 2**(exponent - 1) <= largest < 2**exponent
-    return math.ldexp(1.0, min(max(exponent - 1, -1000), 1023))
+    return max(power_of_two_unit(largest), 2.0**-1000) if largest > 0 else 1.0
 
 
 def _exact_rows(

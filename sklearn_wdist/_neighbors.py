@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docs import DocumentationLinkMixin
-from ._pairwise import pairwise_wasserstein
+from ._pairwise import pairwise_wasserstein, power_of_two_unit
 from ._validation import (
     check_embedding_order,
     check_int,
@@ -614,9 +614,7 @@ class WassersteinKNeighborsTransformer(
         # would no longer go to the smaller index. The p=2 ranking and FAISS
         # centre block by block (distances are translation invariant, and
         # centring reduces their rounding).
-        largest = float(np.abs(X).max())
-        # Half of 2**exponent: 2**1024 is no float.
-        self._unit = math.ldexp(0.5, math.frexp(largest)[1]) if largest > 0 else 1.0
+        self._unit = power_of_two_unit(float(np.abs(X).max()))
         fitted = X.astype(np.float64)  # float32 / float64 is float32 in NumPy 1
         fitted /= self._unit
         self._centre = fitted.mean(axis=0)
@@ -834,7 +832,7 @@ class WassersteinKNeighborsTransformer(
         neigh_ind = np.empty((n_queries, n_neighbors), dtype=np.intp)
         for start in range(0, n_queries, rows):
             block = queries[start : start + rows].astype(np.float64)
-            peak = float(np.abs(block).max(initial=0.0))
+            peak = max(float(block.max(initial=0.0)), -float(block.min(initial=0.0)))
             if peak > 0 and math.frexp(peak)[1] - math.frexp(self._unit)[1] > (
                 _QUERY_RANGE_EXPONENT
             ):

@@ -52,6 +52,18 @@ _CANCELLATION_RTOL = 1e-6
 _RECOMPUTE_BATCH = 2048
 
 
+def power_of_two_unit(largest: float) -> float:
+    """Return the power of two ``u`` with ``u <= largest < 2 * u`` (1 for 0).
+
+    Dividing by it changes no significant bit and brings the data into
+    ``[-2, 2)``, where squares neither overflow nor underflow; ``2 * u`` would
+    not do, as ``2**1024`` is no float.
+    """
+    if largest <= 0:
+        return 1.0
+    return math.ldexp(0.5, math.frexp(largest)[1])
+
+
 # --------------------------------------------------------------------------- #
 # Distances on transform output (quantile embeddings)
 # --------------------------------------------------------------------------- #
@@ -121,9 +133,7 @@ def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     # Dividing by a power of two brings the data into [-1, 1] without changing a
     # single significant bit, so results are unchanged where nothing overflows.
     largest = max(np.abs(a).max(), 0.0 if b is None else np.abs(b).max())
-    # 2 ** exponent with largest < 2 ** exponent <= 2 ** 1024 (no such float):
-    # half of it is a float, and the data lands in [-2, 2].
-    unit = math.ldexp(0.5, math.frexp(largest)[1]) if largest > 0 else 1.0
+    unit = power_of_two_unit(float(largest))
     # Distances are translation invariant; centring shrinks ||a||^2 + ||b||^2 and
     # with it the cancellation error of the GEMM form. The centre is computed once
     # from all rows, so it does not depend on chunking. Centring rounds each value

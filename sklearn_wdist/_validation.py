@@ -225,7 +225,7 @@ def multiindex_instances(X: Any) -> Any:
 
     ``None`` for anything else (whose sequences are numbered).
     """
-    if type(X).__name__ != "DataFrame" or getattr(X.index, "nlevels", 1) != 2:
+    if not _is_dataframe(X) or getattr(X.index, "nlevels", 1) != 2:
         return None
     import pandas as pd
 

@@ -204,13 +204,17 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
     0.9
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    score = map_at_r_of_leading_items(matrix, codes)
-    if np.isnan(score):
+    check_repeated_label(codes, "labels", "items")
+    return map_at_r_of_leading_items(matrix, codes)
+
+
+def check_repeated_label(codes: np.ndarray, name: str, items: str) -> None:
+    """Refuse labels of which none repeats: no query has ``R >= 1``."""
+    if np.bincount(codes).max() < 2:
         raise ValueError(
-            "labels must contain at least one class with two or more items; "
+            f"{name} must contain at least one class with two or more {items}; "
             "every label is unique, so MAP@R is undefined."
         )
-    return score
 
 
 def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:

@@ -56,15 +56,16 @@ class WassersteinTripletLoss(nn.Module):
                 f"got {mining!r}."
             )
         if not (isinstance(margin, str) and margin == "soft"):
-            if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+            # NaN fails ">= 0"; bool is no margin.
+            if (
+                isinstance(margin, bool)
+                or not isinstance(margin, numbers.Real)
+                or not margin >= 0
+            ):
                 raise ValueError(
                     f"margin must be a non-negative float or 'soft', got {margin!r}."
                 )
             margin = float(margin)  # a NumPy scalar from a parameter grid
-            if not margin >= 0:
-                raise ValueError(
-                    f"margin must be a non-negative float or 'soft', got {margin!r}."
-                )
         self.distance = (
             distance if distance is not None else QuantileWassersteinDistance(p)
         )

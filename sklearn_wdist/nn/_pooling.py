@@ -111,11 +111,13 @@ def quantile_pooling(
     mask = lengths_to_mask(lengths, n_timepoints)
     # Padded steps sort to the end and are never gathered.
     ordered = features.masked_fill(~mask, float("inf")).sort(dim=-1).values
-    # Positions in float64 on the CPU (Apple's MPS has no float64); only the
-    # indices and fractions go to the features' device.
+    # Positions in float64 on the features' device, except on Apple's MPS,
+    # which has no float64: there on the CPU, and only the indices and
+    # fractions go to the device.
     device = features.device
-    levels = quantile_levels(n_quantiles)
-    last = (lengths.detach().to("cpu", torch.float64) - 1.0)[:, None]
+    work = torch.device("cpu") if device.type == "mps" else device
+    levels = quantile_levels(n_quantiles).to(work)
+    last = (lengths.detach().to(work, torch.float64) - 1.0)[:, None]
     shape = (batch, n_features, n_quantiles)
     if method == "inverted_cdf":
         rank = (levels[None, :] * (last + 1.0)).ceil() - 1.0
