@@ -490,9 +490,10 @@ default="auto"
         whitening and gates are the labelled fit's, and
         held-out sequences (``early_stopping``) are not trained on. User
         ``callbacks`` see the labelled training only; the pre-training's
-        record is ``pretraining_history_``. Ignored by ``fit(X)``, which is
-        label-free already, and by a warm start, which continues a trained
-        encoder.
+        record is ``pretraining_history_``. Its batches, views and dropout
+        masks come from a random stream of its own, derived from
+        ``random_state``. Ignored by ``fit(X)``, which is label-free already,
+        and by a warm start, which continues a trained encoder.
     max_epochs : int, default=30
         Number of epochs (at most, with early stopping); an epoch draws about
         ``n_sequences`` sequences.
@@ -930,7 +931,7 @@ default="auto"
         )
         pretraining = None  # the views of this fit's label-free pre-training
         if y is not None and previous is None and self.pretraining is not None:
-            pretraining = self._pretraining_augmentation(seed)
+            pretraining = self._pretraining_augmentation(_pretraining_seed(seed))
         train_index, valid_index = self._split(codes, seed, supervised=y is not None)
         self._check_monitors(validating=len(valid_index) > 0)
         if previous is None:
@@ -965,7 +966,12 @@ default="auto"
         pretraining_history = None
         if pretraining is not None:
             pretraining_history = self._pretrain(
-                module, inputs, train_index, seed, device, pretraining
+                module,
+                inputs,
+                train_index,
+                _pretraining_seed(seed),
+                device,
+                pretraining,
             )
         elif previous is not None:  # the pre-training of the fit continued
             pretraining_history = self.pretraining_history_
@@ -1984,6 +1990,18 @@ default="auto"
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _pretraining_seed(seed: int) -> int:
+    """Return the seed of the label-free pre-training, derived from the fit's.
+
+    The labelled stage draws its batches, dropout masks and views from
+    ``seed``, ``seed + 1`` and ``seed + 2``; the pre-training draws its own
+    from a stream spawned from ``seed``, so the two stages never repeat each
+    other's random numbers.
+    """
+    (child,) = np.random.SeedSequence(seed).spawn(1)
+    return int(child.generate_state(1)[0] % np.iinfo(np.int32).max)
 
 
 def _had_a_loss(epochs) -> bool:

@@ -155,6 +155,35 @@ def test_user_callbacks_see_the_labelled_training_only(data):
     assert (counter.trainings, counter.epochs) == (1, TINY["max_epochs"])
 
 
+def test_the_two_stages_draw_from_different_random_streams(data, monkeypatch):
+    # Both stages augment here; each builds a batch sampler and a view generator.
+    import sklearn_wdist._embedder as embedder_module
+
+    seeds = {"sampler": [], "views": []}
+
+    class RecordingSampler(embedder_module.ClassBalancedBatchSampler):
+        def __init__(self, *args, seed, **kwargs):
+            seeds["sampler"].append(seed)
+            super().__init__(*args, seed=seed, **kwargs)
+
+    class RecordingViews(embedder_module.AugmentingCollate):
+        def __init__(self, *args):
+            seeds["views"].append(args[-1])
+            super().__init__(*args)
+
+    monkeypatch.setattr(embedder_module, "ClassBalancedBatchSampler", RecordingSampler)
+    monkeypatch.setattr(embedder_module, "AugmentingCollate", RecordingViews)
+    X, y = data
+    WassersteinSequenceEmbedder(
+        **PRETRAINED, crop_fraction=0.8, scale_std=0.1, random_state=0
+    ).fit(X, y)
+    assert len(seeds["sampler"]) == len(seeds["views"]) == 2
+    pretraining_seed, labelled_seed = seeds["sampler"]
+    # No stream of one stage (seed, seed + 1, seed + 2) is one of the other's.
+    assert abs(pretraining_seed - labelled_seed) > 2
+    assert seeds["views"][0] != seeds["views"][1]
+
+
 def test_pretraining_with_identical_views_is_refused_before_training(
     data, recording_loss, monkeypatch
 ):
