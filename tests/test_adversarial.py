@@ -395,6 +395,34 @@ def test_transform_output_that_overflows_raises(data):
         model.step_features(X[:2] * 1e17)
 
 
+class LogOfShifted(nn.Module):
+    """NaN features at any step whose first channel is below -3."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x) * torch.log(x[:, :1] + 3.0)
+
+
+def test_a_nan_feature_at_one_step_is_reported_not_dropped(data):
+    # Sorting puts NaN after everything, so the quantiles used to skip it.
+    X, y = data
+    X = np.clip(np.asarray(X), -2.0, None)
+    model = WassersteinSequenceEmbedder(
+        encoder=LogOfShifted(), n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    poisoned = X.copy()
+    poisoned[1, 0, 3] = -4.0  # one step of one sequence
+    with pytest.raises(FloatingPointError):
+        model.transform(poisoned)
+    with pytest.raises(FloatingPointError):
+        WassersteinSequenceEmbedder(
+            encoder=LogOfShifted(), n_quantiles=4, max_epochs=1, random_state=0
+        ).fit(poisoned, y)
+
+
 def test_lr_overflowing_float32_is_rejected_before_training(data):
     X, y = data
     with pytest.raises(ValueError, match="lr=1e\\+300 cannot be used"):

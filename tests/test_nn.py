@@ -58,6 +58,38 @@ def test_quantile_pooling_equals_numpy_on_valid_steps(n_quantiles, seed, method)
         np.testing.assert_allclose(got[i], expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["linear", "inverted_cdf"])
+@pytest.mark.parametrize("pad", [0, 5])
+def test_a_nan_at_a_valid_step_makes_that_feature_nan_as_in_numpy(method, pad):
+    # Sorting puts NaN after padding's inf, so without care it was dropped.
+    rng = np.random.default_rng(4)
+    sequence = rng.normal(size=(2, 40))
+    sequence[0, 7] = np.nan
+    other = rng.normal(size=(2, 40 + pad))
+    x, lens = _padded([sequence, other])
+    got = quantile_pooling(x, lens, 16, method).numpy()
+    levels = (np.arange(16) + 0.5) / 16
+    expected = np.quantile(sequence, levels, axis=1, method=method).T
+    assert np.isnan(expected[0]).all() and np.isnan(got[0, 0]).all()
+    np.testing.assert_allclose(got[0, 1], expected[1], rtol=1e-12)
+    assert np.isfinite(got[1]).all()
+
+
+@pytest.mark.parametrize("n_quantiles", [0, -1])
+def test_pooling_refuses_no_quantile_levels(n_quantiles):
+    x, lens = _padded([np.zeros((1, 3))])
+    with pytest.raises(ValueError, match="n_quantiles must be at least 1"):
+        quantile_pooling(x, lens, n_quantiles)
+    with pytest.raises(ValueError, match="n_quantiles must be at least 1"):
+        QuantileEmbedding(ConvEncoder(1, n_features=2), n_quantiles)
+
+
+@pytest.mark.parametrize("n_quantiles", [True, 2.0, "4"])
+def test_pooling_refuses_what_is_no_number_of_levels(n_quantiles):
+    with pytest.raises(TypeError, match="n_quantiles must be an integer"):
+        QuantileEmbedding(ConvEncoder(1, n_features=2), n_quantiles)
+
+
 def test_quantile_levels_are_midpoints():
     np.testing.assert_allclose(quantile_levels(5).numpy(), [0.1, 0.3, 0.5, 0.7, 0.9])
 
@@ -148,6 +180,16 @@ class DropFirstSteps(nn.Module):
         return x[..., 3:]
 
 
+def test_a_user_batch_norm_failing_on_a_lone_short_sequence_says_why():
+    encoder = nn.Sequential(nn.Conv1d(1, 4, 1), nn.BatchNorm1d(4))
+    model = QuantileEmbedding(encoder, 4).train()
+    x, lens = _padded([np.ones((1, 3), "float32"), np.ones((1, 1), "float32")])
+    with pytest.raises(ValueError, match=r"1 sequence\(s\) of length 1.*BatchNorm1d"):
+        model(x, lens)
+    model.eval()  # running statistics: fine
+    assert model(x, lens).shape == (2, 4, 4)
+
+
 def test_user_encoder_returning_no_steps_raises():
     model = QuantileEmbedding(DropFirstSteps(), 5)
     with pytest.raises(ValueError, match="too short"):
@@ -186,6 +228,9 @@ def test_distance_gradient_is_finite_where_embeddings_coincide(p):
 def test_distance_rejects_bad_p():
     with pytest.raises(ValueError, match="p must be 1 or 2"):
         QuantileWassersteinDistance(3)
+    with pytest.raises(TypeError, match="p must be an int"):
+        QuantileWassersteinDistance(True)
+    assert QuantileWassersteinDistance(np.int64(1)).p == 1
 
 
 # ------------------------------------------------------------------ mining
@@ -664,6 +709,19 @@ def test_partial_state_loads_leave_the_flags_and_weights_alone():
 def test_norm_takes_batchnorm_arguments_by_position():
     norm = MaskedBatchNorm1d(3, 1e-3, 0.2)
     assert (norm.eps, norm.momentum) == (1e-3, 0.2)
+
+
+def test_norm_without_momentum_keeps_the_cumulative_average_as_torch_does():
+    torch.manual_seed(0)
+    ours = MaskedBatchNorm1d(3, momentum=None)
+    theirs = nn.BatchNorm1d(3, momentum=None)
+    for _ in range(4):
+        x = torch.randn(5, 3, 7, dtype=torch.float32) * 3 + 1
+        mask = torch.ones(5, 1, 7, dtype=torch.bool)
+        torch.testing.assert_close(ours(x, mask), theirs(x))
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+    assert ours.num_batches_tracked == theirs.num_batches_tracked == 4
 
 
 def test_norm_judges_variation_relative_to_the_channel_scale():

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 import torch
+
+
+def check_order(p: Any) -> int:
+    """Return ``p`` as an int after checking it is 1 or 2 (no scikit-learn here)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral):
+        raise TypeError(
+            f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
+        )
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}.")
+    return int(p)
 
 
 def _safe_sqrt(squared: torch.Tensor, eps: float) -> torch.Tensor:
@@ -42,9 +56,7 @@ class QuantileWassersteinDistance:
     """
 
     def __init__(self, p: int = 2, eps: float = 1e-12) -> None:
-        if p not in (1, 2):
-            raise ValueError(f"p must be 1 or 2, got {p!r}.")
-        self.p = p
+        self.p = check_order(p)
         self.eps = eps
 
     def _reduce(self, difference: torch.Tensor) -> torch.Tensor:

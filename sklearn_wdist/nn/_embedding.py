@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._pooling import mean_pooling, quantile_pooling
+from ._pooling import _check_n_quantiles, mean_pooling, quantile_pooling
 
 
 class QuantileEmbedding(nn.Module):
@@ -16,7 +16,12 @@ class QuantileEmbedding(nn.Module):
     lengths and must keep their output on valid steps independent of padding. Any
     other module mapping ``(batch, C, T)`` to ``(batch, K, T')`` is run on groups of
     equal-length sequences without padding, so its embeddings never see padding
-    either.
+    either. In training each such group is a batch of its own: statistics that
+    the encoder takes over the batch (a :class:`torch.nn.BatchNorm1d`) come from
+    the sequences of one length only, so with varied lengths they are often
+    those of a single sequence. An encoder that normalises over the batch
+    should accept the lengths and normalise over the valid steps of the whole
+    batch, as :class:`~sklearn_wdist.nn.MaskedBatchNorm1d` does.
 
     Parameters
     ----------
@@ -49,6 +54,7 @@ class QuantileEmbedding(nn.Module):
         super().__init__()
         if pooling not in ("quantile", "mean"):
             raise ValueError(f"pooling must be 'quantile' or 'mean', got {pooling!r}.")
+        _check_n_quantiles(n_quantiles)
         self.pooling = pooling
         self.encoder = encoder
         self.n_quantiles = n_quantiles
@@ -90,7 +96,19 @@ class QuantileEmbedding(nn.Module):
         groups = []
         for length in torch.unique(lengths).tolist():
             index = torch.nonzero(lengths == length).flatten()
-            groups.append((index, self._encode(x[index, :, :length])))
+            try:
+                features = self._encode(x[index, :, :length])
+            except ValueError as error:
+                if not self.training:
+                    raise
+                raise ValueError(
+                    f"the encoder failed in training on the {len(index)} "
+                    f"sequence(s) of length {length} of this batch, which an "
+                    "encoder without accepts_lengths sees as a batch of its own "
+                    "(batch statistics, as in BatchNorm1d, are taken over it): "
+                    f"{error}"
+                ) from error
+            groups.append((index, features))
         n_features = groups[0][1].shape[1]
         longest = max(features.shape[-1] for _, features in groups)
         out = x.new_zeros((x.shape[0], n_features, longest))

@@ -104,8 +104,9 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     num_features : int
         Number of channels.
     **kwargs
-        Passed to :class:`torch.nn.BatchNorm1d`: ``eps``, ``momentum`` (a float)
-        and ``affine``. Without running statistics
+        Passed to :class:`torch.nn.BatchNorm1d`: ``eps``, ``momentum`` (a
+        float, or ``None`` for the cumulative average of the batch
+        statistics) and ``affine``. Without running statistics
         (``track_running_stats=False``) batch statistics are used in both modes.
 
     Examples
@@ -175,9 +176,15 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
             if self.track_running_stats and self.running_mean is not None:
                 with torch.no_grad():
                     unbiased = var * count / (count - 1).clamp(min=1.0)
-                    self.running_mean.lerp_(mean, self.momentum)
-                    self.running_var.lerp_(unbiased, self.momentum)
                     self.num_batches_tracked += 1
+                    # momentum=None: the cumulative average, as in BatchNorm1d.
+                    weight = (
+                        1.0 / float(self.num_batches_tracked)
+                        if self.momentum is None
+                        else self.momentum
+                    )
+                    self.running_mean.lerp_(mean, weight)
+                    self.running_var.lerp_(unbiased, weight)
                     self.varied |= scaled
         else:  # running statistics, so flags (__setstate__ adds old modules')
             mean, var, scaled = self.running_mean, self.running_var, self.varied

@@ -7,25 +7,15 @@ loss or miner that comes from PML.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
+from ._distances import check_order
+
 _PML = "pytorch_metric_learning"
-
-
-def _check_order(p: Any) -> int:
-    """Return ``p`` as an int after checking it is 1 or 2 (no scikit-learn here)."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Integral):
-        raise TypeError(
-            f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
-        )
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p!r}.")
-    return int(p)
 
 
 def from_metric_learning(obj: Any) -> bool:
@@ -178,7 +168,7 @@ class MetricLearningLoss(nn.Module):
                 "miner must be None or a callable taking (embeddings, labels), "
                 f"got {type(miner).__name__}."
             )
-        self.p = _check_order(p)
+        self.p = check_order(p)
         _check_distance(loss, "loss", self.p)
         if miner is not None:
             _check_distance(miner, "miner", self.p)

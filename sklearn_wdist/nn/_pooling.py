@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -105,12 +107,18 @@ def quantile_pooling(
     >>> quantile_pooling(h, torch.tensor([3]), 2)
     tensor([[[1.5000, 2.5000]]])
     """
+    _check_n_quantiles(n_quantiles)
     if method not in QUANTILE_METHODS:
         raise ValueError(f"method must be one of {QUANTILE_METHODS}, got {method!r}.")
     batch, n_features, n_timepoints = features.shape
     mask = lengths_to_mask(lengths, n_timepoints)
     # Padded steps sort to the end and are never gathered.
     ordered = features.masked_fill(~mask, float("inf")).sort(dim=-1).values
+    # torch.sort puts NaN after every value, padding's inf included, so a NaN
+    # at a valid step would never be gathered; as in numpy.quantile, such a
+    # feature gets NaN quantiles (which the finiteness checks then report).
+    # Padded steps hold inf, so the last sorted step is NaN exactly then.
+    has_nan = ordered[..., -1:].isnan()
     # Positions in float64 on the features' device, except on Apple's MPS,
     # which has no float64: there on the CPU, and only the indices and
     # fractions go to the device.
@@ -122,7 +130,8 @@ def quantile_pooling(
     if method == "inverted_cdf":
         rank = (levels[None, :] * (last + 1.0)).ceil() - 1.0
         index = rank.clamp(min=0.0).minimum(last).long().to(device)
-        return ordered.gather(-1, index[:, None, :].expand(shape))
+        quantiles = ordered.gather(-1, index[:, None, :].expand(shape))
+        return quantiles.masked_fill(has_nan, float("nan"))
     position = levels[None, :] * last
     lower = position.floor()
     fraction = (position - lower).to(device, features.dtype)[:, None, :]
@@ -130,7 +139,16 @@ def quantile_pooling(
     upper_index = torch.minimum(lower_index + 1, last.long().to(device))
     low = ordered.gather(-1, lower_index[:, None, :].expand(shape))
     high = ordered.gather(-1, upper_index[:, None, :].expand(shape))
-    return low + fraction * (high - low)
+    return (low + fraction * (high - low)).masked_fill(has_nan, float("nan"))
+
+
+def _check_n_quantiles(n_quantiles) -> None:
+    if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, numbers.Integral):
+        raise TypeError(
+            f"n_quantiles must be an integer, got {type(n_quantiles).__name__}."
+        )
+    if n_quantiles < 1:
+        raise ValueError(f"n_quantiles must be at least 1, got {n_quantiles}.")
 
 
 class QuantilePooling(nn.Module):
@@ -153,6 +171,7 @@ class QuantilePooling(nn.Module):
 
     def __init__(self, n_quantiles: int, method: str = "linear") -> None:
         super().__init__()
+        _check_n_quantiles(n_quantiles)
         self.n_quantiles = n_quantiles
         self.method = method
 
