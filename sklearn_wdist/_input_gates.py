@@ -9,9 +9,11 @@ channel's share is ``1 - F_crit / F`` clipped to ``[0, 1]``, the larger of
 that of its values and that of its differences, where ``F_crit`` is the
 ``1 - significance`` quantile of the F distribution with ``K - 1`` and
 ``n - K`` degrees of freedom (``K`` classes, ``n`` sequences): a channel opens
-only as far as its class differences exceed what sampling noise gives in all
-but a ``significance`` share of cases. The gates are the shares divided by the
-largest one.
+only as far as its class differences exceed what sampling noise gives. The
+levels' sums of squares are correlated (conservative) and the larger of two
+tests is taken (liberal), so ``significance`` is a nominal level, not the
+rate at which a channel without class effect opens. The gates are the shares
+divided by the largest one.
 """
 
 from __future__ import annotations

@@ -57,19 +57,34 @@ def fit_whitening(
         whitened steps are the same. Directions without any variation in the
         standardised steps get the average variance instead of their shrunk
         one; a channel without any variation around the centres is taken in a
-        power-of-two unit near its largest deviation from the mean; every
-        channel constant gives the identity.
+        power-of-two unit near its largest deviation from the mean (when no
+        channel varies around the centres, the matrix is the diagonal of those
+        units' inverses; the identity when every channel is constant). A
+        channel constant over the steps (of a class) has that value as its
+        mean (centre), not a neighbour of it rounded from the sum.
+
+    Raises
+    ------
+    ValueError
+        If a channel's largest deviation is below float64's normal range, too
+        small to be scaled up.
     """
     n_channels = sequences[0].shape[0]
     lengths = np.array([s.shape[1] for s in sequences])
     # Means from per-sequence sums: no copy of all the steps is made.
     sums = np.stack([s.sum(axis=1, dtype=np.float64) for s in sequences])
-    mean = sums.sum(axis=0) / lengths.sum()
+    maxima = np.stack([s.max(axis=1) for s in sequences]).astype(np.float64)
+    minima = np.stack([s.min(axis=1) for s in sequences]).astype(np.float64)
+    mean = _exact_if_constant(sums.sum(axis=0) / lengths.sum(), maxima, minima)
     if kind == "within_class":
         centres = np.empty((len(codes), n_channels))
         for code in np.unique(codes):
             members = codes == code
-            centres[members] = sums[members].sum(axis=0) / lengths[members].sum()
+            centres[members] = _exact_if_constant(
+                sums[members].sum(axis=0) / lengths[members].sum(),
+                maxima[members],
+                minima[members],
+            )
     else:
         centres = np.broadcast_to(mean, (len(codes), n_channels))
     # The covariance is estimated on at most _MAX_STEPS steps, drawn before
@@ -92,9 +107,7 @@ def fit_whitening(
         axis=1,
     )
     # Largest deviation of each channel from its overall mean, over all steps.
-    highest = np.max([s.max(axis=1) for s in sequences], axis=0).astype(np.float64)
-    lowest = np.min([s.min(axis=1) for s in sequences], axis=0).astype(np.float64)
-    peaks = np.maximum(highest - mean, mean - lowest)
+    peaks = np.maximum(maxima.max(axis=0) - mean, mean - minima.min(axis=0))
     if n_channels == 1 and _SAFE_LOW < peaks[0] < _SAFE_HIGH:
         # One channel: whitening only rescales it, and ordinary values keep the
         # plain computation (the same matrix, bit for bit, as without units).
@@ -118,8 +131,9 @@ def fit_whitening(
         empirical /= np.outer(spread, spread)
         units = units * spread
     average = np.trace(empirical) / n_channels
-    if average <= 0.0:
-        return mean, np.eye(n_channels)
+    if average <= 0.0:  # no channel varies around the centres
+        with np.errstate(over="ignore", divide="ignore"):  # refused below
+            return mean, _finite(np.diag(1.0 / units), peaks)
     # Ledoit-Wolf: (1 - a) * empirical + a * average * I, which has the
     # eigenvectors of the empirical covariance (correlation).
     shrinkage = ledoit_wolf_shrinkage(centred.T, assume_centered=True)
@@ -131,7 +145,34 @@ def fit_whitening(
     degenerate = eigenvalues <= _DEGENERATE * eigenvalues.max()
     shrunk[degenerate] = average
     root = (eigenvectors * shrunk**-0.5) @ eigenvectors.T
-    return mean, root / units[None, :]
+    with np.errstate(over="ignore", divide="ignore"):  # refused below
+        return mean, _finite(root / units[None, :], peaks)
+
+
+def _exact_if_constant(
+    means: np.ndarray, maxima: np.ndarray, minima: np.ndarray
+) -> np.ndarray:
+    """``means`` with the value itself for every channel constant over the steps.
+
+    The mean of a constant 0.1 rounds to a neighbour of 0.1; the steps would
+    then deviate from it by a rounding error, which the whitening would take
+    for the channel's spread and scale up by about 1e16.
+    """
+    highest, lowest = maxima.max(axis=0), minima.min(axis=0)
+    return np.where(highest == lowest, highest, means)
+
+
+def _finite(matrix: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Return ``matrix``; refuse channels too small to be scaled up in float64."""
+    if np.isfinite(matrix).all():
+        return matrix
+    smallest = peaks[peaks > 0].min()
+    raise ValueError(
+        f"X: a channel deviates from its mean by at most {smallest:.3g}, below "
+        f"float64's normal range ({np.finfo(np.float64).tiny:.3g}), so the "
+        "whitening cannot bring it to a unit scale; multiply the data by a "
+        "large constant."
+    )
 
 
 def channel_means(sequences: list[np.ndarray]) -> np.ndarray:

@@ -88,6 +88,52 @@ def test_constant_channels_give_finite_matrices():
     assert np.all(np.isfinite(matrix))
 
 
+@pytest.mark.parametrize("kind", ["within_class", "total"])
+@pytest.mark.parametrize("levels", [(0.1, 0.1), (0.1, 0.7), (1.0, 1.0), (1.0, 2.0)])
+def test_a_constant_that_its_mean_would_round_is_not_amplified(kind, levels):
+    # The float64 mean of 0.1 repeated is not 0.1: its rounding error was
+    # taken for the channel's spread and scaled up by about 1e16.
+    rng = np.random.default_rng(0)
+    codes = np.repeat([0, 1], 6)
+    sequences = [
+        np.vstack([rng.normal(size=30) + code, np.full(30, levels[code])])
+        for code in codes
+    ]
+    mean, matrix = fit_whitening(sequences, codes, kind, np.random.default_rng(0))
+    assert np.abs(matrix).max() < 4.0
+    if levels[0] == levels[1]:
+        assert mean[1] == levels[0]
+        out = to_network_input(sequences, mean, matrix)
+        assert all(np.all(o[1] == 0.0) for o in out)
+
+
+def test_channels_without_any_variation_around_the_centres_keep_their_scale():
+    # Every channel constant within its class, one in tiny units: each is
+    # taken in its own power-of-two unit, not passed as it is (float32 would
+    # flush the tiny one to zero).
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    values = {0: (1.0, 1.0), 1: (2.0, 3.0), 2: (4.0, 2.0)}
+    sequences = [
+        np.array([[values[c][0] * 1e-46], [values[c][1]]]) * np.ones((2, 4))
+        for c in codes
+    ]
+    mean, matrix = fit_whitening(
+        sequences, codes, "within_class", np.random.default_rng(0)
+    )
+    assert np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0
+    out = to_network_input(sequences, mean, matrix)
+    tiny = [o[0, 0] for o in out[::2]]
+    assert len(set(tiny)) == 3 and all(0.1 <= abs(v) <= 2.0 for v in tiny)
+
+
+def test_a_channel_below_the_normal_range_is_refused_with_a_reason():
+    rng = np.random.default_rng(0)
+    codes = np.repeat([0, 1], 4)
+    sequences = [rng.normal(size=(2, 10)) * 1e-310 for _ in codes]
+    with pytest.raises(ValueError, match="below float64's normal range"):
+        fit_whitening(sequences, codes, "within_class", np.random.default_rng(0))
+
+
 def test_directions_without_variation_are_not_amplified():
     """A channel constant within each class gets the average variance.
 
