@@ -1399,7 +1399,9 @@ default="auto"
     def _probe(module: QuantileEmbedding, sequences: list[np.ndarray], name: str):
         """Run the shortest sequence through the module to catch bad encoders early."""
         shortest = min(sequences, key=lambda s: s.shape[-1])
-        x = torch.from_numpy(shortest[None]).to(module_device(module))
+        # A copy: the input may be the caller's own float32 array (a user
+        # encoder without whitening), which an in-place encoder would change.
+        x = torch.tensor(shortest[None], device=module_device(module))
         try:
             return module.probe(x)
         except ValueError as error:

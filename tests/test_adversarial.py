@@ -549,6 +549,33 @@ def test_from_tslearn_reads_the_channels_last_layout(fitted, data):
     )
 
 
+class ReluInPlace(nn.Module):
+    """A user encoder that takes the lengths and writes to its input."""
+
+    accepts_lengths = True
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 1)
+
+    def forward(self, x, lengths):
+        return self.conv(torch.relu_(x))
+
+
+def test_an_encoder_writing_to_its_input_never_changes_the_callers_arrays(data):
+    X, y = data
+    X = np.asarray(X, dtype=np.float32)  # passed on without a copy
+    before = X.copy()
+    model = WassersteinSequenceEmbedder(
+        encoder=ReluInPlace(), n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(X, before)
+    X.flags.writeable = False
+    model.transform(X)
+    model.step_features(list(X[:3]))
+    np.testing.assert_array_equal(X, before)
+
+
 def _nested_univ(X):
     return pd.DataFrame(
         {f"dim_{c}": [pd.Series(x[c]) for x in X] for c in range(np.shape(X[0])[0])}
