@@ -263,6 +263,13 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "step needs the sequence it belongs to."
             )
         time_values = X.index.get_level_values(1)
+        if pd.api.types.infer_dtype(time_values, skipna=True) in ("string", "bytes"):
+            raise TypeError(
+                f"{name} has time index values that are strings, which sort as "
+                "text ('10' before '2'), not as times; convert the second "
+                "index level to numbers or datetimes (pd.to_numeric, "
+                "pd.to_datetime) first."
+            )
         try:
             times, _ = pd.factorize(time_values, sort=True)
         except TypeError as error:

@@ -642,6 +642,21 @@ def test_pd_multiindex_with_a_repeated_or_missing_time_is_rejected(fitted, data)
         fitted.transform(frame)
 
 
+def test_pd_multiindex_times_as_text_are_refused_not_sorted_as_text(fitted, data):
+    # "10" sorts before "2": read as text, the steps came out of time order.
+    X, _ = data
+    frame = _multiindex(X[:3])
+    times = frame.index.get_level_values(1).astype(str)
+    frame.index = pd.MultiIndex.from_arrays([frame.index.get_level_values(0), times])
+    with pytest.raises(TypeError, match=r"time index values that are strings"):
+        fitted.transform(frame)
+    numeric = frame.copy()
+    numeric.index = pd.MultiIndex.from_arrays(
+        [frame.index.get_level_values(0), pd.to_numeric(times)]
+    )
+    np.testing.assert_array_equal(fitted.transform(numeric), fitted.transform(X[:3]))
+
+
 def test_a_list_of_channels_last_items_warns(data):
     X, _ = data
     items = [x.T for x in X]  # sktime's df-list layout: (n_timepoints, n_channels)
