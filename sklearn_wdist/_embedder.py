@@ -56,6 +56,8 @@ from ._training import (
 )
 from ._validation import (
     DEFAULT_ORDER,
+    channel_names,
+    check_channel_names,
     check_int,
     check_labels,
     check_sequences,
@@ -596,6 +598,12 @@ default="auto"
     ----------
     n_features_in_ : int
         Number of channels seen in ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the channels seen in ``fit``; only defined when ``X`` was a
+        ``pd-multiindex`` or ``nested_univ`` DataFrame whose columns are all
+        strings. Later calls with such a frame must name the same channels in
+        the same order (a ``ValueError`` otherwise); arrays are read by
+        position.
     classes_ : ndarray
         Class labels seen in ``fit``; only defined after a fit with labels.
     quantile_levels_ : ndarray of shape (n_quantiles,)
@@ -928,6 +936,8 @@ default="auto"
         sequences = check_sequences(
             X, name="X", n_channels=None if previous is None else self.n_features_in_
         )
+        if previous is not None:
+            check_channel_names(getattr(self, "feature_names_in_", None), X, "X")
         if y is None:
             classes, codes = None, self._check_unsupervised(len(sequences))
         else:
@@ -1016,6 +1026,15 @@ default="auto"
         self.input_row_weights_ = row_weights
         self.input_gates_ = gates
         self.pretraining_history_ = pretraining_history
+        names = (
+            channel_names(X)
+            if previous is None
+            else self.__dict__.get("feature_names_in_")
+        )
+        if names is not None:
+            self.feature_names_in_ = names
+        elif "feature_names_in_" in self.__dict__:
+            del self.feature_names_in_  # a refit on unnamed channels
         if previous is None:  # what a warm start may not change
             self._built_with = {
                 name: getattr(self, name) for name in _STRUCTURAL_PARAMETERS
@@ -1798,6 +1817,7 @@ default="auto"
         """Validate ``X`` against the fit (views of the caller's data, no copy)."""
         check_is_fitted(self)
         sequences = check_sequences(X, name=name, n_channels=self.n_features_in_)
+        check_channel_names(getattr(self, "feature_names_in_", None), X, name)
         if self.user_encoder_:
             # The shortest sequence must pass the user's encoder before any
             # batch is embedded.

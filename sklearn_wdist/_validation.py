@@ -215,6 +215,45 @@ def _is_dataframe(X: Any) -> bool:
     return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
 
 
+def channel_names(X: Any) -> np.ndarray | None:
+    """Channel names of a ``pd-multiindex`` or ``nested_univ`` frame, or None.
+
+    The columns of such frames are channels; they count as names when every
+    one is a string (scikit-learn's rule for ``feature_names_in_``). A frame of
+    plain numbers holds univariate sequences, one per row: its columns are
+    time steps, not channels, and give no names.
+    """
+    if not _is_dataframe(X) or X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    import pandas as pd
+
+    of_sequences = isinstance(X.index, pd.MultiIndex) or isinstance(
+        X.iat[0, 0], pd.Series | np.ndarray | list
+    )
+    columns = list(X.columns)
+    if of_sequences and all(isinstance(column, str) for column in columns):
+        return np.asarray(columns, dtype=object)
+    return None
+
+
+def check_channel_names(fitted: np.ndarray | None, X: Any, name: str) -> None:
+    """Refuse channels named otherwise, or in another order, than in fit.
+
+    Checked when both the fit and ``X`` name their channels; input without
+    names (arrays) is read by position, as it always is.
+    """
+    names = channel_names(X)
+    if fitted is None or names is None:
+        return
+    if len(names) == len(fitted) and (names == fitted).all():
+        return
+    raise ValueError(
+        f"{name} has the channels {list(names)}, but the model was fitted on "
+        f"{list(fitted)}, in that order; channels are read by position, so "
+        f"select and order {name}'s columns as in fit (X[{list(fitted)}])."
+    )
+
+
 def _plain_scalar(value: Any) -> Any:
     """Return the Python value a NumPy scalar holds, as messages should print it."""
     return value.item() if isinstance(value, np.generic) else value

@@ -657,6 +657,34 @@ def test_pd_multiindex_times_as_text_are_refused_not_sorted_as_text(fitted, data
     np.testing.assert_array_equal(fitted.transform(numeric), fitted.transform(X[:3]))
 
 
+def _named(frame, names):
+    return frame.set_axis(names, axis=1)
+
+
+@pytest.mark.parametrize("layout", [_multiindex, _nested_univ])
+def test_channels_named_in_fit_must_keep_their_names_and_order(data, layout):
+    X, y = data
+    frame = _named(layout(X), ["acc", "gyro"])
+    model = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, ["acc", "gyro"])
+    expected = model.transform(X)  # arrays are read by position
+    np.testing.assert_array_equal(model.transform(frame), expected)
+    with pytest.raises(ValueError, match=r"channels \['gyro', 'acc'\]"):
+        model.transform(frame[["gyro", "acc"]])
+    with pytest.raises(ValueError, match=r"fitted on \['acc', 'gyro'\]"):
+        model.transform(_named(frame, ["acc", "temp"]))
+    model.set_params(warm_start=True, max_epochs=1)
+    with pytest.raises(ValueError, match=r"channels \['gyro', 'acc'\]"):
+        model.fit(frame[["gyro", "acc"]], y)
+    refit = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(frame, y).fit(X, y)
+    assert not hasattr(refit, "feature_names_in_")
+    # Columns that are not all strings give no names, as in scikit-learn.
+    unnamed = WassersteinSequenceEmbedder(**TINY, random_state=0).fit(
+        _named(layout(X), [0, 1]), y
+    )
+    assert not hasattr(unnamed, "feature_names_in_")
+
+
 def test_a_list_of_channels_last_items_warns(data):
     X, _ = data
     items = [x.T for x in X]  # sktime's df-list layout: (n_timepoints, n_channels)
