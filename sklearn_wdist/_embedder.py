@@ -1876,8 +1876,7 @@ default="auto"
         FloatingPointError
             If the model's output overflows for some sequence.
         """
-        embeddings = self._embed(self._checked_sequences(X), "X")
-        record_embedding_order(embeddings, self.p_)
+        embeddings = self._embedded(X, "X")
         instances = multiindex_instances(X)
         if (
             instances is not None
@@ -1914,15 +1913,25 @@ default="auto"
             ``n_features_in_`` rows per lag of ``difference_lags_`` (lag after
             lag) with their standardised increments at that lag.
         """
+        return self._step_features(X, "X")
+
+    def _step_features(self, X, name: str) -> list[np.ndarray]:
+        """:meth:`step_features` of ``X``, called ``name`` in messages."""
         features = sequence_step_features(
             self.module_,
-            self._checked_sequences(X),
+            self._checked_sequences(X, name),
             self.n_threads,
-            prepare=self._preparer("X"),
+            prepare=self._preparer(name),
         )
         for index, h in enumerate(features):
-            check_finite_embeddings(h[None], f"X[{index}]")
+            check_finite_embeddings(h[None], f"{name}[{index}]")
         return features
+
+    def _embedded(self, X, name: str) -> np.ndarray:
+        """:meth:`transform` of ``X`` as an array, called ``name`` in messages."""
+        embeddings = self._embed(self._checked_sequences(X, name), name)
+        record_embedding_order(embeddings, self.p_)
+        return embeddings
 
     def pairwise_distances(self, X, Y=None, *, exact=False, n_jobs=None):
         """Learned Wasserstein distances ``d_p`` between raw sequences.
@@ -1953,13 +1962,13 @@ default="auto"
         """
         check_is_fitted(self)
         if exact:
-            features_x = self.step_features(X)
-            features_y = None if Y is None else self.step_features(Y)
+            features_x = self._step_features(X, "X")
+            features_y = None if Y is None else self._step_features(Y, "Y")
             return pairwise_wasserstein_exact(
                 features_x, features_y, p=self.p_, n_jobs=n_jobs
             )
-        embeddings_x = self.transform(X)
-        embeddings_y = None if Y is None else self.transform(Y)
+        embeddings_x = self._embedded(X, "X")
+        embeddings_y = None if Y is None else self._embedded(Y, "Y")
         return pairwise_wasserstein(
             embeddings_x, embeddings_y, p=self.p_, n_jobs=n_jobs
         )

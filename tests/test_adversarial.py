@@ -657,6 +657,20 @@ def test_pd_multiindex_times_as_text_are_refused_not_sorted_as_text(fitted, data
     np.testing.assert_array_equal(fitted.transform(numeric), fitted.transform(X[:3]))
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_pairwise_distances_names_y_when_y_is_wrong(fitted, data, exact):
+    X, _ = data
+    three_channels = np.random.default_rng(0).normal(size=(2, 3, 20))
+    with pytest.raises(ValueError, match=r"Y\[0\] has 3 channel"):
+        fitted.pairwise_distances(X[:2], three_channels, exact=exact)
+    with_nan = X[:2].copy()
+    with_nan[1, 0, 4] = np.nan
+    with pytest.raises(ValueError, match=r"Y\[1\]"):
+        fitted.pairwise_distances(X[:2], with_nan, exact=exact)
+    with pytest.raises(ValueError, match=r"X\[1\]"):
+        fitted.pairwise_distances(with_nan, X[:2], exact=exact)
+
+
 def _named(frame, names):
     return frame.set_axis(names, axis=1)
 
