@@ -1599,17 +1599,21 @@ default="auto"
                     net.criterion_.load_state_dict(
                         copy.deepcopy(previous.criterion_.state_dict())
                     )
+                    # The state keeps the moments; the settings are today's,
+                    # as the fresh optimizer has them (loading the state
+                    # restores every setting of the previous fit, including
+                    # ones today's optimizer_kwargs no longer pass).
+                    today = [
+                        {key: value for key, value in group.items() if key != "params"}
+                        for group in net.optimizer_.param_groups
+                    ]
                     net.optimizer_.load_state_dict(
                         copy.deepcopy(previous.optimizer_.state_dict())
                     )
-                    # The state keeps the moments; the settings are today's
-                    # (loading it restored the previous fit's lr and decay).
-                    for group in net.optimizer_.param_groups:
-                        group.update(
-                            lr=self.lr,
-                            weight_decay=self.weight_decay,
-                            **(self.optimizer_kwargs or {}),
-                        )
+                    for group, settings in zip(
+                        net.optimizer_.param_groups, today, strict=True
+                    ):
+                        group.update(settings)
                     net.history = copy.deepcopy(previous.history)
                     net.partial_fit(train, None)
             except TrainingInterrupted as wrapped:

@@ -275,6 +275,10 @@ def test_warm_start_accepts_equal_values_and_training_parameters():
     model.set_params(weight_decay=0.5, optimizer_kwargs={"eps": 1e-6}).fit(X, y)
     (group,) = model.net_.optimizer_.param_groups
     assert (group["lr"], group["weight_decay"], group["eps"]) == (1e-4, 0.5, 1e-6)
+    # A setting no longer passed goes back to the optimizer's own default.
+    model.set_params(optimizer_kwargs=None).fit(X, y)
+    (group,) = model.net_.optimizer_.param_groups
+    assert group["eps"] == torch.optim.Adam([torch.zeros(1)]).defaults["eps"]
 
 
 def test_warm_start_refuses_another_optimizer_class_before_training():
