@@ -521,7 +521,8 @@ default="auto"
         and a loss's own trained parameters kept, with today's ``lr``,
         ``weight_decay`` and ``optimizer_kwargs``; ``history_`` extended) on
         the data given, instead of starting anew. ``optimizer`` cannot
-        change.
+        change, nor ``loss`` to one whose trained parameters differ in names
+        or shapes.
         The encoder, ``pooling``, ``p`` and the input preprocessing of the
         first fit are kept, so changing a parameter that shapes them
         (``encoder``, ``n_features``, ``hidden_channels``, ``architecture``,
@@ -1066,6 +1067,12 @@ default="auto"
         optimizer = getattr(self.net_, "optimizer_", None)
         if optimizer is not None and type(optimizer) is not self.optimizer:
             changed.append("optimizer")
+        # The loss's trained parameters (proxies, class weights) continue too.
+        criterion = getattr(self.net_, "criterion_", None)
+        if criterion is not None and _parameter_shapes(
+            self._build_criterion()
+        ) != _parameter_shapes(criterion):
+            changed.append("loss (its trained parameters)")
         if changed:
             raise ValueError(
                 f"warm_start=True continues the fitted model, whose "
@@ -2031,6 +2038,11 @@ default="auto"
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _parameter_shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the entries of ``module``'s state."""
+    return {name: tuple(value.shape) for name, value in module.state_dict().items()}
 
 
 def _pretraining_seed(seed: int) -> int:

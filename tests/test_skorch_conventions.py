@@ -6,6 +6,7 @@ import torch
 from skorch.callbacks import Checkpoint, EarlyStopping, ProgressBar
 
 from sklearn_wdist import WassersteinSequenceEmbedder
+from sklearn_wdist.nn import WassersteinTripletLoss
 
 TINY = dict(n_features=4, hidden_channels=8, n_layers=1, n_quantiles=4, max_epochs=4)
 
@@ -289,6 +290,34 @@ def test_warm_start_refuses_another_optimizer_class_before_training():
     with pytest.raises(ValueError, match="whose optimizer cannot change"):
         model.fit(X, y)
     assert len(model.history_) == TINY["max_epochs"]
+
+
+class ScaledTripletLoss(torch.nn.Module):
+    """The triplet loss times a trained scale: a loss with a parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = WassersteinTripletLoss(p=1)
+        self.scale = torch.nn.Parameter(torch.ones(3))
+
+    def forward(self, quantiles, labels):
+        return self.inner(quantiles, labels) * self.scale.mean()
+
+
+@pytest.mark.parametrize("first, then", [(None, "scaled"), ("scaled", None)])
+def test_warm_start_refuses_a_loss_with_other_trained_parameters(first, then):
+    X, y = _data()
+    losses = {None: None, "scaled": ScaledTripletLoss()}
+    model = WassersteinSequenceEmbedder(
+        **TINY, loss=losses[first], warm_start=True, random_state=0
+    ).fit(X, y)
+    model.set_params(loss=losses[then])
+    with pytest.raises(ValueError, match=r"whose loss \(its trained parameters\)"):
+        model.fit(X, y)
+    assert len(model.history_) == TINY["max_epochs"]
+    # Another margin trains no other parameter: it continues.
+    model.set_params(loss=losses[first], margin=0.5, max_epochs=1).fit(X, y)
+    assert len(model.history_) == TINY["max_epochs"] + 1
 
 
 def test_warm_start_of_a_model_fitted_before_the_structure_was_recorded():
