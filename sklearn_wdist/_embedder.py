@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import math
 import numbers
 import threading
@@ -1266,7 +1267,7 @@ default="auto"
         recorded = {_VALIDATION_KEY, _VALIDATION_KEY + "_best"}
         for index, entry in enumerate(self.callbacks or []):
             callback = entry[1] if isinstance(entry, tuple) else entry
-            monitor = getattr(callback, "monitor", None)
+            monitor = _monitor(callback)
             if not isinstance(monitor, str) or not monitor.startswith("valid"):
                 continue
             if monitor in recorded and validating:
@@ -1289,7 +1290,7 @@ default="auto"
                     f"holds none out here (no labels, or {cannot})"
                 )
             raise ValueError(
-                f"callbacks[{index}] ({type(callback).__name__}) monitors "
+                f"callbacks[{index}] ({_callback_name(callback)}) monitors "
                 f"{monitor!r}, which training records {reason}. Use e.g. "
                 "EarlyStopping(monitor='valid_map_at_r', lower_is_better=False) "
                 "or Checkpoint(monitor='valid_map_at_r_best') with "
@@ -2038,6 +2039,26 @@ default="auto"
                 for m in range(len(self.quantile_levels_))
             ]
         return np.asarray(names, dtype=object)
+
+
+def _monitor(callback):
+    """Return the record a callback monitors; for a class, its default.
+
+    skorch instantiates callbacks passed as classes with their defaults.
+    """
+    if not isinstance(callback, type):
+        return getattr(callback, "monitor", None)
+    try:
+        parameter = inspect.signature(callback).parameters.get("monitor")
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
+def _callback_name(callback) -> str:
+    return callback.__name__ if isinstance(callback, type) else type(callback).__name__
 
 
 def _parameter_shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:

@@ -20,8 +20,14 @@ def _data():
 
 @pytest.mark.parametrize(
     "callback",
-    [EarlyStopping(), Checkpoint(dirname="unused"), EarlyStopping(monitor="valid_acc")],
-    ids=["EarlyStopping()", "Checkpoint()", "valid_acc"],
+    [
+        EarlyStopping(),
+        Checkpoint(dirname="unused"),
+        EarlyStopping(monitor="valid_acc"),
+        EarlyStopping,  # a class: skorch builds it with its defaults
+        Checkpoint,
+    ],
+    ids=["EarlyStopping()", "Checkpoint()", "valid_acc", "EarlyStopping", "Checkpoint"],
 )
 @pytest.mark.parametrize("early_stopping", [False, True, "auto"])
 def test_callbacks_needing_a_missing_record_fail_before_training(
