@@ -350,6 +350,36 @@ def test_sampler_caps_classes_per_batch():
 
 
 @pytest.mark.parametrize(
+    "labels",
+    [[1, "1", 1, "1"], np.array([1, "a", 1, "a"], dtype=object), ["b", "a", "b", "a"]],
+)
+def test_sampler_keeps_labels_that_differ_as_python_values_apart(labels):
+    # np.asarray([1, "1"]) holds two equal strings; an object array of mixed
+    # types cannot be sorted by np.unique.
+    sampler = ClassBalancedBatchSampler(labels, 2, 2, seed=0)
+    for batch in sampler:
+        assert sorted(batch) == [0, 1, 2, 3]
+
+
+def test_sampler_numbers_are_one_class_when_python_says_equal():
+    sampler = ClassBalancedBatchSampler([1, 1.0, True, 2, 2, 2], 2, 3, seed=0)
+    assert [sorted(batch) for batch in sampler] == [[0, 1, 2, 3, 4, 5]]
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (([], 2, 2), "labels is empty"),
+        (([0, 1], 0, 2), "classes_per_batch must be at least 1"),
+        (([0, 1], 2, 0), "samples_per_class must be at least 1"),
+    ],
+)
+def test_sampler_refuses_nothing_to_draw(args, match):
+    with pytest.raises(ValueError, match=match):
+        ClassBalancedBatchSampler(*args)
+
+
+@pytest.mark.parametrize(
     "make_encoder, n_rows",
     [
         # A linear map, its standardised output and the inputs.

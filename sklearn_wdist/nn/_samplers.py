@@ -9,6 +9,22 @@ import numpy as np
 from torch.utils.data import Sampler
 
 
+def _class_codes(labels) -> np.ndarray:
+    """Class code of every label, labels compared as Python values.
+
+    Numbers and booleans in an array are sorted, as ``numpy.unique`` sorts
+    them; other labels (strings, mixed types) get codes in order of first
+    appearance, so that ``1`` and ``"1"`` stay two classes (an array of both
+    would hold two equal strings).
+    """
+    array = np.asarray(labels)
+    if array.dtype.kind in "biuf":
+        return np.unique(array.ravel(), return_inverse=True)[1]
+    codes: dict = {}
+    values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+    return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.intp)
+
+
 class ClassBalancedBatchSampler(Sampler[list[int]]):
     """Batches of ``P`` classes times ``S`` sequences each.
 
@@ -47,10 +63,18 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         n_batches: int | None = None,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        labels = np.asarray(labels)
-        classes, inverse = np.unique(labels, return_inverse=True)
-        self._members = [np.flatnonzero(inverse == c) for c in range(len(classes))]
-        self.classes_per_batch = min(classes_per_batch, len(classes))
+        for name, value in (
+            ("classes_per_batch", classes_per_batch),
+            ("samples_per_class", samples_per_class),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value!r}.")
+        inverse = _class_codes(labels)
+        if len(inverse) == 0:
+            raise ValueError("labels is empty: there is nothing to sample.")
+        n_classes = int(inverse.max()) + 1
+        self._members = [np.flatnonzero(inverse == c) for c in range(n_classes)]
+        self.classes_per_batch = min(classes_per_batch, n_classes)
         self.samples_per_class = samples_per_class
         if n_batches is None:
             n_batches = math.ceil(
