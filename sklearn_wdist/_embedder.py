@@ -559,7 +559,9 @@ default="auto"
         class's sequences (at least two of a class on each side; smaller
         classes all train), or of the classes (see ``validation_split``).
         At most 1024 held-out sequences are scored (a stratified sample); with
-        ``"stratified"`` the others train.
+        ``"stratified"`` the others train. With more than 512 classes that
+        sample may hold a single sequence of a class, which has no positive
+        to rank and is left out of the MAP@R.
     validation_split : {"stratified", "classes"}, default="stratified"
         ``"stratified"`` holds out sequences of every class; ``"classes"`` holds
         out whole classes (at least two), so early stopping tracks how well the
@@ -584,7 +586,10 @@ default="auto"
         ``EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)``
         work; a callback monitoring a validation record that training does not
         produce (skorch's default ``valid_loss``) is refused before training.
-        A ``ProgressBar`` counts batches.
+        A ``ProgressBar`` counts batches. The built-in early stopping ends
+        training from the ``on_epoch_end`` of its last epoch, before the extra
+        callbacks' ``on_epoch_end`` (and the verbose table) see that epoch, as
+        skorch's own ``EarlyStopping`` does; ``history_`` records it.
     verbose : int, default=0
         ``1`` prints skorch's per-epoch table.
     random_state : int, RandomState instance or None, default=None
