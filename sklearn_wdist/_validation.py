@@ -215,6 +215,26 @@ def _is_dataframe(X: Any) -> bool:
     return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
 
 
+def _transposed_hint(sequences: list, name: str) -> str:
+    """Return a hint when the items look like (n_timepoints, n_channels) arrays.
+
+    Items of one width and several lengths on their first axis are sequences
+    of different lengths laid out time first.
+    """
+    shapes = [np.shape(sequence) for sequence in sequences]
+    if any(len(shape) != 2 for shape in shapes):
+        return ""
+    widths = {shape[1] for shape in shapes}
+    firsts = {shape[0] for shape in shapes}
+    if len(sequences) > 1 and len(widths) == 1 and len(firsts) > 1:
+        return (
+            f" Every item of {name} has {widths.pop()} columns and their rows "
+            "differ in number: if rows are time steps, pass the items "
+            f"transposed, [item.T for item in {name}]."
+        )
+    return ""
+
+
 def channel_names(X: Any) -> np.ndarray | None:
     """Channel names of a ``pd-multiindex`` or ``nested_univ`` frame, or None.
 
@@ -541,6 +561,7 @@ def check_sequences(
             raise ValueError(
                 f"{item_name} has {channels} channel(s), but {expected} "
                 f"channel(s) were expected (the number {origin})."
+                + _transposed_hint(sequences, name)
             )
         sequence = np.ascontiguousarray(sequence, dtype=_float_dtype(sequence))
         if not np.isfinite(sequence).all():

@@ -699,6 +699,17 @@ def test_channels_named_in_fit_must_keep_their_names_and_order(data, layout):
     assert not hasattr(unnamed, "feature_names_in_")
 
 
+def test_ragged_time_first_items_get_a_hint_to_transpose(data):
+    X, _ = data
+    items = [x[:, : 10 + i % 5].T for i, x in enumerate(X)]  # (T_i, 2)
+    with pytest.raises(ValueError, match=r"X\[1\] has 11 channel.*\[item.T for"):
+        check_sequences(items)
+    # Items of several widths are not one layout transposed: no hint.
+    with pytest.raises(ValueError, match=r"X\[1\] has 3 channel") as error:
+        check_sequences([np.zeros((2, 5)), np.zeros((3, 6))])
+    assert "item.T" not in str(error.value)
+
+
 def test_a_list_of_channels_last_items_warns(data):
     X, _ = data
     items = [x.T for x in X]  # sktime's df-list layout: (n_timepoints, n_channels)
