@@ -420,8 +420,12 @@ class WassersteinKNeighborsTransformer(
         recall/speed knob. The search time grows about linearly with it, and a
         value of at least the number of lists (``n_lists_``) scans every
         sample: exact up to FAISS's float32 ranking (the distances returned
-        are exact, but two candidates closer than float32 can tell apart may
-        come in either order). On the ``p=2`` embeddings of
+        are exact, but candidates closer than float32 can tell apart may come
+        in any order, and FAISS indexes the rows in float32 after subtracting
+        their mean, so a tight cluster far smaller than the data's spread, say
+        1e-9 of it, looks like one point and its members are found in any
+        order, true neighbours left out; use ``algorithm="brute"`` for such
+        data). On the ``p=2`` embeddings of
         ``benchmarks/scale.py`` (the default order then), recall@10 with the
         default was 0.998, 0.991, 0.985 and 0.969 for 10^4, 10^5, 2 * 10^5 and
         10^6 samples (0.96 with ``n_probe=12`` and 0.997 with 24 at 2 * 10^5):
@@ -703,7 +707,9 @@ class WassersteinKNeighborsTransformer(
         ----------
         X : array-like of shape (n_queries, n_features), default=None
             The query embeddings. If None, the neighbours of each fitted sample
-            are returned, the sample itself not being its own neighbour.
+            are returned, the sample itself not being its own neighbour (with
+            more exact duplicates than neighbours, the duplicates with the
+            smallest indices, where scikit-learn skips the first of them).
         n_neighbors : int, default=None
             Number of neighbours of each query; defaults to ``self.n_neighbors``.
         return_distance : bool, default=True
@@ -754,11 +760,14 @@ class WassersteinKNeighborsTransformer(
         neigh_dist *= self._unit
 
         if query_is_train:
-            # As scikit-learn: drop each sample from its own neighbours; when more
-            # duplicates than neighbours hide it, drop the first neighbour.
+            # Drop each sample from its own neighbours. When duplicates with
+            # smaller indices fill the list before it (ties go to the smaller
+            # index), drop the last one instead: the rest are then the first
+            # neighbours without the sample, ties in index order as documented
+            # (scikit-learn drops the first, the one with the smallest index).
             n_queries = queries.shape[0]
             sample_mask = neigh_ind != np.arange(n_queries)[:, None]
-            sample_mask[:, 0][np.all(sample_mask, axis=1)] = False
+            sample_mask[:, -1][np.all(sample_mask, axis=1)] = False
             neigh_ind = neigh_ind[sample_mask].reshape(n_queries, n_neighbors - 1)
             neigh_dist = neigh_dist[sample_mask].reshape(n_queries, n_neighbors - 1)
         if return_distance:
@@ -974,10 +983,22 @@ class WassersteinKNeighborsTransformer(
             sample ``j``: its ``W_p`` distance, or 1 in ``"connectivity"`` mode.
             Only the neighbours have an explicit value; in ``"distance"`` mode
             each row has ``n_neighbors + 1`` of them, so a fitted sample keeps
-            itself, at an explicit distance of 0. CSR format.
+            itself, at an explicit distance of 0 (or, among exact duplicates,
+            the one with the smallest index comes first). CSR format.
         """
         check_is_fitted(self)
         add_one = self.mode == "distance"
+        if self.n_neighbors + add_one > self.n_samples_fit_:
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} needs at least "
+                f"{self.n_neighbors + add_one} fitted samples"
+                + (
+                    " in mode='distance', where each row also holds the sample itself"
+                    if add_one
+                    else ""
+                )
+                + f"; {self.n_samples_fit_} were fitted."
+            )
         return self.kneighbors_graph(
             X, mode=self.mode, n_neighbors=self.n_neighbors + add_one
         )
@@ -996,7 +1017,8 @@ class WassersteinKNeighborsTransformer(
         -------
         Xt : sparse matrix of shape (n_samples, n_samples)
             The graph of :meth:`transform`: each sample is its own first
-            neighbour, at an explicit distance of 0 in ``"distance"`` mode.
+            neighbour, at an explicit distance of 0 in ``"distance"`` mode (an
+            exact duplicate with a smaller index comes before it).
         """
         return self.fit(X).transform(X)
 

@@ -127,15 +127,22 @@ def test_self_inclusion_convention(random_embeddings):
     assert transformer.get_feature_names_out().shape == (40,)
 
 
-def test_duplicates_hiding_the_sample_as_sklearn():
+def test_duplicates_hiding_the_sample_keep_ties_in_index_order():
     # Five copies of one point and n_neighbors=2: for the later copies, the
-    # sample is not among the first 3 candidates and the first one is dropped.
+    # sample is not among the first 3 candidates; its neighbours are the first
+    # two other copies, ties going to the smaller index (scikit-learn drops
+    # the first candidate instead and gives [1, 2]). Distances are the same.
     X = np.vstack([np.zeros((5, 2)), np.arange(10.0).reshape(5, 2) + 1])
     ours = WassersteinKNeighborsTransformer(n_neighbors=2, p=2).fit(X)
     distances, indices = ours.kneighbors()
     expected, _ = _sklearn(2, n_neighbors=2).fit(X).kneighbors()
     np.testing.assert_allclose(distances, expected)
-    np.testing.assert_array_equal(indices[:5], [[1, 2], [0, 2], [0, 1], [1, 2], [1, 2]])
+    np.testing.assert_array_equal(indices[:5], [[1, 2], [0, 2], [0, 1], [0, 1], [0, 1]])
+    # The brute-force reference: every other sample by (distance, index).
+    for i in range(len(X)):
+        gaps = np.linalg.norm(X - X[i], axis=1)
+        others = [j for j in np.lexsort((np.arange(len(X)), gaps)) if j != i]
+        np.testing.assert_array_equal(indices[i], others[:2])
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -287,7 +294,7 @@ def test_too_many_neighbours():
     X = np.random.default_rng(0).normal(size=(6, 3))
     transformer = WassersteinKNeighborsTransformer(n_neighbors=6).fit(X)
     # "distance" mode asks for n_neighbors + 1 = 7 > 6 fitted samples.
-    with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit"):
+    with pytest.raises(ValueError, match=r"n_neighbors=6 needs at least 7 fitted"):
         transformer.transform(X)
     with pytest.raises(ValueError, match="n_neighbors < n_samples_fit"):
         transformer.kneighbors()
