@@ -882,6 +882,7 @@ def check_distance_matrix(
     square: bool = False,
     n_reference: int | None = None,
     min_samples: int = 1,
+    read: str = "all",
 ) -> np.ndarray:
     """Validate a matrix of distances: real, finite, non-negative, 2-D.
 
@@ -897,6 +898,11 @@ def check_distance_matrix(
         The number of columns ``D`` must have.
     min_samples : int, default=1
         Minimum number of rows.
+    read : {"all", "off_diagonal", "upper"}, default="all"
+        The entries the caller reads, which alone must be finite and
+        non-negative: all, all but the diagonal, or the strict upper triangle
+        (of a square matrix). The others may hold anything (``inf`` on the
+        diagonal, say, to exclude self-matches).
 
     Returns
     -------
@@ -929,9 +935,27 @@ def check_distance_matrix(
             f"got shape {array.shape}."
         )
     array = array.astype(_float_dtype(array), copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity; distances must be finite.")
-    minimum = array.min()
+    if read == "all":
+        where = None
+    else:
+        where = np.ones(array.shape, dtype=bool)
+        if read == "upper":
+            where = np.triu(where, k=1)
+        else:
+            np.fill_diagonal(where, False)
+    finite = np.isfinite(array)
+    if not (finite.all() if where is None else finite[where].all()):
+        where_text = {
+            "all": "",
+            "off_diagonal": " off its diagonal",
+            "upper": " in its strict upper triangle",
+        }[read]
+        raise ValueError(
+            f"{name} contains NaN or infinity{where_text}; distances must be finite."
+        )
+    if where is not None and not where.any():  # nothing is read
+        return array
+    minimum = array.min(initial=np.inf, where=True if where is None else where)
     if minimum < 0:
         raise ValueError(
             f"{name} must be non-negative, got a minimum of {float(minimum)!r}."
@@ -1028,9 +1052,11 @@ def check_n_neighbors(n_neighbors: Any, n_samples: int) -> int:
 
 
 def check_distances_and_labels(
-    distances: Any, labels: Any
+    distances: Any, labels: Any, read: str = "off_diagonal"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a square distance matrix and the labels of its items (metrics).
+
+    ``read``: the entries the metric reads (see :func:`check_distance_matrix`).
 
     Returns
     -------
@@ -1040,7 +1066,7 @@ def check_distances_and_labels(
         Integer class code of each item, under :func:`check_labels`' policy.
     """
     matrix = check_distance_matrix(
-        distances, name="distances", square=True, min_samples=2
+        distances, name="distances", square=True, min_samples=2, read=read
     )
     _, codes = check_labels(
         labels, matrix.shape[0], name="labels", samples_name="distances"

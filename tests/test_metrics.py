@@ -30,12 +30,24 @@ def ref_ranking(dist, i):
     return sorted((j for j in range(n) if j != i), key=lambda j: (dist[i][j], j))
 
 
+def ref_retrieval_ranking(dist, labels, i):
+    """Other items of query i, nearest first; in a tie other labels first."""
+    n = len(dist)
+    return sorted(
+        (j for j in range(n) if j != i),
+        key=lambda j: (dist[i][j], labels[j] == labels[i], j),
+    )
+
+
 def ref_precision_at_1(dist, labels):
-    hits = 0
+    """Over the queries with another item of their label (Musgrave et al.)."""
+    hits, scored = 0, 0
     for i in range(len(dist)):
-        if labels[ref_ranking(dist, i)[0]] == labels[i]:
-            hits += 1
-    return hits / len(dist)
+        if sum(1 for j in range(len(dist)) if j != i and labels[j] == labels[i]):
+            scored += 1
+            if labels[ref_retrieval_ranking(dist, labels, i)[0]] == labels[i]:
+                hits += 1
+    return hits / scored
 
 
 def ref_map_at_r_of_queries(dist, labels, n_queries):
@@ -46,7 +58,7 @@ def ref_map_at_r_of_queries(dist, labels, n_queries):
         r = sum(1 for j in others if labels[j] == labels[i])
         if r == 0:
             continue
-        ranking = sorted(others, key=lambda j: (dist[i][j], j))[:r]
+        ranking = ref_retrieval_ranking(dist, labels, i)[:r]
         n_rel, ap = 0, 0.0
         for rank, j in enumerate(ranking, start=1):
             if labels[j] == labels[i]:
@@ -397,26 +409,40 @@ def test_inverted_separation():
 
 
 def test_constant_distances():
-    # every pair tied: AUC 1/2, ROC is the diagonal, EER 1/2;
-    # ranking is by index, so each query's nearest other is item 0 or 1
+    # every pair tied: AUC 1/2, ROC is the diagonal, EER 1/2; a tie is no
+    # success for retrieval, so a collapsed embedding retrieves nothing
     labels = np.array([0, 1, 0, 1, 0, 1])
     dist = np.ones((6, 6))
     assert pair_roc_auc(dist, labels) == pytest.approx(0.5)
     assert equal_error_rate(dist, labels) == pytest.approx(0.5)
-    # nearest: 0->1 (miss), 1->0 (miss), 2..5 -> 0 (hits for 2 and 4)
-    assert precision_at_1(dist, labels) == pytest.approx(2 / 6)
+    assert precision_at_1(dist, labels) == 0.0
+    assert mean_average_precision_at_r(dist, labels) == 0.0
 
 
-def test_ties_are_broken_by_index():
-    # query 0 has items 1 and 2 at the same distance; item 1 counts as nearest.
-    # Queries 1 and 2 both have item 0 as their unique nearest other item.
+def test_ties_count_against_the_query():
+    # query 0 has items 1 and 2 at the same distance.
     dist = np.array([[0, 1, 1], [1, 0, 2], [1, 2, 0]], dtype=float)
-    # labels a b a: q0 -> 1 (b, miss), q1 -> 0 (a, miss), q2 -> 0 (a, hit)
-    assert precision_at_1(dist, ["a", "b", "a"]) == pytest.approx(1 / 3)
-    # labels a a b: q0 -> 1 (a, hit), q1 -> 0 (a, hit), q2 -> 0 (a, miss)
-    assert precision_at_1(dist, ["a", "a", "b"]) == pytest.approx(2 / 3)
-    # MAP@R for labels a b a: only q0 and q2 have R = 1; q0 ranks 1 (b) first
+    # labels a b a: q0 ties 1 (b) with 2 (a): miss; q1 is alone in b (not
+    # scored); q2 -> 0 (a, hit)
+    assert precision_at_1(dist, ["a", "b", "a"]) == pytest.approx(1 / 2)
+    # labels a a b: q0 ties 1 (a) with 2 (b): miss; q1 -> 0 (a, hit)
+    assert precision_at_1(dist, ["a", "a", "b"]) == pytest.approx(1 / 2)
+    # MAP@R for labels a b a: q0 ranks 1 (b) first, q2 ranks 0 (a) first
     assert mean_average_precision_at_r(dist, ["a", "b", "a"]) == pytest.approx(0.5)
+
+
+def test_retrieval_scores_do_not_depend_on_the_order_of_the_items():
+    # Ranking ties by index favoured data sorted by class: a collapsed
+    # embedding scored 0.25 on sorted labels and less shuffled.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 6)
+    dist = rng.integers(0, 3, size=(24, 24)).astype(float)  # many ties
+    dist = dist + dist.T
+    for _ in range(5):
+        order = rng.permutation(24)
+        shuffled = dist[np.ix_(order, order)]
+        for func in (precision_at_1, mean_average_precision_at_r):
+            assert func(shuffled, labels[order]) == pytest.approx(func(dist, labels))
 
 
 def test_knn_vote_ties_go_to_nearest_label():
@@ -536,7 +562,7 @@ GOOD_LABELS = [0, 0, 1]
         (np.zeros((1, 1)), ValueError, "distances must describe at least 2"),
         (np.zeros((0, 0)), ValueError, "distances must not be empty"),
         (np.where(np.eye(3) > 0, 0, np.nan), ValueError, "distances must be finite"),
-        (np.where(np.eye(3) > 0, np.inf, 1), ValueError, "distances must be finite"),
+        (np.where(np.eye(3) > 0, 0, np.inf), ValueError, "distances must be finite"),
         (GOOD - 1.5, ValueError, "distances must be non-negative"),
         (GOOD.astype(str), TypeError, "distances must contain real numbers"),
         (GOOD.astype(complex), ValueError, "Complex data not supported"),
@@ -631,6 +657,43 @@ def test_verification_needs_genuine_and_impostor_pairs(func):
         func(GOOD, ["a", "a", "a"])
 
 
-def test_all_unique_labels_give_zero_retrieval_scores():
-    assert precision_at_1(GOOD, ["a", "b", "c"]) == 0.0
+def test_all_unique_labels_leave_nothing_to_retrieve():
+    # Precision at 1 scores queries with another item of their label, as
+    # MAP@R; a k-NN classifier misclassifies every item.
+    with pytest.raises(ValueError, match="every label is unique"):
+        precision_at_1(GOOD, ["a", "b", "c"])
     assert knn_loo_accuracy(GOOD, ["a", "b", "c"], n_neighbors=2) == 0.0
+
+
+def test_lone_queries_are_left_out_of_precision_at_1():
+    points = np.array([0.0, 0.1, 5.0, 5.1, 20.0])
+    dist = np.abs(points[:, None] - points[None, :])
+    labels = ["a", "a", "b", "b", "c"]  # a perfect embedding
+    assert precision_at_1(dist, labels) == 1.0
+    assert mean_average_precision_at_r(dist, labels) == 1.0
+
+
+@pytest.mark.parametrize("func", [precision_at_1, mean_average_precision_at_r])
+def test_an_infinite_diagonal_is_ignored_by_retrieval(func):
+    # Setting the diagonal to inf is the usual way to exclude self-matches.
+    dist = np.array([[0, 1, 4, 5], [1, 0, 2, 6], [4, 2, 0, 3], [5, 6, 3, 0.0]])
+    labels = ["a", "a", "b", "b"]
+    marked = dist.copy()
+    np.fill_diagonal(marked, np.inf)
+    assert func(marked, labels) == func(dist, labels)
+    np.fill_diagonal(marked, np.nan)
+    assert func(marked, labels) == func(dist, labels)
+
+
+@pytest.mark.parametrize("func", [equal_error_rate, pair_roc_auc])
+def test_verification_reads_only_the_strict_upper_triangle(func):
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=8)
+    dist = np.abs(points[:, None] - points[None, :])
+    labels = [0, 0, 1, 1, 2, 2, 0, 1]
+    upper_only = np.triu(dist, k=1)
+    upper_only[np.tril_indices(8)] = np.nan
+    assert func(upper_only, labels) == func(dist, labels)
+    upper_only[0, 1] = np.nan
+    with pytest.raises(ValueError, match="strict upper triangle"):
+        func(upper_only, labels)

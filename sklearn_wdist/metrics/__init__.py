@@ -12,8 +12,11 @@ float:
   :func:`equal_error_rate` and :func:`pair_roc_auc`;
   :func:`genuine_impostor_distances` returns the two groups of pair distances.
 
-Items at equal distance from a query are ranked by increasing index, so all
-scores are deterministic.
+All scores are deterministic. For precision at 1 and MAP@R, items at equal
+distance from a query rank items of other labels first (a tie is no
+success), so these scores, like the verification scores (where a tied pair
+counts half), do not depend on the order of the items; the k-NN vote ranks
+tied items by increasing index.
 """
 
 from ._retrieval import knn_loo_accuracy, mean_average_precision_at_r, precision_at_1

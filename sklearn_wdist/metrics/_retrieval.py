@@ -2,7 +2,10 @@
 
 Every item is used in turn as a query; the other ``n - 1`` items form the
 database it is ranked against. Items at equal distance from a query are
-ranked by increasing index, so every score here is deterministic.
+ranked so that every score here is deterministic: for MAP@R and precision
+at 1, items of other classes come before the query's own class among them (a
+tie is no success, and the score does not depend on the order of the items);
+for the k-NN vote, by increasing index.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ def _query_block(distances: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return block
 
 
-def _sorted_neighbors(block: np.ndarray, k: int) -> np.ndarray:
+def _sorted_neighbors(
+    block: np.ndarray, k: int, demoted: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Return the ``k`` nearest columns of each row, nearest first.
 
     Columns are ordered by increasing distance, and equal distances by
-    increasing column index.
+    increasing column index; with ``demoted``, the columns of the query's own
+    class come after the others among equal distances.
 
     Parameters
     ----------
@@ -52,6 +58,8 @@ def _sorted_neighbors(block: np.ndarray, k: int) -> np.ndarray:
         set to ``+inf`` (all other entries finite).
     k : int
         Number of neighbours, ``1 <= k <= n_samples - 1``.
+    demoted : (query_codes, codes), optional
+        Class codes of the queries (n_queries,) and of the items (n_samples,).
 
     Returns
     -------
@@ -78,9 +86,12 @@ def _sorted_neighbors(block: np.ndarray, k: int) -> np.ndarray:
     # inside each run become increasing.
     runs = np.zeros(sorted_values.shape, dtype=np.int64)
     np.cumsum(sorted_values[:, 1:] != sorted_values[:, :-1], axis=1, out=runs[:, 1:])
+    if demoted is not None:  # (run, same class, index)
+        query_codes, codes = demoted
+        runs = 2 * runs + (codes[index] == query_codes[:, None])
     keys = runs * n_samples + index
     keys.sort(axis=1)
-    keys -= runs * n_samples
+    keys %= n_samples
     return keys[:, :k]
 
 
@@ -88,7 +99,9 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
     """Leave-one-out precision at 1 of a square distance matrix.
 
     Each item is a query in turn; the score is the fraction of queries whose
-    nearest *other* item has the same label.
+    nearest *other* item has the same label, over the queries that have
+    another item of their label (as in MAP@R and in Musgrave et al.; a query
+    alone in its class has nothing to retrieve).
 
     Parameters
     ----------
@@ -97,12 +110,19 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
         to item ``j``; ``n_samples >= 2``. The diagonal is ignored and the
         matrix need not be symmetric.
     labels : array-like of shape (n_samples,)
-        Hashable class label of each item (integers, strings, ...).
+        Hashable class label of each item (integers, strings, ...). At least
+        one label must occur twice.
 
     Returns
     -------
     score : float
         Precision at 1, in ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If every label is unique, so that no query has another item of its
+        label.
 
     See Also
     --------
@@ -111,9 +131,11 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
 
     Notes
     -----
-    When several other items share the smallest distance to a query, the one
-    with the smallest index is taken as its nearest neighbour. The score equals
-    ``knn_loo_accuracy(distances, labels, n_neighbors=1)``.
+    A query scores only when an item of its label is strictly nearer than
+    every item of another label: a tie at the smallest distance counts as a
+    miss, whatever the order of the items (a collapsed embedding, all
+    distances equal, scores 0). Without ties and without lone queries the
+    score equals ``knn_loo_accuracy(distances, labels, n_neighbors=1)``.
 
     References
     ----------
@@ -132,13 +154,20 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
     0.75
     """
     matrix, codes = check_distances_and_labels(distances, labels)
+    check_repeated_label(codes, "labels", "items")
     n_samples = matrix.shape[0]
+    scored = np.bincount(codes)[codes] > 1
     n_hits = 0
     for rows in _row_chunks(n_samples):
-        # argmin returns the first (smallest-index) minimum.
-        nearest = np.argmin(_query_block(matrix, rows), axis=1)
-        n_hits += int(np.count_nonzero(codes[nearest] == codes[rows]))
-    return n_hits / n_samples
+        rows = rows[scored[rows]]
+        if rows.size == 0:
+            continue
+        block = _query_block(matrix, rows)
+        same = codes[None, :] == codes[rows][:, None]
+        nearest_same = np.where(same, block, np.inf).min(axis=1)
+        nearest_other = np.where(same, np.inf, block).min(axis=1)
+        n_hits += int(np.count_nonzero(nearest_same < nearest_other))
+    return n_hits / int(np.count_nonzero(scored))
 
 
 def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> float:
@@ -181,7 +210,10 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
 
     Notes
     -----
-    Other items at equal distance from a query are ranked by increasing index.
+    Among other items at equal distance from a query, those of other labels
+    are ranked first (a tie is no success), then by increasing index, so the
+    score does not depend on the order of the items; a collapsed embedding,
+    all distances equal, scores 0.
 
     References
     ----------
@@ -239,7 +271,9 @@ def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:
             continue
         r = n_relevant[rows]
         max_r = int(r.max())
-        neighbors = _sorted_neighbors(_query_block(matrix, rows), max_r)
+        neighbors = _sorted_neighbors(
+            _query_block(matrix, rows), max_r, demoted=(codes[rows], codes)
+        )
         ranks = np.arange(1, max_r + 1)
         relevant = codes[neighbors] == codes[rows][:, None]
         relevant &= ranks <= r[:, None]
@@ -274,7 +308,8 @@ def knn_loo_accuracy(
 
     See Also
     --------
-    precision_at_1 : The same score for ``n_neighbors=1``.
+    precision_at_1 : The same score for ``n_neighbors=1`` without ties or
+        lone queries.
     sklearn.neighbors.KNeighborsClassifier : k-NN classifier on new data.
 
     Notes

@@ -41,7 +41,7 @@ def _checked_split_pairs(
     distances: ArrayLike, labels: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate the inputs and return the genuine and impostor pair distances."""
-    matrix, codes = check_distances_and_labels(distances, labels)
+    matrix, codes = check_distances_and_labels(distances, labels, read="upper")
     counts = np.bincount(codes)
     if counts.max() < 2:
         raise ValueError(
