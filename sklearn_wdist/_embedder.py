@@ -318,8 +318,7 @@ default="auto"
         ``"total"``: each kept row ``k`` that varies is scaled by
         ``(s_L / s_k) ** (1/p)``, where ``s_k`` is the mean of its
         ``W_p ** p`` distance over all ordered pairs of (at most 256 evenly
-        spaced; with ``p=1``, at most 64) training sequences and ``s_L`` the
-        mean of that spread over the
+        spaced) training sequences and ``s_L`` the mean of that spread over the
         learned rows: every kept row then sets sequences apart as much as a
         learned feature does on average, however much or little its own
         values differ from sequence to sequence (channels normalised per
@@ -336,8 +335,7 @@ default="auto"
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
         ``W_p ** p`` distance over all ordered pairs of training sequences of
         one class (estimated from at most 256 evenly spaced sequences of each
-        of at most 256 classes; with ``p=1``, the pairs of at most 64 of
-        them) and the mean runs over the kept rows that vary
+        of at most 256 classes) and the mean runs over the kept rows that vary
         within a class (the others keep weight 1): rows that vary a lot within
         a class weigh less, rows that stay put more; the kept rows together
         keep their share of the distance. Without labels (``fit(X)``) it

@@ -17,10 +17,6 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-# Members of a class whose pairs are enumerated one by one (p=1); p=2 uses a
-# closed form over every sampled member.
-_PAIRED_MEMBERS = 64
-
 
 def encoder_buffer(module, name: str) -> torch.Tensor | None:
     """Return the buffer ``name`` of a module's encoder, if it has one."""
@@ -37,22 +33,21 @@ def pair_spread(members: np.ndarray, p: int) -> np.ndarray:
     """Mean ``W_p ** p`` of each row over ordered pairs of distinct ``members``.
 
     ``members`` has shape (n >= 2, n_rows, M); the row distance is
-    ``mean_m |q_a[m] - q_b[m]| ** p``. For ``p=2`` every pair enters through
-    ``sum_{a != b} |q_a - q_b| ** 2 = 2 n sum_a |q_a - mean| ** 2``; for
-    ``p=1``, the pairs of at most 64 evenly spaced members.
+    ``mean_m |q_a[m] - q_b[m]| ** p``. Every pair enters, through closed
+    forms: for ``p=2``, ``sum_{a != b} |q_a - q_b| ** 2 = 2 n sum_a |q_a -
+    mean| ** 2``; for ``p=1``, with the members' values at each level sorted,
+    ``x_(1) <= ... <= x_(n)``, ``sum_{a != b} |x_a - x_b| = 2 sum_i (2 i - n -
+    1) x_(i)``.
     """
     values = np.asarray(members, dtype=np.float64)
     n = len(values)
+    # Centred first: the sums then cancel no large offset.
+    centred = values - values.mean(axis=0)
     if p == 2:
-        centred = values - values.mean(axis=0)
         return 2.0 * np.square(centred).mean(axis=2).sum(axis=0) / (n - 1)
-    if n > _PAIRED_MEMBERS:
-        values = values[np.linspace(0, n - 1, _PAIRED_MEMBERS).astype(int)]
-        n = _PAIRED_MEMBERS
-    total = np.zeros(values.shape[1])
-    for a in range(n - 1):
-        total += 2.0 * np.abs(values[a + 1 :] - values[a]).mean(axis=2).sum(axis=0)
-    return total / (n * (n - 1))
+    ranks = 2.0 * np.arange(1, n + 1) - n - 1
+    total = 2.0 * np.tensordot(ranks, np.sort(centred, axis=0), axes=(0, 0))
+    return total.mean(axis=1) / (n * (n - 1))
 
 
 def within_class_spread(

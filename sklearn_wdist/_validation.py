@@ -756,9 +756,11 @@ def check_labels(
         # Never let NumPy pick a common dtype: it would turn [1, "1"] into
         # ["1", "1"]. Elements keep their Python identity in an object array.
         array = np.asarray(y, dtype=object)
-        if array.ndim == 1 or (array.ndim == 2 and array.shape[1] > 1):
-            # Equal-length tuples as labels became a 2-D array; any 1-D list
-            # is refilled so that every element keeps its Python identity.
+        tuples = all(isinstance(value, tuple) for value in y)
+        if array.ndim == 1 or (array.ndim == 2 and (array.shape[1] > 1 or tuples)):
+            # Equal-length tuples as labels became a 2-D array (1-tuples one
+            # that looks like a column vector); any 1-D list is refilled so
+            # that every element keeps its Python identity.
             array = np.empty(len(y), dtype=object)
             array[:] = list(y)
     else:

@@ -1075,19 +1075,23 @@ def test_input_row_weights_follow_every_pair_under_class_imbalance(p):
     np.testing.assert_allclose(weights, expected, rtol=0.05)
 
 
-def test_pair_spread_matches_brute_force_and_bounds_the_p1_pairs():
+@pytest.mark.parametrize("n", [2, 3, 12, 200])
+@pytest.mark.parametrize("p", [1, 2])
+def test_pair_spread_over_every_member_matches_brute_force(n, p):
     from sklearn_wdist._row_weights import pair_spread
 
     rng = np.random.default_rng(5)
-    members = rng.normal(size=(12, 3, 4))
-    for p in (1, 2):
-        np.testing.assert_allclose(
-            pair_spread(members, p), _brute_force_spread(members, p), rtol=1e-10
-        )
-    many = rng.normal(size=(200, 2, 4))
-    picked = many[np.linspace(0, 199, 64).astype(int)]
+    members = rng.standard_cauchy(size=(n, 3, 4))  # heavy tails, no outlier lost
+    members[:, 0] = np.round(members[:, 0])  # ties
     np.testing.assert_allclose(
-        pair_spread(many, 1), _brute_force_spread(picked, 1), rtol=1e-10
+        pair_spread(members, p), _brute_force_spread(members, p), rtol=1e-10
+    )
+    # An offset far above the spread costs nothing (float32 rows near 1e6).
+    offset = (members + 1e6).astype(np.float32)
+    np.testing.assert_allclose(
+        pair_spread(offset, p),
+        _brute_force_spread(offset.astype(np.float64), p),
+        rtol=1e-9,
     )
 
 

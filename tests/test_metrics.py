@@ -657,6 +657,16 @@ def test_verification_needs_genuine_and_impostor_pairs(func):
         func(GOOD, ["a", "a", "a"])
 
 
+@pytest.mark.parametrize("wrap", [lambda v: (v,), lambda v: (v, "x")])
+def test_tuples_are_labels_whatever_their_length(wrap):
+    # A list of 1-tuples looked like a column vector to NumPy.
+    dist = np.array([[0, 1, 4, 5], [1, 0, 2, 6], [4, 2, 0, 3], [5, 6, 3, 0.0]])
+    plain = mean_average_precision_at_r(dist, [1, 1, 2, 2])
+    assert mean_average_precision_at_r(dist, [wrap(v) for v in (1, 1, 2, 2)]) == plain
+    with pytest.raises(ValueError, match="labels must be 1-D"):
+        mean_average_precision_at_r(dist, [[1], [1], [2], [2]])  # lists: a column
+
+
 def test_all_unique_labels_leave_nothing_to_retrieve():
     # Precision at 1 scores queries with another item of their label, as
     # MAP@R; a k-NN classifier misclassifies every item.
