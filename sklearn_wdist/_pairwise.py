@@ -417,7 +417,8 @@ def pairwise_wasserstein_chunked(
         Order of the Wasserstein distance; must match the embedder's ``p_``.
         ``"auto"`` as in :func:`pairwise_wasserstein`.
     working_memory : float, default=None
-        Approximate size in MiB of one block. Defaults to
+        Approximate size in MiB of one block as computed, in float64 (a
+        float32 block yielded takes half of it). Defaults to
         ``sklearn.get_config()["working_memory"]``. At least one row is yielded
         at a time, with a warning if a row does not fit.
 
