@@ -262,7 +262,13 @@ def check_channel_names(fitted: np.ndarray | None, X: Any, name: str) -> None:
     Checked when both the fit and ``X`` name their channels; input without
     names (arrays) is read by position, as it always is.
     """
-    names = channel_names(X)
+    compare_channel_names(fitted, channel_names(X), name)
+
+
+def compare_channel_names(
+    fitted: np.ndarray | None, names: np.ndarray | None, name: str
+) -> None:
+    """Refuse ``names`` unless they are ``fitted`` (either None passes)."""
     if fitted is None or names is None:
         return
     if len(names) == len(fitted) and (names == fitted).all():

@@ -5,9 +5,11 @@
 ``BaseTransformer`` interface as a collection-to-tabular ("Series" to
 "Primitives") transformation: ``transform`` returns one row per series, and
 ``fit`` learns from all series of the panel together (it is not
-instance-wise). sktime checks and converts the input: ``numpy3D`` panels
-reach the embedder as they are, all others as ``df-list`` (which holds unequal
-lengths). It passes ``sktime.utils.estimator_checks.check_estimator``.
+instance-wise). sktime checks and converts the input: ``numpy3D`` and
+``pd-multiindex`` panels reach the embedder as they are, all others as
+``df-list`` (which holds unequal lengths). Channels named in ``fit`` (string
+columns) must keep their names and order in later calls. It passes
+``sktime.utils.estimator_checks.check_estimator``.
 
 k-NN on the learned distance, fast: the Manhattan (``p=1``, the default) or
 Euclidean (``p=2``) distance between rows of ``transform`` *is* the learned
@@ -45,7 +47,11 @@ from ._adapters import (
     tiny_parameter_sets,
 )
 from ._embedder import WassersteinSequenceEmbedder
-from ._validation import _from_dataframe, multiindex_instances
+from ._validation import (
+    _from_dataframe,
+    compare_channel_names,
+    multiindex_instances,
+)
 
 __all__ = ["WassersteinEmbeddingTransformer"]
 
@@ -63,6 +69,23 @@ def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
         return _from_dataframe(X, "X")
     # df-list: one (n_timepoints_i, n_channels) frame per series, rows in time order.
     return [frame.to_numpy().T for frame in X]
+
+
+def _channel_names(X) -> np.ndarray | None:
+    """Channel names of a ``pd-multiindex`` or ``df-list`` panel, or None.
+
+    They count as names when every column is a string, as for the embedder's
+    ``feature_names_in_``; ``numpy3D`` panels have none.
+    """
+    if isinstance(X, pd.DataFrame):
+        columns = list(X.columns)
+    elif isinstance(X, list) and X and isinstance(X[0], pd.DataFrame):
+        columns = list(X[0].columns)
+    else:
+        return None
+    if columns and all(isinstance(column, str) for column in columns):
+        return np.asarray(columns, dtype=object)
+    return None
 
 
 @document_embedder_parameters(optimizer="none")
@@ -102,6 +125,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         pass it to scikit-learn's ``KNeighborsClassifier(metric=...)``.
     n_features_out_ : int
         Number of columns of ``transform`` (``K * n_quantiles``).
+    channel_names_ : ndarray of str or None
+        The channel names of the panel seen in ``fit`` (its columns, when all
+        are strings; None for ``numpy3D``). ``transform`` and
+        ``pairwise_distances`` refuse a panel whose channels are named
+        otherwise or ordered otherwise.
 
     See Also
     --------
@@ -113,10 +141,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
     sktime tags: ``scitype:transform-input`` is ``"Series"`` and
     ``scitype:transform-output`` ``"Primitives"`` (one row per series);
     ``scitype:instancewise`` is false, because ``fit`` learns from all series
-    together; ``X_inner_mtype`` is ``["df-list", "numpy3D"]`` (``numpy3D`` input is
-    passed on as it is, every other panel is converted to ``df-list``, which
-    holds unequal lengths); ``capability:unequal_length:removes`` is true, as
-    the output is a table, so that sktime's ``SklearnClassifierPipeline``
+    together; ``X_inner_mtype`` is ``["df-list", "numpy3D", "pd-multiindex"]``
+    (``numpy3D`` and ``pd-multiindex`` input is passed on as it is, every other
+    panel is converted to ``df-list``, which holds unequal lengths);
+    ``capability:unequal_length:removes`` is true, as the output is a table, so
+    that sktime's ``SklearnClassifierPipeline``
     accepts unequal-length panels; ``y_inner_mtype`` is ``"numpy1D"`` and
     ``requires_y`` false (labels are optional, see ``use_labels``);
     ``capability:multivariate`` and ``capability:unequal_length`` are true;
@@ -294,6 +323,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         if len(sequences) == 1 and (y is None or not self.use_labels):
             sequences = _halves(sequences[0])
         fit_embedder(self, sequences, y)
+        # sktime hands the embedder arrays: the channel names are kept here.
+        self.channel_names_ = _channel_names(X)
         return self
 
     def _transform(self, X, y=None):
@@ -318,6 +349,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
             keep its instance labels, in order of first appearance; other
             panels' rows are numbered from 0.
         """
+        compare_channel_names(self.channel_names_, _channel_names(X), "X")
         embeddings = self.embedder_.transform(_to_sequences(X))
         return pd.DataFrame(
             embeddings,
@@ -351,10 +383,14 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
 
         self.check_is_fitted()
         panels = [
-            None if Z is None else _to_sequences(convert_to(Z, to_type="df-list"))
-            for Z in (X, X2)
+            None if Z is None else convert_to(Z, to_type="df-list") for Z in (X, X2)
         ]
-        return self.embedder_.pairwise_distances(*panels)
+        for panel, name in zip(panels, ("X", "X2"), strict=True):
+            if panel is not None:
+                compare_channel_names(self.channel_names_, _channel_names(panel), name)
+        return self.embedder_.pairwise_distances(
+            *(None if panel is None else _to_sequences(panel) for panel in panels)
+        )
 
     @classmethod
     def get_test_params(cls, parameter_set="default"):

@@ -133,6 +133,32 @@ def test_pd_multiindex_rows_keep_their_instance_labels(unequal_sequences):
     np.testing.assert_array_equal(picked.to_numpy(), expected.to_numpy()[[3, 0, 5]])
 
 
+@pytest.mark.parametrize("layout", ["df-list", "pd-multiindex", "nested_univ"])
+def test_channels_named_in_fit_must_keep_their_names_and_order(
+    unequal_sequences, layout
+):
+    # sktime hands the embedder arrays, so the adapter checks the names.
+    X, y = _unequal_panel(unequal_sequences)
+    named = [frame.set_axis(["acc", "gyro"], axis=1) for frame in X]
+    swapped = [frame[["gyro", "acc"]] for frame in named]
+    renamed = [frame.set_axis(["acc", "temp"], axis=1) for frame in named]
+    as_layout = (
+        (lambda panel: panel)
+        if layout == "df-list"
+        else (lambda panel: convert_to(panel, to_type=layout))
+    )
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(as_layout(named), y)
+    np.testing.assert_array_equal(transformer.channel_names_, ["acc", "gyro"])
+    expected = transformer.transform(as_layout(named)).to_numpy()
+    # Unnamed panels are read by position.
+    np.testing.assert_array_equal(transformer.transform(X).to_numpy(), expected)
+    for wrong in (swapped, renamed):
+        with pytest.raises(ValueError, match=r"fitted on \['acc', 'gyro'\]"):
+            transformer.transform(as_layout(wrong))
+        with pytest.raises(ValueError, match=r"X2 has the channels"):
+            transformer.pairwise_distances(as_layout(named), as_layout(wrong))
+
+
 def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
     X, y = _unequal_panel(unequal_sequences)
     label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)
