@@ -117,6 +117,12 @@ def _check_path(path) -> str:
         )
     if os.path.isdir(resolved):
         raise ValueError(f"path={resolved!r} is a directory; give a file name.")
+    folder = os.path.dirname(os.path.abspath(resolved))
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"path={resolved!r} is in {folder!r}, which is no existing "
+            "directory; create it first."
+        )
     return resolved
 
 
@@ -239,9 +245,14 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     True
     """
     if not isinstance(embedder, WassersteinSequenceEmbedder):
+        hint = (
+            " (an aeon or sktime adapter: pass its fitted embedder_)"
+            if hasattr(embedder, "use_labels")
+            else ""
+        )
         raise TypeError(
             "embedder must be a fitted WassersteinSequenceEmbedder, got "
-            f"{type(embedder).__name__}."
+            f"{type(embedder).__name__}{hint}."
         )
     check_is_fitted(embedder)
     destination = _check_path(path)
@@ -298,9 +309,9 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     produced = program.model.opset_imports.get("")
     if opset is not None and produced != opset:
         raise ValueError(
-            f"opset={opset} is not available: PyTorch's exporter could not "
-            f"convert the graph below opset {produced}; pass opset={produced} "
-            "or more, or None."
+            f"opset={opset} is not available: PyTorch's exporter built the "
+            f"graph at opset {produced} and could not convert it to opset "
+            f"{opset}; pass a higher opset, or None for opset {produced}."
         )
     program.model.doc_string = (
         "sklearn_wdist.WassersteinSequenceEmbedder.transform of equal-length "

@@ -249,6 +249,22 @@ def test_path_is_a_directory(embedder, tmp_path):
         to_onnx(embedder, tmp_path)
 
 
+def test_a_missing_folder_is_refused_before_the_export(embedder, tmp_path, monkeypatch):
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported before the path was checked")
+
+    monkeypatch.setattr(torch.onnx, "export", no_export)
+    with pytest.raises(ValueError, match="no existing directory"):
+        to_onnx(embedder, tmp_path / "missing" / "m.onnx")
+
+
+def test_an_adapter_is_pointed_to_its_embedder(embedder, tmp_path):
+    from sklearn_wdist.aeon import WassersteinEmbeddingTransformer
+
+    with pytest.raises(TypeError, match="pass its fitted embedder_"):
+        to_onnx(WassersteinEmbeddingTransformer(), tmp_path / "m.onnx")
+
+
 @pytest.mark.parametrize(
     "name, value, error",
     [
@@ -287,6 +303,15 @@ def test_opset(embedder, tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     X, _ = make_data()
     assert_matches(run(session, X[:3]), embedder.transform(X[:3]))
+
+
+def test_an_opset_the_exporter_cannot_reach_is_refused_without_a_file(
+    embedder, tmp_path
+):
+    path = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match=r"could not convert it to opset 13; pass a"):
+        to_onnx(embedder, path, n_timepoints=30, opset=13)
+    assert not path.exists()
 
 
 def test_an_opset_newer_than_onnx_knows_is_refused_with_the_newest(embedder, tmp_path):
