@@ -983,8 +983,10 @@ class WassersteinKNeighborsTransformer(
             sample ``j``: its ``W_p`` distance, or 1 in ``"connectivity"`` mode.
             Only the neighbours have an explicit value; in ``"distance"`` mode
             each row has ``n_neighbors + 1`` of them, so a fitted sample keeps
-            itself, at an explicit distance of 0 (or, among exact duplicates,
-            the one with the smallest index comes first). CSR format.
+            itself, at an explicit distance of 0 (among exact duplicates the
+            smaller indices come first, so with more than ``n_neighbors + 1``
+            copies of a sample its row may hold the first copies instead of
+            the sample itself). CSR format.
         """
         check_is_fitted(self)
         add_one = self.mode == "distance"
@@ -1017,8 +1019,9 @@ class WassersteinKNeighborsTransformer(
         -------
         Xt : sparse matrix of shape (n_samples, n_samples)
             The graph of :meth:`transform`: each sample is its own first
-            neighbour, at an explicit distance of 0 in ``"distance"`` mode (an
-            exact duplicate with a smaller index comes before it).
+            neighbour, at an explicit distance of 0 in ``"distance"`` mode
+            (exact duplicates with smaller indices come before it, and with
+            more than ``n_neighbors + 1`` copies they may fill its row).
         """
         return self.fit(X).transform(X)
 

@@ -226,7 +226,8 @@ def _transposed_hint(sequences: list, name: str) -> str:
         return ""
     widths = {shape[1] for shape in shapes}
     firsts = {shape[0] for shape in shapes}
-    if len(sequences) > 1 and len(widths) == 1 and len(firsts) > 1:
+    longer = all(shape[0] > shape[1] for shape in shapes)  # rows look like steps
+    if len(sequences) > 1 and len(widths) == 1 and len(firsts) > 1 and longer:
         return (
             f" Every item of {name} has {widths.pop()} columns and their rows "
             "differ in number: if rows are time steps, pass the items "
@@ -328,7 +329,12 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "step needs the sequence it belongs to."
             )
         time_values = X.index.get_level_values(1)
-        if pd.api.types.infer_dtype(time_values, skipna=True) in ("string", "bytes"):
+        text = ("string", "bytes")
+        if pd.api.types.infer_dtype(time_values, skipna=True) in text or (
+            isinstance(time_values.dtype, pd.CategoricalDtype)
+            and not time_values.dtype.ordered
+            and pd.api.types.infer_dtype(time_values.categories) in text
+        ):
             raise TypeError(
                 f"{name} has time index values that are strings, which sort as "
                 "text ('10' before '2'), not as times; convert the second "
@@ -883,6 +889,14 @@ def check_embeddings(X: Any, name: str) -> np.ndarray:
     return array
 
 
+# The entries of a square matrix a metric reads, as error messages name them.
+_READ_REGIONS = {
+    "all": "",
+    "off_diagonal": " off its diagonal",
+    "upper": " in its strict upper triangle",
+}
+
+
 def check_distance_matrix(
     D: Any,
     *,
@@ -943,27 +957,34 @@ def check_distance_matrix(
             f"got shape {array.shape}."
         )
     array = array.astype(_float_dtype(array), copy=False)
-    if read == "all":
+    if read not in _READ_REGIONS:
+        raise ValueError(f"read must be one of {sorted(_READ_REGIONS)}, got {read!r}.")
+    if np.isfinite(array).all():  # the usual case: one pass, no mask
+        minimum = array.min()
+    else:  # are the NaN or infinite entries all outside what is read?
         where = None
-    else:
+        if read != "all":
+            where = np.ones(array.shape, dtype=bool)
+            if read == "upper":
+                where = np.triu(where, k=1)
+            else:
+                np.fill_diagonal(where, False)
+        finite = np.isfinite(array)
+        if not (finite.all() if where is None else finite[where].all()):
+            raise ValueError(
+                f"{name} contains NaN or infinity{_READ_REGIONS[read]}; distances "
+                "must be finite."
+            )
+        if not where.any():  # nothing is read
+            return array
+        minimum = array.min(initial=np.inf, where=where)
+    if minimum < 0 and read != "all":  # only what is read must be non-negative
         where = np.ones(array.shape, dtype=bool)
         if read == "upper":
             where = np.triu(where, k=1)
         else:
             np.fill_diagonal(where, False)
-    finite = np.isfinite(array)
-    if not (finite.all() if where is None else finite[where].all()):
-        where_text = {
-            "all": "",
-            "off_diagonal": " off its diagonal",
-            "upper": " in its strict upper triangle",
-        }[read]
-        raise ValueError(
-            f"{name} contains NaN or infinity{where_text}; distances must be finite."
-        )
-    if where is not None and not where.any():  # nothing is read
-        return array
-    minimum = array.min(initial=np.inf, where=True if where is None else where)
+        minimum = array.min(initial=np.inf, where=where) if where.any() else 0.0
     if minimum < 0:
         raise ValueError(
             f"{name} must be non-negative, got a minimum of {float(minimum)!r}."

@@ -132,6 +132,9 @@ def fit_whitening(
         units = units * spread
     average = np.trace(empirical) / n_channels
     if average <= 0.0:  # no channel varies around the centres
+        # Each channel in its power-of-two unit (one channel included, which
+        # the plain computation above left in its own unit).
+        units = np.where(peaks > 0, np.ldexp(1.0, np.frexp(peaks)[1]), 1.0)
         with np.errstate(over="ignore", divide="ignore"):  # refused below
             return mean, _finite(np.diag(1.0 / units), peaks)
     # Ledoit-Wolf: (1 - a) * empirical + a * average * I, which has the

@@ -349,7 +349,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
             keep its instance labels, in order of first appearance; other
             panels' rows are numbered from 0.
         """
-        compare_channel_names(self.channel_names_, _channel_names(X), "X")
+        compare_channel_names(
+            getattr(self, "channel_names_", None), _channel_names(X), "X"
+        )
         embeddings = self.embedder_.transform(_to_sequences(X))
         return pd.DataFrame(
             embeddings,
@@ -387,7 +389,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         ]
         for panel, name in zip(panels, ("X", "X2"), strict=True):
             if panel is not None:
-                compare_channel_names(self.channel_names_, _channel_names(panel), name)
+                compare_channel_names(
+                    getattr(self, "channel_names_", None), _channel_names(panel), name
+                )
         return self.embedder_.pairwise_distances(
             *(None if panel is None else _to_sequences(panel) for panel in panels)
         )

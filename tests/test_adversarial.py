@@ -650,6 +650,12 @@ def test_pd_multiindex_times_as_text_are_refused_not_sorted_as_text(fitted, data
     frame.index = pd.MultiIndex.from_arrays([frame.index.get_level_values(0), times])
     with pytest.raises(TypeError, match=r"time index values that are strings"):
         fitted.transform(frame)
+    categorical = frame.copy()
+    categorical.index = pd.MultiIndex.from_arrays(
+        [frame.index.get_level_values(0), pd.Categorical(times)]
+    )
+    with pytest.raises(TypeError, match=r"time index values that are strings"):
+        fitted.transform(categorical)
     numeric = frame.copy()
     numeric.index = pd.MultiIndex.from_arrays(
         [frame.index.get_level_values(0), pd.to_numeric(times)]
@@ -704,10 +710,13 @@ def test_ragged_time_first_items_get_a_hint_to_transpose(data):
     items = [x[:, : 10 + i % 5].T for i, x in enumerate(X)]  # (T_i, 2)
     with pytest.raises(ValueError, match=r"X\[1\] has 11 channel.*\[item.T for"):
         check_sequences(items)
-    # Items of several widths are not one layout transposed: no hint.
-    with pytest.raises(ValueError, match=r"X\[1\] has 3 channel") as error:
-        check_sequences([np.zeros((2, 5)), np.zeros((3, 6))])
-    assert "item.T" not in str(error.value)
+    # Items of several widths, or with fewer rows than columns (channels
+    # first), are not one time-first layout: no hint.
+    for items in ([np.zeros((2, 5)), np.zeros((3, 6))], [np.ones((3, 50))] * 2):
+        items = [items[0], np.zeros((items[1].shape[0] + 1, items[1].shape[1]))]
+        with pytest.raises(ValueError, match=r"X\[1\] has \d channel") as error:
+            check_sequences(items)
+        assert "item.T" not in str(error.value)
 
 
 def test_a_list_of_channels_last_items_warns(data):

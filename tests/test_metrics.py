@@ -670,7 +670,7 @@ def test_tuples_are_labels_whatever_their_length(wrap):
 def test_all_unique_labels_leave_nothing_to_retrieve():
     # Precision at 1 scores queries with another item of their label, as
     # MAP@R; a k-NN classifier misclassifies every item.
-    with pytest.raises(ValueError, match="every label is unique"):
+    with pytest.raises(ValueError, match="unique, so precision at 1 is undefined"):
         precision_at_1(GOOD, ["a", "b", "c"])
     assert knn_loo_accuracy(GOOD, ["a", "b", "c"], n_neighbors=2) == 0.0
 
@@ -693,6 +693,18 @@ def test_an_infinite_diagonal_is_ignored_by_retrieval(func):
     assert func(marked, labels) == func(dist, labels)
     np.fill_diagonal(marked, np.nan)
     assert func(marked, labels) == func(dist, labels)
+    np.fill_diagonal(marked, -1.0)
+    assert func(marked, labels) == func(dist, labels)
+    marked[0, 1] = -1.0  # read: refused
+    with pytest.raises(ValueError, match="non-negative"):
+        func(marked, labels)
+
+
+def test_the_region_read_is_checked():
+    from sklearn_wdist._validation import check_distance_matrix
+
+    with pytest.raises(ValueError, match="read must be one of"):
+        check_distance_matrix(np.zeros((2, 2)), read="diagonal")
 
 
 @pytest.mark.parametrize("func", [equal_error_rate, pair_roc_auc])

@@ -351,7 +351,12 @@ def test_sampler_caps_classes_per_batch():
 
 @pytest.mark.parametrize(
     "labels",
-    [[1, "1", 1, "1"], np.array([1, "a", 1, "a"], dtype=object), ["b", "a", "b", "a"]],
+    [
+        [1, "1", 1, "1"],
+        np.array([1, "a", 1, "a"], dtype=object),
+        ["b", "a", "b", "a"],
+        [(1, 2), (3, 4), (1, 2), (3, 4)],  # NumPy made a 2-D array of numbers
+    ],
 )
 def test_sampler_keeps_labels_that_differ_as_python_values_apart(labels):
     # np.asarray([1, "1"]) holds two equal strings; an object array of mixed

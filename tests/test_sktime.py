@@ -159,6 +159,20 @@ def test_channels_named_in_fit_must_keep_their_names_and_order(
             transformer.pairwise_distances(as_layout(named), as_layout(wrong))
 
 
+def test_a_transformer_pickled_before_the_channel_names_still_transforms(
+    unequal_sequences,
+):
+    import pickle
+
+    X, y = _unequal_panel(unequal_sequences)
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(X, y)
+    expected = transformer.transform(X)
+    del transformer.channel_names_  # as fitted before the attribute existed
+    restored = pickle.loads(pickle.dumps(transformer))
+    np.testing.assert_array_equal(restored.transform(X), expected)
+    assert restored.pairwise_distances(X).shape == (len(X), len(X))
+
+
 def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
     X, y = _unequal_panel(unequal_sequences)
     label_free = WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, y)

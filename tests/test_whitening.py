@@ -126,6 +126,16 @@ def test_channels_without_any_variation_around_the_centres_keep_their_scale():
     assert len(set(tiny)) == 3 and all(0.1 <= abs(v) <= 2.0 for v in tiny)
 
 
+def test_one_channel_without_variation_around_the_centres_keeps_its_scale():
+    codes = np.array([0, 0, 1, 1])
+    sequences = [np.full((1, 5), (1.0 + code) * 1e-42) for code in codes]
+    mean, matrix = fit_whitening(
+        sequences, codes, "within_class", np.random.default_rng(0)
+    )
+    out = to_network_input(sequences, mean, matrix)
+    assert all(0.25 <= abs(o[0, 0]) <= 2.0 for o in out)
+
+
 def test_a_channel_below_the_normal_range_is_refused_with_a_reason():
     rng = np.random.default_rng(0)
     codes = np.repeat([0, 1], 4)

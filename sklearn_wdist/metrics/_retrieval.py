@@ -154,7 +154,7 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
     0.75
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    check_repeated_label(codes, "labels", "items")
+    check_repeated_label(codes, "labels", "items", "precision at 1")
     n_samples = matrix.shape[0]
     scored = np.bincount(codes)[codes] > 1
     n_hits = 0
@@ -162,11 +162,11 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
         rows = rows[scored[rows]]
         if rows.size == 0:
             continue
-        block = _query_block(matrix, rows)
-        same = codes[None, :] == codes[rows][:, None]
-        nearest_same = np.where(same, block, np.inf).min(axis=1)
-        nearest_other = np.where(same, np.inf, block).min(axis=1)
-        n_hits += int(np.count_nonzero(nearest_same < nearest_other))
+        block = _query_block(matrix, rows)  # a copy
+        nearest = block.min(axis=1)
+        # A hit: the nearest item is nearer than every item of another label.
+        block[codes[None, :] == codes[rows][:, None]] = np.inf
+        n_hits += int(np.count_nonzero(nearest < block.min(axis=1)))
     return n_hits / int(np.count_nonzero(scored))
 
 
@@ -240,12 +240,14 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
     return map_at_r_of_leading_items(matrix, codes)
 
 
-def check_repeated_label(codes: np.ndarray, name: str, items: str) -> None:
+def check_repeated_label(
+    codes: np.ndarray, name: str, items: str, score: str = "MAP@R"
+) -> None:
     """Refuse labels of which none repeats: no query has ``R >= 1``."""
     if np.bincount(codes).max() < 2:
         raise ValueError(
             f"{name} must contain at least one class with two or more {items}; "
-            "every label is unique, so MAP@R is undefined."
+            f"every label is unique, so {score} is undefined."
         )
 
 

@@ -61,7 +61,11 @@ class QuantileEmbedding(nn.Module):
         self.quantile_method = quantile_method
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.encoder(x)
+        return self._checked_features(self.encoder(x), x)
+
+    @staticmethod
+    def _checked_features(features, x: torch.Tensor) -> torch.Tensor:
+        """Return the encoder's output ``features`` for ``x`` after checking it."""
         if not isinstance(features, torch.Tensor) or features.ndim != 3:
             shape = getattr(features, "shape", type(features).__name__)
             raise ValueError(
@@ -96,8 +100,9 @@ class QuantileEmbedding(nn.Module):
         groups = []
         for length in torch.unique(lengths).tolist():
             index = torch.nonzero(lengths == length).flatten()
+            group = x[index, :, :length]
             try:
-                features = self._encode(x[index, :, :length])
+                features = self.encoder(group)
             except ValueError as error:
                 if not self.training:
                     raise
@@ -108,7 +113,7 @@ class QuantileEmbedding(nn.Module):
                     "(batch statistics, as in BatchNorm1d, are taken over it): "
                     f"{error}"
                 ) from error
-            groups.append((index, features))
+            groups.append((index, self._checked_features(features, group)))
         n_features = groups[0][1].shape[1]
         longest = max(features.shape[-1] for _, features in groups)
         out = x.new_zeros((x.shape[0], n_features, longest))

@@ -12,14 +12,14 @@ from torch.utils.data import Sampler
 def _class_codes(labels) -> np.ndarray:
     """Class code of every label, labels compared as Python values.
 
-    Numbers and booleans in an array are sorted, as ``numpy.unique`` sorts
-    them; other labels (strings, mixed types) get codes in order of first
+    Numbers and booleans are sorted, as ``numpy.unique`` sorts them; other
+    labels (strings, mixed types, tuples) get codes in order of first
     appearance, so that ``1`` and ``"1"`` stay two classes (an array of both
-    would hold two equal strings).
+    would hold two equal strings) and a tuple stays one label.
     """
     array = np.asarray(labels)
-    if array.dtype.kind in "biuf":
-        return np.unique(array.ravel(), return_inverse=True)[1]
+    if array.ndim == 1 and array.dtype.kind in "biuf":
+        return np.unique(array, return_inverse=True)[1]
     codes: dict = {}
     values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
     return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.intp)
