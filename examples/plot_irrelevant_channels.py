@@ -9,9 +9,9 @@ noise as readily as a real pattern. By default
 (``input_gating="anova"``), :class:`~sklearn_wdist.WassersteinSequenceEmbedder`
 first tests each channel: a one-way analysis of variance of its per-sequence
 quantiles across the training classes. A channel whose class differences do
-not exceed what noise gives in 95% of cases is closed: the learned layers do
-not see it (its own quantiles still enter the embedding, weighted by how much
-they vary within a class).
+not exceed the 95% quantile of the F distribution is closed: the learned
+layers do not see it (its own quantiles still enter the embedding, scaled to
+the learned rows' mean spread over all pairs of training sequences).
 
 Here GunPoint (aeon's copy of the UCR set: hand movements with and without a
 gun, one channel of 150 steps) gets two extra channels of pure Gaussian noise,
