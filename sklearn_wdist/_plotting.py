@@ -187,7 +187,7 @@ class TrainingHistoryDisplay:
         True
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator)
+        _check_embedder(estimator, cls.__name__)
         history = getattr(estimator, "history_", None)
         if not history:
             raise ValueError(
@@ -464,7 +464,7 @@ class QuantileFunctionDisplay:
         array([0.125, 0.375, 0.625, 0.875])
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator)
+        _check_embedder(estimator, cls.__name__)
         if getattr(estimator, "pooling_", "quantile") == "mean":
             raise ValueError(
                 f"{type(estimator).__name__} was fitted with pooling='mean': its "
@@ -490,7 +490,8 @@ class QuantileFunctionDisplay:
             labels = classes[codes[indices]]
 
         levels = np.asarray(estimator.quantile_levels_)
-        embeddings = estimator.transform([sequences[i] for i in indices])
+        # An array whatever set_output asks transform for.
+        embeddings = estimator._embedded([sequences[i] for i in indices], "X")
         quantiles = embeddings.reshape(len(indices), n_features, levels.size)
         quantiles = quantiles / estimator.embedding_scale_
         names = [_feature_name(estimator, k) for k in features]
@@ -543,6 +544,26 @@ class QuantileFunctionDisplay:
                 f"feature_names has {len(names)} entries for {n_features} features."
             )
 
+        # Labels first: a refusal leaves no figure behind.
+        if self.labels is None:
+            colors = [f"C{i % 10}" for i in range(n_sequences)]
+            legend_labels = [None] * n_sequences
+        else:
+            classes, codes = check_labels(
+                self.labels, n_sequences, name="labels", samples_name="quantiles"
+            )
+            colors = _class_colors(codes, len(classes))
+            # One legend entry per label: its first sequence; repr where two
+            # classes would print alike (1 and "1").
+            texts = [str(c) for c in classes]
+            if len(set(texts)) < len(texts):
+                texts = [repr(c) for c in classes]
+            first = {code: i for i, code in reversed(list(enumerate(codes)))}
+            legend_labels = [
+                texts[code] if first[code] == i else None
+                for i, code in enumerate(codes)
+            ]
+
         if ax is None:
             _, axes = plt.subplots(
                 1,
@@ -559,21 +580,6 @@ class QuantileFunctionDisplay:
                     f"ax must hold one axes per feature ({n_features}); got "
                     f"{axes.size}."
                 )
-
-        if self.labels is None:
-            colors = [f"C{i % 10}" for i in range(n_sequences)]
-            legend_labels = [None] * n_sequences
-        else:
-            classes, codes = check_labels(
-                self.labels, n_sequences, name="labels", samples_name="quantiles"
-            )
-            colors = [f"C{code % 10}" for code in codes]
-            # One legend entry per label: its first sequence.
-            first = {code: i for i, code in reversed(list(enumerate(codes)))}
-            legend_labels = [
-                str(classes[code]) if first[code] == i else None
-                for i, code in enumerate(codes)
-            ]
 
         lines = np.empty((n_sequences, n_features), dtype=object)
         for k, axes_k in enumerate(axes):
@@ -593,6 +599,35 @@ class QuantileFunctionDisplay:
         self.axes_ = axes
         self.figure_ = axes[0].figure
         return self
+
+
+def _check_embedder(estimator: Any, display: str) -> None:
+    """Refuse anything but a fitted embedder, pointing wrappers to theirs."""
+    from ._embedder import WassersteinSequenceEmbedder
+
+    if not isinstance(estimator, WassersteinSequenceEmbedder):
+        if hasattr(estimator, "use_labels"):
+            hint = " (an aeon or sktime adapter: pass its fitted embedder_)"
+        elif hasattr(estimator, "steps"):
+            hint = " (a Pipeline: pass the embedder step, e.g. pipeline[0])"
+        else:
+            hint = ""
+        raise TypeError(
+            f"{display} needs a fitted WassersteinSequenceEmbedder, got "
+            f"{type(estimator).__name__}{hint}."
+        )
+    check_is_fitted(estimator)
+
+
+def _class_colors(codes: np.ndarray, n_classes: int) -> list:
+    """One colour per class: the colour cycle, or a colour map beyond ten."""
+    if n_classes <= 10:
+        return [f"C{code}" for code in codes]
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["tab20" if n_classes <= 20 else "turbo"]
+    positions = codes / max(n_classes - 1, 1) if n_classes > 20 else codes / 20
+    return [cmap(float(position)) for position in positions]
 
 
 def _check_indices(

@@ -385,17 +385,70 @@ def test_quantile_display_refuses_boolean_masks(fitted, argument):
         QuantileFunctionDisplay.from_estimator(embedder, X, **{argument: mask})
 
 
+def test_quantile_display_reads_embeddings_whatever_the_output_setting(fitted):
+    embedder, X, _ = fitted
+    expected = QuantileFunctionDisplay.from_estimator(embedder, X).quantiles
+    embedder.set_output(transform="pandas")
+    try:
+        got = QuantileFunctionDisplay.from_estimator(embedder, X).quantiles
+    finally:
+        embedder.set_output(transform="default")
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("display", ["quantiles", "history"])
+def test_displays_point_wrappers_to_their_embedder(fitted, display):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_wdist.aeon import WassersteinEmbeddingTransformer
+
+    embedder, X, _ = fitted
+    pipeline = make_pipeline(embedder, FunctionTransformer())
+    for wrapper, hint in (
+        (WassersteinEmbeddingTransformer(), "embedder_"),
+        (pipeline, r"pipeline\[0\]"),
+    ):
+        with pytest.raises(TypeError, match=hint):
+            if display == "quantiles":
+                QuantileFunctionDisplay.from_estimator(wrapper, X)
+            else:
+                TrainingHistoryDisplay.from_estimator(wrapper)
+
+
+def test_refused_labels_leave_no_figure_open():
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    display = QuantileFunctionDisplay([0.25, 0.75], np.zeros((3, 1, 2)), labels=[1, 2])
+    with pytest.raises(ValueError, match="labels"):
+        display.plot()
+    assert len(plt.get_fignums()) == before
+
+
+def test_more_than_ten_classes_get_distinct_colours():
+    import matplotlib.colors as mcolors
+
+    labels = np.arange(12)
+    display = QuantileFunctionDisplay(
+        [0.25, 0.75], np.zeros((12, 1, 2)), labels=labels
+    ).plot()
+    colors = {mcolors.to_hex(line.get_color()) for line in display.lines_[:, 0]}
+    assert len(colors) == 12
+
+
 def test_quantile_display_labels_follow_the_label_policy(fitted):
     embedder, X, _ = fitted
     labels = [1, "1"] + [0] * (len(X) - 2)
     display = QuantileFunctionDisplay.from_estimator(
         embedder, X, indices=[0, 1], labels=labels
     )
-    # 1 and "1" are two classes: two colours, two legend entries.
+    # 1 and "1" are two classes: two colours, two legend entries that tell
+    # them apart.
     colors = [line.get_color() for line in display.lines_[:, 0]]
     assert colors[0] != colors[1]
     legend = [text.get_text() for text in display.axes_[0].get_legend().get_texts()]
-    assert sorted(legend) == ["1", "1"]
+    assert sorted(legend) == ["'1'", "1"]
     with pytest.raises(ValueError, match=r"labels\[1\] is None"):
         QuantileFunctionDisplay.from_estimator(
             embedder, X, indices=[0, 1], labels=["a", None] + ["a"] * (len(X) - 2)
