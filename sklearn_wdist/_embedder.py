@@ -36,6 +36,7 @@ from ._row_weights import (
     kept_row_weights,
 )
 from ._training import (
+    MAX_THREADS,
     AugmentingCollate,
     LatestBestEarlyStopping,
     RetrievalValidation,
@@ -567,7 +568,10 @@ default="auto"
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     device : str, default="cpu"
-        Torch device to train and embed on, e.g. ``"cuda"``.
+        Torch device to train on, e.g. ``"cuda"``; the fitted model embeds
+        (``transform`` and the other methods) on the device its weights are
+        on, that of ``fit``: setting ``device`` after ``fit`` moves nothing.
+        To embed elsewhere, move the module, ``embedder.module_.to(...)``.
     n_threads : int or None, default=1
         Intra-op threads PyTorch may use during ``fit`` and ``transform`` (the
         global setting is restored afterwards). Triplet batches of short
@@ -1211,6 +1215,11 @@ default="auto"
             check_int(getattr(self, name), name)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", minimum=1)
+            if self.n_threads > MAX_THREADS:
+                raise ValueError(
+                    f"n_threads must be at most {MAX_THREADS}, got {self.n_threads}: "
+                    "PyTorch's thread pool fails far above the machine's cores."
+                )
         if self.n_layers != "auto":
             check_int(self.n_layers, "n_layers")
         if not (math.isfinite(self.lr) and self.lr <= float(np.finfo(np.float32).max)):

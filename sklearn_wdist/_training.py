@@ -34,9 +34,16 @@ from .nn import SeededDropout
 # Embeddings are independent per sequence, so inference batches are sorted by
 # length (little padding) and only bounded for memory: at most this many
 # sequences, and at most _INFERENCE_STEPS padded time steps (one batch of long
-# sequences then stays a few tens of MiB per hidden layer).
+# sequences then stays a few tens of MiB per hidden layer of 64 channels). An
+# encoder with more output rows than _REFERENCE_ROWS (many input channels kept
+# with their increments) gets proportionally fewer steps, so that the rows
+# pooled at once stay within the same bound.
 INFERENCE_BATCH_SIZE = 256
 _INFERENCE_STEPS = 1 << 16
+_REFERENCE_ROWS = 64
+# Intra-op threads above this are refused: PyTorch's pool fails (even
+# crashes) far above any machine's cores.
+MAX_THREADS = 1024
 
 
 # --------------------------------------------------------------------------- #
@@ -53,6 +60,15 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
     if n_threads is None:
         yield
         return
+    if (
+        isinstance(n_threads, bool)
+        or not isinstance(n_threads, int | np.integer)
+        or not 1 <= n_threads <= MAX_THREADS
+    ):
+        raise ValueError(
+            f"n_threads must be None or an int from 1 to {MAX_THREADS}, got "
+            f"{n_threads!r}."
+        )
     previous = torch.get_num_threads()
     torch.set_num_threads(n_threads)
     try:
@@ -313,14 +329,20 @@ def check_finite_embeddings(embeddings: np.ndarray, name: str) -> None:
 # The one inference path
 # --------------------------------------------------------------------------- #
 def _length_sorted_batches(
-    sequences: list[np.ndarray], prepare: Callable | None = None
+    sequences: list[np.ndarray],
+    prepare: Callable | None = None,
+    rows: int | None = None,
 ) -> Iterator[tuple[np.ndarray, dict]]:
     """Batches of index arrays and padded tensors, shortest sequences first.
 
     ``prepare(chunk_sequences, chunk_indices)`` turns the raw sequences of a
     batch into network input, one batch at a time, so that nothing but the
-    output and one batch is held beside the caller's data.
+    output and one batch is held beside the caller's data. ``rows``: the
+    encoder's output rows per step, when known (see ``_REFERENCE_ROWS``).
     """
+    budget = _INFERENCE_STEPS
+    if rows is not None and rows > _REFERENCE_ROWS:
+        budget = max(1, _INFERENCE_STEPS * _REFERENCE_ROWS // rows)
     lengths = np.array([s.shape[-1] for s in sequences])
     order = np.argsort(lengths, kind="stable")
     start = 0
@@ -331,7 +353,7 @@ def _length_sorted_batches(
         while (
             stop < len(order)
             and stop - start < INFERENCE_BATCH_SIZE
-            and (stop - start + 1) * lengths[order[stop]] <= _INFERENCE_STEPS
+            and (stop - start + 1) * lengths[order[stop]] <= budget
         ):
             stop += 1
         chunk = order[start:stop]
@@ -369,6 +391,12 @@ def module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _output_rows(module: torch.nn.Module) -> int | None:
+    """Rows per step of a built-in encoder's output; None for a user encoder."""
+    rows = getattr(getattr(module, "encoder", None), "out_features", None)
+    return rows if isinstance(rows, int) else None
+
+
 def embed_sequences(
     module: torch.nn.Module,
     sequences: list[np.ndarray],
@@ -393,7 +421,9 @@ def embed_sequences(
         _inference(module, n_threads),
         tqdm(total=len(sequences), unit="seq", disable=not verbose) as progress,
     ):
-        for chunk, batch in _length_sorted_batches(sequences, prepare):
+        for chunk, batch in _length_sorted_batches(
+            sequences, prepare, _output_rows(module)
+        ):
             pooled = module(batch["x"].to(device), batch["lengths"].to(device))
             pooled = pooled.reshape(len(chunk), -1).cpu().numpy()
             if out is None:
@@ -414,7 +444,9 @@ def sequence_step_features(
     device = module_device(module)
     features: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
     with _inference(module, n_threads):
-        for chunk, batch in _length_sorted_batches(sequences, prepare):
+        for chunk, batch in _length_sorted_batches(
+            sequences, prepare, _output_rows(module)
+        ):
             h, lengths = module.step_features(
                 batch["x"].to(device), batch["lengths"].to(device)
             )

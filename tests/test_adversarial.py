@@ -967,6 +967,20 @@ class Tripwire(Callback):
         raise AssertionError("training started despite a bad parameter")
 
 
+@pytest.mark.parametrize("n_threads", [0, -1, 2.5, "4", True, 10**6])
+def test_n_threads_set_after_fit_is_checked_by_transform(fitted, data, n_threads):
+    # A million threads crashed the interpreter inside PyTorch.
+    X, _ = data
+    before = torch.get_num_threads()
+    fitted.set_params(n_threads=n_threads)
+    try:
+        with pytest.raises(ValueError, match="n_threads must be None or an int"):
+            fitted.transform(X)
+    finally:
+        fitted.set_params(n_threads=1)
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
@@ -984,6 +998,7 @@ class Tripwire(Callback):
         ({"n_quantiles": np.True_}, (TypeError, ValueError), "n_quantiles"),
         ({"max_epochs": True}, TypeError, "max_epochs must be an int"),
         ({"n_threads": True}, TypeError, "n_threads must be an int"),
+        ({"n_threads": 10**6}, ValueError, "n_threads must be at most 1024"),
         ({"lr": 1e39}, ValueError, "lr=1e\\+39 cannot be used"),
     ],
     ids=lambda v: repr(v)[:40],

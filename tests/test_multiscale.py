@@ -286,6 +286,38 @@ def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch
     assert all(b * t <= 300 or b == 1 for b, _, t in seen)
 
 
+def test_batches_of_many_output_rows_hold_fewer_steps(monkeypatch):
+    # Many kept channels (and their increments) make many rows per step: the
+    # step budget shrinks with them, so a batch's pooled rows stay bounded.
+    from sklearn_wdist import _training
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 8)
+    X = rng.normal(size=(16, 40, 80))
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 1}, architecture="conv", n_layers=1, random_state=0
+    ).fit(X, y)
+    rows = model.module_.encoder.out_features
+    assert rows > _training._REFERENCE_ROWS
+    seen = []
+    original = _training.pad_batch
+
+    def spy(batch):
+        out = original(batch)
+        seen.append(out[0]["x"].shape)
+        return out
+
+    monkeypatch.setattr(_training, "_INFERENCE_STEPS", 300)
+    monkeypatch.setattr(_training, "pad_batch", spy)
+    many = rng.normal(size=(40, 40, 80))
+    alone = np.vstack([model.transform(many[i : i + 1]) for i in range(3)])
+    seen.clear()
+    np.testing.assert_allclose(model.transform(many)[:3], alone, rtol=1e-5, atol=1e-6)
+    budget = 300 * _training._REFERENCE_ROWS // rows
+    assert all(b * t <= budget or b == 1 for b, _, t in seen)
+    assert len(seen) > 1
+
+
 def test_transform_holds_one_batch_beside_the_output():
     import tracemalloc
 
