@@ -195,8 +195,16 @@ class Task:
 
 
 def load_split(name: str, split: str) -> tuple[Sequences, np.ndarray]:
-    """One official split of an aeon dataset, labels as an ndarray."""
-    X, y = load_classification(name, split=split)
+    """One official split of an aeon dataset, labels as an ndarray.
+
+    Read from aeon's installed copy with every network connection refused
+    (``_datasets._offline``): a data set aeon stopped shipping fails here
+    instead of being downloaded.
+    """
+    import _datasets
+
+    with _datasets._offline():
+        X, y = load_classification(name, split=split)
     return X, np.asarray(y)
 
 
@@ -390,7 +398,12 @@ def add_task_arguments(parser: Any, seen: Sequence[str], unseen: Sequence[str]) 
 
 
 def merged_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Return the records of several result files, in order."""
+    """Return the records of several result files, in order, all of them.
+
+    No record replaces another: probe scripts keep records that share task,
+    method and seed but differ in other keys (noise levels, say). Only
+    ``select_defaults.py --merge`` keeps one record per task, method and seed.
+    """
     return [r for path in paths for r in json.loads(Path(path).read_text())["records"]]
 
 
