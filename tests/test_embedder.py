@@ -1075,6 +1075,15 @@ def test_input_row_weights_follow_every_pair_under_class_imbalance(p):
     np.testing.assert_allclose(weights, expected, rtol=0.05)
 
 
+def test_rows_that_vary_only_by_rounding_keep_weight_one():
+    from sklearn_wdist._row_weights import spread_weights
+
+    np.testing.assert_array_equal(spread_weights(np.array([1.0, 1e-20]), 2), [1, 1])
+    np.testing.assert_allclose(
+        spread_weights(np.array([1.0, 0.25]), 2), [0.625**0.5, 2.5**0.5]
+    )
+
+
 @pytest.mark.parametrize("n", [2, 3, 12, 200])
 @pytest.mark.parametrize("p", [1, 2])
 def test_pair_spread_over_every_member_matches_brute_force(n, p):

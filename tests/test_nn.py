@@ -21,6 +21,7 @@ from sklearn_wdist.nn import (
     batch_all_triplets,
     batch_hard_triplets,
     lengths_to_mask,
+    mean_pooling,
     multiscale_difference_lags,
     quantile_levels,
     quantile_pooling,
@@ -88,6 +89,17 @@ def test_pooling_refuses_no_quantile_levels(n_quantiles):
 def test_pooling_refuses_what_is_no_number_of_levels(n_quantiles):
     with pytest.raises(TypeError, match="n_quantiles must be an integer"):
         QuantileEmbedding(ConvEncoder(1, n_features=2), n_quantiles)
+
+
+def test_mean_pooling_ignores_whatever_the_padding_holds():
+    rng = np.random.default_rng(6)
+    sequences = [rng.normal(size=(2, n)) for n in (1, 4, 9)]
+    x, lens = _padded(sequences)
+    mask = torch.arange(x.shape[-1])[None, None, :] >= lens[:, None, None]
+    for junk in (1e3, float("nan")):
+        got = mean_pooling(x.masked_fill(mask, junk), lens).numpy()
+        for i, s in enumerate(sequences):
+            np.testing.assert_allclose(got[i, :, 0], s.mean(axis=1), rtol=1e-12)
 
 
 def test_quantile_levels_are_midpoints():
@@ -225,6 +237,25 @@ def test_distance_gradient_is_finite_where_embeddings_coincide(p):
     assert torch.isfinite(q.grad).all()
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_distance_propagates_nan_rather_than_hiding_it(p):
+    # A diverged model must be reported, not measured as distance 0.
+    a = torch.randn(3, 2, 4, dtype=torch.float64)
+    a[0, 0, 0] = float("nan")
+    D = QuantileWassersteinDistance(p).matrix(a, a)
+    assert torch.isnan(D[0]).all() and torch.isnan(D[:, 0]).all()
+    assert torch.isfinite(D[1:, 1:]).all()
+    assert torch.isnan(QuantileWassersteinDistance(p).pairwise(a, a.flip(0))[0])
+
+
+def test_distance_at_or_below_eps_is_zero():
+    distance = QuantileWassersteinDistance(2, eps=0.25)
+    a = torch.tensor([[[0.5]]], dtype=torch.float64)
+    b = torch.zeros_like(a)
+    assert distance.pairwise(a, b).item() == 0.0  # squared 0.25: at eps
+    assert distance.pairwise(a * 1.01, b).item() > 0.0
+
+
 def test_distance_rejects_bad_p():
     with pytest.raises(ValueError, match="p must be 1 or 2"):
         QuantileWassersteinDistance(3)
@@ -284,6 +315,31 @@ def test_mining_agrees_with_brute_force_enumeration(mining, seed):
             got = semi_hard_triplets(distances, labels)
         got = sorted(zip(*(t.tolist() for t in got), strict=True))
         assert got == _brute_force(distances, labels, mining, margin)
+
+
+@pytest.mark.parametrize("mining", ["batch_hard", "semi_hard"])
+def test_a_batch_of_one_class_has_no_triplet(mining):
+    miners = {"batch_hard": batch_hard_triplets, "semi_hard": semi_hard_triplets}
+    d = torch.rand(3, 3, dtype=torch.float64)
+    labels = torch.zeros(3, dtype=torch.long)
+    anchors, _, _ = miners[mining](d + d.T, labels)
+    assert anchors.numel() == 0
+    loss = WassersteinTripletLoss(p=1, mining=mining)
+    q = torch.randn(3, 2, 4, dtype=torch.float64, requires_grad=True)
+    value = loss(q, labels)
+    value.backward()
+    assert value.item() == 0.0 and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.parametrize("d", [torch.zeros(4, 4), torch.ones(4, 4) - torch.eye(4)])
+def test_batch_hard_ties_pick_a_true_positive_and_negative(d):
+    # A collapsed batch: every pair tied. The positive shares the label and is
+    # not the anchor, the negative does not share it, ties to the lowest index.
+    labels = torch.tensor([0, 1, 1, 0])
+    anchors, positives, negatives = batch_hard_triplets(d.double(), labels)
+    assert anchors.tolist() == [0, 1, 2, 3]
+    assert positives.tolist() == [3, 2, 1, 0]
+    assert negatives.tolist() == [1, 0, 0, 1]
 
 
 @pytest.mark.parametrize("mining", ["batch_hard", "batch_all", "semi_hard"])

@@ -140,6 +140,25 @@ def test_values_near_the_largest_float_do_not_overflow(largest):
     assert_allclose(pairwise_wasserstein(B, p=2), expected, rtol=1e-12, atol=0)
 
 
+def test_the_unit_of_the_scaling_covers_both_operands():
+    # A small A against a huge B: a unit taken from A alone overflows.
+    A = np.array([[0.0], [1.0]])
+    B = np.array([[1e300], [-1e300]])
+    scale = 2.0**1000
+    expected = cdist(A / scale, B / scale) * scale
+    assert_allclose(pairwise_wasserstein(A, B, p=2), expected, rtol=1e-12, atol=0)
+
+
+def test_moderately_close_rows_far_from_the_origin_keep_their_digits():
+    # Distances about 1e-4 of the rows' norm: above the tightest cluster of the
+    # test above, but the Gram form would still lose five digits of them.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12, 16))
+    A = np.vstack([X + 100, X + 100 + 1e-3 * rng.normal(size=X.shape)])
+    A = np.vstack([A, -A])
+    assert_allclose(pairwise_wasserstein(A, p=2), cdist(A, A), rtol=1e-8, atol=0)
+
+
 @pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e160, 1e300])
 def test_extreme_magnitudes_neither_overflow_nor_underflow(scale):
     # Squared norms of such values overflow or underflow in float64.

@@ -136,6 +136,22 @@ def test_one_channel_without_variation_around_the_centres_keeps_its_scale():
     assert all(0.25 <= abs(o[0, 0]) <= 2.0 for o in out)
 
 
+@pytest.mark.parametrize("n_channels", [1, 2])
+def test_the_unit_of_a_channel_without_variation_covers_both_sides(n_channels):
+    # Nine sequences at 100, one at 0: the mean is 90, the largest deviation
+    # 90 (below it), not 10 (above it); the unit is the power of two 128.
+    codes = np.array([0] * 9 + [1])
+    sequences = [
+        np.full((n_channels, 6), 100.0 if code == 0 else 0.0) for code in codes
+    ]
+    mean, matrix = fit_whitening(
+        sequences, codes, "within_class", np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(np.diag(matrix), 1 / 128)
+    out = to_network_input(sequences, mean, matrix)
+    assert 0.5 < max(np.abs(o).max() for o in out) <= 1.0
+
+
 def test_a_channel_below_the_normal_range_is_refused_with_a_reason():
     rng = np.random.default_rng(0)
     codes = np.repeat([0, 1], 4)
