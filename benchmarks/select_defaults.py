@@ -462,6 +462,7 @@ def rule_tables(
     """
     n_tasks = {"seen": len(SEEN_DATASETS), "unseen": len(UNSEEN_DATASETS)}
     lines, sums = [], dict.fromkeys(methods, 0.0)
+    scored = dict.fromkeys(methods, False)
     for protocol, key in SUMMARY:
         chosen = common.select(records, protocol=protocol)
         names = common.distinct(r["dataset"] for r in chosen)
@@ -481,6 +482,7 @@ def rule_tables(
                 cells.append(float(np.mean(scores)) if scores else None)
             present = [c for c in cells if c is not None]
             sums[method] += sign * sum(present) / n_tasks[protocol]
+            scored[method] = scored[method] or bool(present)
             mean = np.mean(present) if present else float("nan")
             rows.append(
                 [
@@ -490,7 +492,8 @@ def rule_tables(
                 ]
             )
         lines += section(protocol, key, [label, *names, "mean"], rows)
-    return lines, sums
+    # A method without a single record has no sum (not 0).
+    return lines, {m: (v if scored[m] else float("nan")) for m, v in sums.items()}
 
 
 def section(

@@ -162,6 +162,9 @@ class TrainingHistoryDisplay:
         ------
         sklearn.exceptions.NotFittedError
             If ``estimator`` is not fitted.
+        TypeError
+            If it has no ``history_`` and is no embedder (an aeon or sktime
+            adapter or a Pipeline is pointed to its embedder).
         ValueError
             If its history records no epoch.
 
@@ -187,7 +190,11 @@ class TrainingHistoryDisplay:
         True
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        _check_embedder(estimator, cls.__name__)
+        if getattr(estimator, "history_", None) is None:
+            # No history to read: an embedder that is not fitted, or a wrapper
+            # (adapter, Pipeline) to point to its embedder.
+            _check_embedder(estimator, cls.__name__)
+        check_is_fitted(estimator)
         history = getattr(estimator, "history_", None)
         if not history:
             raise ValueError(
@@ -437,6 +444,10 @@ class QuantileFunctionDisplay:
         ------
         sklearn.exceptions.NotFittedError
             If ``estimator`` is not fitted.
+        TypeError
+            If it is no :class:`~sklearn_wdist.WassersteinSequenceEmbedder`
+            (an aeon or sktime adapter or a Pipeline is pointed to its
+            embedder).
         ValueError
             If it was fitted with ``pooling="mean"`` (one mean per feature, no
             quantile function), or ``indices``, ``features`` or ``labels`` do

@@ -416,6 +416,14 @@ def test_displays_point_wrappers_to_their_embedder(fitted, display):
                 TrainingHistoryDisplay.from_estimator(wrapper)
 
 
+def test_history_display_reads_any_fitted_estimator_with_a_history(fitted):
+    embedder, _, _ = fitted
+    display = TrainingHistoryDisplay.from_estimator(embedder.net_)  # skorch net
+    np.testing.assert_array_equal(
+        display.line_.get_xdata(), np.arange(1, len(embedder.history_) + 1)
+    )
+
+
 def test_refused_labels_leave_no_figure_open():
     import matplotlib.pyplot as plt
 
