@@ -55,9 +55,10 @@ __all__ = [
 # Numbers
 # --------------------------------------------------------------------------- #
 def _is_sparse(value: Any) -> bool:
-    return hasattr(value, "toarray") or type(value).__module__.startswith(
-        "scipy.sparse"
-    )
+    # Not hasattr(value, "toarray"): pandas exposes columns as attributes, so a
+    # frame with a column of that name would look sparse.
+    module = type(value).__module__
+    return module.startswith("scipy.sparse") or module.partition(".")[0] == "sparse"
 
 
 def as_numeric_array(value: Any, name: str) -> np.ndarray:
@@ -99,6 +100,8 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
             f"{name} must be a dense array; got a sparse matrix, which is not "
             "supported (use .toarray())."
         )
+    if _is_dataframe(value) or type(value).__module__.startswith("pandas"):
+        value = _pandas_values(value)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:  # ragged nested lists
@@ -125,6 +128,26 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}.")
     return array
+
+
+def _pandas_values(value: Any) -> Any:
+    """Values of a pandas frame or series, missing values (pd.NA) as NaN.
+
+    Nullable numeric and boolean columns (Int64, Float64, boolean) hold pd.NA,
+    which NumPy cannot convert to a float; as NaN the finiteness checks name
+    it as missing. Other frames are returned as they are.
+    """
+    import pandas as pd
+
+    dtypes = [value.dtype] if isinstance(value, pd.Series) else list(value.dtypes)
+    nullable = [isinstance(dtype, pd.api.extensions.ExtensionDtype) for dtype in dtypes]
+    numeric = all(
+        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        for dtype in dtypes
+    )
+    if dtypes and numeric and any(nullable):
+        return value.to_numpy(dtype=np.float64, na_value=np.nan)
+    return value
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
@@ -329,11 +352,15 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "step needs the sequence it belongs to."
             )
         time_values = X.index.get_level_values(1)
-        text = ("string", "bytes")
-        if pd.api.types.infer_dtype(time_values, skipna=True) in text or (
-            isinstance(time_values.dtype, pd.CategoricalDtype)
-            and not time_values.dtype.ordered
-            and pd.api.types.infer_dtype(time_values.categories) in text
+        if isinstance(time_values.dtype, pd.CategoricalDtype):
+            # Categories sort by their codes; the values' own order counts.
+            time_values = pd.Index(
+                np.asarray(time_values, dtype=object), name=time_values.name
+            )
+        kind = pd.api.types.infer_dtype(time_values, skipna=True)
+        if kind in ("string", "bytes") or (
+            kind.startswith("mixed")
+            and any(isinstance(t, str | bytes) for t in time_values)
         ):
             raise TypeError(
                 f"{name} has time index values that are strings, which sort as "
@@ -367,13 +394,13 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 f"{time!r}; each (instance, time) "
                 "pair must be one step."
             )
-        values = as_numeric_array(X.to_numpy()[order], name)
+        values = as_numeric_array(np.asarray(_pandas_values(X))[order], name)
         bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
         return [np.ascontiguousarray(part.T) for part in np.split(values, bounds)]
     cells = X.to_numpy(dtype=object)
     nested = [isinstance(cell, pd.Series | np.ndarray | list) for cell in cells.flat]
     if not any(nested):
-        return as_numeric_array(X.to_numpy(), name)
+        return as_numeric_array(_pandas_values(X), name)
     if not all(nested):
         raise TypeError(
             f"{name} is a DataFrame mixing series cells and scalars; sktime's "
@@ -764,6 +791,15 @@ def check_labels(
         raise TypeError(f"{name} must be a 1-D array of labels, got a string.")
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
+    if np.ma.isMaskedArray(y):
+        # np.asarray would read the values behind the mask as labels.
+        if np.ma.getmaskarray(y).any():
+            raise ValueError(
+                f"{name} is a masked array with masked values; every "
+                f"{'sequence' if samples_name != 'distances' else 'item'} "
+                "needs a label."
+            )
+        y = np.ma.getdata(y)
     if isinstance(y, list | tuple):
         # Never let NumPy pick a common dtype: it would turn [1, "1"] into
         # ["1", "1"]. Elements keep their Python identity in an object array.
@@ -792,6 +828,14 @@ def check_labels(
             f"{'rows' if samples_name == 'distances' else 'sequences'}; they must "
             "have the same length."
         )
+    if array.dtype.kind in "mM":
+        # Dates and durations stay what they are (their .tolist() gives
+        # integers for nanoseconds, dates for days); NaT is no class.
+        if np.isnat(array).any():
+            index = int(np.flatnonzero(np.isnat(array))[0])
+            raise ValueError(f"{name}[{index}] is NaT; every label must be a class.")
+        classes, codes = np.unique(array, return_inverse=True)
+        return classes, codes.astype(np.intp).reshape(-1)
     if array.dtype.kind in "biufUS":
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise ValueError(

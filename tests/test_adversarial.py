@@ -642,6 +642,41 @@ def test_pd_multiindex_with_a_repeated_or_missing_time_is_rejected(fitted, data)
         fitted.transform(frame)
 
 
+def _one_sequence_with_times(times):
+    index = pd.MultiIndex.from_arrays([[0, 0, 0], times])
+    return pd.DataFrame({"a": [10.0, 20.0, 30.0]}, index=index)
+
+
+def test_categorical_time_levels_follow_their_values_not_their_codes():
+    # Categories [3, 1, 2]: sorting by code put time 3 first.
+    frame = _one_sequence_with_times(pd.Categorical([1, 2, 3], categories=[3, 1, 2]))
+    np.testing.assert_array_equal(check_sequences(frame)[0], [[10.0, 20.0, 30.0]])
+
+
+def test_a_text_time_among_numbers_is_refused():
+    frame = _one_sequence_with_times(pd.Index([10, "2", 3], dtype=object))
+    with pytest.raises(TypeError, match="time index values that are strings"):
+        check_sequences(frame)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "boolean"])
+def test_pandas_missing_values_are_reported_as_missing(dtype):
+    values = [1, pd.NA, 1, 0] if dtype != "boolean" else [True, pd.NA, True, False]
+    frame = pd.DataFrame({"a": values, "b": values}, dtype=dtype).T  # 2 sequences
+    with pytest.raises(ValueError, match="contains NaN"):
+        check_sequences(frame)
+    square = pd.DataFrame([[0, 1], [1, pd.NA]], dtype="Float64")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        check_precomputed_distances(square)
+
+
+def test_a_column_named_toarray_is_no_sparse_matrix():
+    index = pd.MultiIndex.from_arrays([[0, 0, 1, 1], [0, 1, 0, 1]])
+    frame = pd.DataFrame({"toarray": [1.0, 2.0, 3.0, 4.0]}, index=index)
+    sequences = check_sequences(frame)
+    np.testing.assert_array_equal(sequences[1], [[3.0, 4.0]])
+
+
 def test_pd_multiindex_times_as_text_are_refused_not_sorted_as_text(fitted, data):
     # "10" sorts before "2": read as text, the steps came out of time order.
     X, _ = data

@@ -667,6 +667,20 @@ def test_tuples_are_labels_whatever_their_length(wrap):
         mean_average_precision_at_r(dist, [[1], [1], [2], [2]])  # lists: a column
 
 
+def test_masked_labels_are_refused_and_dates_stay_dates():
+    from sklearn_wdist._validation import check_labels
+
+    with pytest.raises(ValueError, match="masked values"):
+        check_labels(np.ma.array(["a", "b", "a", "b"], mask=[0, 0, 0, 1]), 4)
+    for dtype in ("datetime64[ns]", "datetime64[D]", "timedelta64[ns]"):
+        y = np.array([1, 2, 1], dtype="int64").astype(dtype)
+        classes, codes = check_labels(y, 3)
+        assert classes.dtype == y.dtype
+        np.testing.assert_array_equal(classes[codes], y)
+    with pytest.raises(ValueError, match=r"y\[1\] is NaT"):
+        check_labels(np.array(["2020-01-01", "NaT"], dtype="datetime64[ns]"), 2)
+
+
 def test_all_unique_labels_leave_nothing_to_retrieve():
     # Precision at 1 scores queries with another item of their label, as
     # MAP@R; a k-NN classifier misclassifies every item.
