@@ -21,7 +21,7 @@ import math
 import numbers
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -523,6 +523,13 @@ def check_sequences(
             f"{name} must be a collection of sequences, got a dict; pass a list "
             "or an array."
         )
+    if isinstance(X, Iterator | set | frozenset):
+        raise TypeError(
+            f"{name} must be a collection of sequences, got a "
+            f"{type(X).__name__}; pass a list (e.g. list({name}))."
+        )
+    if n_channels is not None:
+        n_channels = check_int(n_channels, "n_channels", minimum=1)
     if _is_dataframe(X):
         X = _from_dataframe(X, name)
     input_dtype = getattr(X, "dtype", None)
@@ -1082,6 +1089,8 @@ def check_precomputed_distances(
     ...
     ValueError: D_test must be non-negative, got a minimum of -1.0.
     """
+    if square is not None and not isinstance(square, bool | np.bool_):
+        raise TypeError(f"square must be True, False or None, got {square!r}.")
     return check_distance_matrix(
         D, name=name, square=bool(square), n_reference=n_reference
     )

@@ -670,6 +670,21 @@ def test_pandas_missing_values_are_reported_as_missing(dtype):
         check_precomputed_distances(square)
 
 
+@pytest.mark.parametrize(
+    "X", [(np.ones((2, 3)) for _ in range(2)), map(np.ones, [(2, 3)]), set()]
+)
+def test_one_shot_iterators_and_sets_are_refused_with_a_hint(X):
+    with pytest.raises(TypeError, match=r"pass a list \(e.g. list\(X\)\)"):
+        check_sequences(X)
+
+
+def test_the_expected_channel_count_and_squareness_are_checked():
+    with pytest.raises(TypeError, match="n_channels must be an int"):
+        check_sequences([np.ones((1, 3))], n_channels="1")
+    with pytest.raises(TypeError, match="square must be True, False or None"):
+        check_precomputed_distances([[0.0, 1.0], [1.0, 0.0]], square="no")
+
+
 def test_a_column_named_toarray_is_no_sparse_matrix():
     index = pd.MultiIndex.from_arrays([[0, 0, 1, 1], [0, 1, 0, 1]])
     frame = pd.DataFrame({"toarray": [1.0, 2.0, 3.0, 4.0]}, index=index)
