@@ -956,7 +956,8 @@ default="auto"
         )
         pretraining = None  # the views of this fit's label-free pre-training
         if y is not None and previous is None and self.pretraining is not None:
-            pretraining = self._pretraining_augmentation(_pretraining_seed(seed))
+            pretraining_seed = _pretraining_seed(seed)
+            pretraining = self._pretraining_augmentation(pretraining_seed)
         train_index, valid_index = self._split(codes, seed, supervised=y is not None)
         self._check_monitors(validating=len(valid_index) > 0)
         if previous is None:
@@ -991,12 +992,7 @@ default="auto"
         pretraining_history = None
         if pretraining is not None:
             pretraining_history = self._pretrain(
-                module,
-                inputs,
-                train_index,
-                _pretraining_seed(seed),
-                device,
-                pretraining,
+                module, inputs, train_index, pretraining_seed, device, pretraining
             )
         elif previous is not None:  # the pre-training of the fit continued
             pretraining_history = self.pretraining_history_

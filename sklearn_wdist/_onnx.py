@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._embedder import WassersteinSequenceEmbedder
-from ._validation import check_int
+from ._validation import check_int, wrapper_hint
 from .nn import mean_pooling, quantile_pooling
 
 # Names of the graph's input and output, and of its dynamic axes.
@@ -245,14 +245,9 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     True
     """
     if not isinstance(embedder, WassersteinSequenceEmbedder):
-        hint = (
-            " (an aeon or sktime adapter: pass its fitted embedder_)"
-            if hasattr(embedder, "use_labels")
-            else ""
-        )
         raise TypeError(
             "embedder must be a fitted WassersteinSequenceEmbedder, got "
-            f"{type(embedder).__name__}{hint}."
+            f"{type(embedder).__name__}{wrapper_hint(embedder)}."
         )
     check_is_fitted(embedder)
     destination = _check_path(path)

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_labels, check_sequences
+from ._validation import check_labels, check_sequences, wrapper_hint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -617,15 +617,9 @@ def _check_embedder(estimator: Any, display: str) -> None:
     from ._embedder import WassersteinSequenceEmbedder
 
     if not isinstance(estimator, WassersteinSequenceEmbedder):
-        if hasattr(estimator, "use_labels"):
-            hint = " (an aeon or sktime adapter: pass its fitted embedder_)"
-        elif hasattr(estimator, "steps"):
-            hint = " (a Pipeline: pass the embedder step, e.g. pipeline[0])"
-        else:
-            hint = ""
         raise TypeError(
             f"{display} needs a fitted WassersteinSequenceEmbedder, got "
-            f"{type(estimator).__name__}{hint}."
+            f"{type(estimator).__name__}{wrapper_hint(estimator)}."
         )
     check_is_fitted(estimator)
 

@@ -86,15 +86,12 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
     """
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         value = value.detach().cpu()
-    if np.ma.isMaskedArray(value):
-        # np.asarray would read the values behind the mask as data.
-        if np.ma.getmaskarray(value).any():
-            raise ValueError(
-                f"{name} is a masked array with masked values; they are no "
-                "data. Mark missing steps another way (shorter sequences, or "
-                "NaN padding at the end with from_tslearn)."
-            )
-        value = np.ma.getdata(value)
+    value = _unmasked(
+        value,
+        f"{name} is a masked array with masked values; they are no data. Mark "
+        "missing steps another way (shorter sequences, or NaN padding at the "
+        "end with from_tslearn).",
+    )
     if _is_sparse(value):
         raise TypeError(
             f"{name} must be a dense array; got a sparse matrix, which is not "
@@ -128,6 +125,28 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}.")
     return array
+
+
+def _unmasked(value: Any, refusal: str) -> Any:
+    """Return the data of a masked array with nothing masked, or ``value``.
+
+    np.asarray would read the values behind a mask as data, so a masked array
+    with anything masked is refused with ``refusal``.
+    """
+    if not np.ma.isMaskedArray(value):
+        return value
+    if np.ma.getmaskarray(value).any():
+        raise ValueError(refusal)
+    return np.ma.getdata(value)
+
+
+def wrapper_hint(estimator: Any) -> str:
+    """Point a wrapper of the embedder (an adapter, a Pipeline) to it, or ""."""
+    if hasattr(estimator, "use_labels"):
+        return " (an aeon or sktime adapter: pass its fitted embedder_)"
+    if hasattr(estimator, "steps"):
+        return " (a Pipeline: pass the embedder step, e.g. pipeline[0])"
+    return ""
 
 
 def _pandas_values(value: Any) -> Any:
@@ -274,8 +293,13 @@ def channel_names(X: Any) -> np.ndarray | None:
     of_sequences = isinstance(X.index, pd.MultiIndex) or isinstance(
         X.iat[0, 0], pd.Series | np.ndarray | list
     )
-    columns = list(X.columns)
-    if of_sequences and all(isinstance(column, str) for column in columns):
+    return string_names(X.columns) if of_sequences else None
+
+
+def string_names(columns: Any) -> np.ndarray | None:
+    """``columns`` as an array of names when every one is a string, else None."""
+    columns = list(columns)
+    if columns and all(isinstance(column, str) for column in columns):
         return np.asarray(columns, dtype=object)
     return None
 
@@ -798,15 +822,11 @@ def check_labels(
         raise TypeError(f"{name} must be a 1-D array of labels, got a string.")
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
-    if np.ma.isMaskedArray(y):
-        # np.asarray would read the values behind the mask as labels.
-        if np.ma.getmaskarray(y).any():
-            raise ValueError(
-                f"{name} is a masked array with masked values; every "
-                f"{'sequence' if samples_name != 'distances' else 'item'} "
-                "needs a label."
-            )
-        y = np.ma.getdata(y)
+    y = _unmasked(
+        y,
+        f"{name} is a masked array with masked values; every "
+        f"{'sequence' if samples_name != 'distances' else 'item'} needs a label.",
+    )
     if isinstance(y, list | tuple):
         # Never let NumPy pick a common dtype: it would turn [1, "1"] into
         # ["1", "1"]. Elements keep their Python identity in an object array.
@@ -948,6 +968,17 @@ _READ_REGIONS = {
 }
 
 
+def _read_mask(shape: tuple[int, int], read: str) -> np.ndarray | None:
+    """Boolean mask of the entries ``read`` names; None for all of them."""
+    if read == "all":
+        return None
+    where = np.ones(shape, dtype=bool)
+    if read == "upper":
+        return np.triu(where, k=1)
+    np.fill_diagonal(where, False)
+    return where
+
+
 def check_distance_matrix(
     D: Any,
     *,
@@ -1010,32 +1041,19 @@ def check_distance_matrix(
     array = array.astype(_float_dtype(array), copy=False)
     if read not in _READ_REGIONS:
         raise ValueError(f"read must be one of {sorted(_READ_REGIONS)}, got {read!r}.")
-    if np.isfinite(array).all():  # the usual case: one pass, no mask
-        minimum = array.min()
-    else:  # are the NaN or infinite entries all outside what is read?
-        where = None
-        if read != "all":
-            where = np.ones(array.shape, dtype=bool)
-            if read == "upper":
-                where = np.triu(where, k=1)
-            else:
-                np.fill_diagonal(where, False)
-        finite = np.isfinite(array)
+    # The usual case, all finite and non-negative, takes one pass and no mask;
+    # otherwise only the entries read may hold what is refused.
+    finite = np.isfinite(array)
+    minimum = array.min() if finite.all() else -np.inf
+    if minimum < 0:
+        where = _read_mask(array.shape, read)
         if not (finite.all() if where is None else finite[where].all()):
             raise ValueError(
                 f"{name} contains NaN or infinity{_READ_REGIONS[read]}; distances "
                 "must be finite."
             )
-        if not where.any():  # nothing is read
-            return array
-        minimum = array.min(initial=np.inf, where=where)
-    if minimum < 0 and read != "all":  # only what is read must be non-negative
-        where = np.ones(array.shape, dtype=bool)
-        if read == "upper":
-            where = np.triu(where, k=1)
-        else:
-            np.fill_diagonal(where, False)
-        minimum = array.min(initial=np.inf, where=where) if where.any() else 0.0
+        if where is not None:
+            minimum = array.min(initial=np.inf, where=where)
     if minimum < 0:
         raise ValueError(
             f"{name} must be non-negative, got a minimum of {float(minimum)!r}."

@@ -51,6 +51,7 @@ from ._validation import (
     _from_dataframe,
     compare_channel_names,
     multiindex_instances,
+    string_names,
 )
 
 __all__ = ["WassersteinEmbeddingTransformer"]
@@ -78,13 +79,9 @@ def _channel_names(X) -> np.ndarray | None:
     ``feature_names_in_``; ``numpy3D`` panels have none.
     """
     if isinstance(X, pd.DataFrame):
-        columns = list(X.columns)
-    elif isinstance(X, list) and X and isinstance(X[0], pd.DataFrame):
-        columns = list(X[0].columns)
-    else:
-        return None
-    if columns and all(isinstance(column, str) for column in columns):
-        return np.asarray(columns, dtype=object)
+        return string_names(X.columns)
+    if isinstance(X, list) and X and isinstance(X[0], pd.DataFrame):
+        return string_names(X[0].columns)
     return None
 
 

@@ -260,16 +260,10 @@ def test_label_free_fit_needs_two_sequences(long_data):
         WassersteinSequenceEmbedder(**TINY).fit(X[:1])
 
 
-def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch):
+def _record_inference_batches(monkeypatch, steps: int) -> list:
+    """Cap inference batches at ``steps`` padded steps; record their shapes."""
     from sklearn_wdist import _training
 
-    rng = np.random.default_rng(0)
-    X = [rng.normal(size=(2, n)) for n in rng.integers(5, 120, size=40)]
-    y = np.repeat([0, 1], 20)
-    model = WassersteinSequenceEmbedder(
-        **TINY, architecture="dilated", n_layers=3, random_state=0
-    ).fit(X, y)
-    reference = model.transform(X)
     seen = []
     original = _training.pad_batch
 
@@ -278,8 +272,21 @@ def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch
         seen.append(out[0]["x"].shape)
         return out
 
-    monkeypatch.setattr(_training, "_INFERENCE_STEPS", 300)
+    monkeypatch.setattr(_training, "_INFERENCE_STEPS", steps)
     monkeypatch.setattr(_training, "pad_batch", spy)
+    return seen
+
+
+def test_inference_batches_bounded_by_steps_give_the_same_embeddings(monkeypatch):
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(2, n)) for n in rng.integers(5, 120, size=40)]
+    y = np.repeat([0, 1], 20)
+    model = WassersteinSequenceEmbedder(
+        **TINY, architecture="dilated", n_layers=3, random_state=0
+    ).fit(X, y)
+    reference = model.transform(X)
+    seen = _record_inference_batches(monkeypatch, steps=300)
     np.testing.assert_allclose(model.transform(X), reference, rtol=1e-5, atol=1e-6)
     assert len(seen) > 1
     # Every batch fits the budget, except a single sequence longer than it.
@@ -299,16 +306,7 @@ def test_batches_of_many_output_rows_hold_fewer_steps(monkeypatch):
     ).fit(X, y)
     rows = model.module_.encoder.out_features
     assert rows > _training._REFERENCE_ROWS
-    seen = []
-    original = _training.pad_batch
-
-    def spy(batch):
-        out = original(batch)
-        seen.append(out[0]["x"].shape)
-        return out
-
-    monkeypatch.setattr(_training, "_INFERENCE_STEPS", 300)
-    monkeypatch.setattr(_training, "pad_batch", spy)
+    seen = _record_inference_batches(monkeypatch, steps=300)
     many = rng.normal(size=(40, 40, 80))
     alone = np.vstack([model.transform(many[i : i + 1]) for i in range(3)])
     seen.clear()
