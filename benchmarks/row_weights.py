@@ -77,7 +77,7 @@ def rotation_tasks() -> list[common.Task]:
     how much one cut of five speakers can mislead.
     """
     X, y = select_defaults.load_train("JapaneseVowels")
-    speakers = select_defaults.ALLOWED_CLASSES["JapaneseVowels"]
+    _, speakers = select_defaults.RESTRICTED_TASKS["JapaneseVowels"]
     tasks = []
     for held_out in itertools.combinations(speakers, 2):
         evaluate = np.isin(y, held_out)
