@@ -10,7 +10,7 @@ the lines). matplotlib is imported only when something is plotted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +43,31 @@ def _line_kwargs(defaults: dict[str, Any], user: dict[str, Any] | None) -> dict:
         **normalize_kwargs(defaults, Line2D),
         **normalize_kwargs(user or {}, Line2D),
     }
+
+
+def _numeric_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float array, refusing what is not real numbers by name."""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a regular array: {error}") from None
+    if array.dtype == object and all(
+        item is None or (isinstance(item, Real) and not isinstance(item, bool))
+        for item in array.ravel()
+    ):
+        return (
+            np.array([np.nan if v is None else v for v in array.ravel()])
+            .reshape(array.shape)
+            .astype(float)
+        )  # None marks a missing value, as NaN does
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must hold real numbers; got an array of dtype {array.dtype}."
+        )
+    return array.astype(float)
 
 
 def _history_column(history, key: str) -> np.ndarray:
@@ -243,7 +268,11 @@ class TrainingHistoryDisplay:
         from matplotlib.ticker import MaxNLocator
 
         epochs = np.asarray(self.epochs)
-        train_loss = np.asarray(self.train_loss, dtype=float)
+        if epochs.dtype == bool or not np.issubdtype(epochs.dtype, np.number):
+            raise TypeError(
+                f"epochs must hold numbers; got an array of dtype {epochs.dtype}."
+            )
+        train_loss = _numeric_array(self.train_loss, "train_loss")
         if epochs.ndim != 1 or train_loss.shape != epochs.shape:
             raise ValueError(
                 "epochs and train_loss must be 1-D and of the same length; got "
@@ -251,7 +280,7 @@ class TrainingHistoryDisplay:
             )
         valid_score = None
         if self.valid_score is not None:
-            valid_score = np.asarray(self.valid_score, dtype=float)
+            valid_score = _numeric_array(self.valid_score, "valid_score")
             if valid_score.shape != epochs.shape:
                 raise ValueError(
                     "valid_score must have one value per epoch; got shape "
@@ -321,8 +350,9 @@ class TrainingHistoryDisplay:
         if self.best_epoch is None or not np.isfinite(valid_score).any():
             return None
         if isinstance(self.best_epoch, str):  # "latest" of equal best scores
-            best = np.nanmax(valid_score)
-            return int(np.flatnonzero(valid_score == best)[-1])
+            finite = np.isfinite(valid_score)
+            best = valid_score[finite].max()
+            return int(np.flatnonzero(finite & (valid_score == best))[-1])
         position = int(np.flatnonzero(epochs == self.best_epoch)[0])
         return position if np.isfinite(valid_score[position]) else None
 
@@ -538,18 +568,28 @@ class QuantileFunctionDisplay:
         check_matplotlib_support(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
 
-        levels = np.asarray(self.quantile_levels)
-        quantiles = np.asarray(self.quantiles)
+        levels = _numeric_array(self.quantile_levels, "quantile_levels")
+        quantiles = _numeric_array(self.quantiles, "quantiles")
         if quantiles.ndim != 3 or levels.shape != (quantiles.shape[2],):
             raise ValueError(
                 "quantiles must have shape (n_sequences, n_features, n_quantiles) "
                 "and quantile_levels shape (n_quantiles,); got "
                 f"{quantiles.shape} and {levels.shape}."
             )
+        if not (np.all((levels > 0) & (levels < 1)) and np.all(np.diff(levels) > 0)):
+            raise ValueError(
+                "quantile_levels must be increasing and in (0, 1); got "
+                f"{levels.tolist()}."
+            )
         n_sequences, n_features, _ = quantiles.shape
         names = self.feature_names
         if names is None:
             names = [f"feature {k}" for k in range(n_features)]
+        if isinstance(names, str):
+            raise TypeError(
+                f"feature_names must be a list of str, one per feature; got the "
+                f"str {names!r}."
+            )
         if len(names) != n_features:
             raise ValueError(
                 f"feature_names has {len(names)} entries for {n_features} features."

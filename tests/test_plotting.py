@@ -97,6 +97,32 @@ def test_history_latest_maximum_is_best_and_nan_skipped():
     assert_array_equal(display.best_marker_.get_ydata(), [0.7])
 
 
+def test_history_latest_best_is_the_highest_finite_score():
+    display = TrainingHistoryDisplay(
+        [1, 2, 3], [1.0, 0.5, 0.4], valid_score=[0.1, np.inf, 0.2]
+    ).plot()
+    assert display.best_epoch_ == 3
+    # None marks an epoch without a score, as NaN does.
+    display = TrainingHistoryDisplay(
+        [1, 2, 3], [1.0, 0.5, 0.4], valid_score=[None, 0.5, 0.4]
+    ).plot()
+    assert display.best_epoch_ == 2
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (([1, 2], ["a", "b"]), TypeError, "train_loss must hold real numbers"),
+        ((["x", "y"], [1.0, 2.0]), TypeError, "epochs must hold numbers"),
+        (([1, 2], [1.0, 2.0], [0.1, "a"]), TypeError, "valid_score must hold"),
+        (([1, 2], [[1.0], [2.0, 3.0]]), ValueError, "train_loss must be a regular"),
+    ],
+)
+def test_history_refuses_values_that_are_not_numbers(args, error, match):
+    with pytest.raises(error, match=match):
+        TrainingHistoryDisplay(*args).plot()
+
+
 def test_history_marks_the_estimators_own_best_epoch(monkeypatch):
     from sklearn_wdist import _training
 
@@ -322,6 +348,24 @@ def test_quantiles_constructor():
         QuantileFunctionDisplay(levels[:1], quantiles).plot()
     with pytest.raises(ValueError, match="labels"):
         QuantileFunctionDisplay(levels, quantiles, labels=[0]).plot()
+
+
+@pytest.mark.parametrize(
+    "levels, quantiles, names, error, match",
+    [
+        ([0.75, 0.25], np.zeros((1, 1, 2)), None, ValueError, "increasing"),
+        ([-1.0, 5.0], np.zeros((1, 1, 2)), None, ValueError, r"in \(0, 1\)"),
+        ([0.25, 0.75], np.full((1, 1, 2), "a"), None, TypeError, "quantiles must"),
+        ([0.25, 0.75], [[[1, 2]], [[1]]], None, ValueError, "quantiles must be"),
+        ([0.25, 0.75], np.zeros((1, 2, 2)), "ab", TypeError, "feature_names"),
+    ],
+)
+def test_quantiles_constructor_refuses_bad_values(
+    levels, quantiles, names, error, match
+):
+    display = QuantileFunctionDisplay(levels, quantiles, feature_names=names)
+    with pytest.raises(error, match=match):
+        display.plot()
 
 
 @pytest.mark.parametrize(
