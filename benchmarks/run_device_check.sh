@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # GPU check, run once from the repository root on a CUDA machine without network:
 #   bash benchmarks/run_device_check.sh
-# Installs the wheels in .whl/ (skorch, POT) into /tmp/site, runs
-# tests/test_cuda.py, then benchmarks/device_check.py. Results go to $OUT.
+# Installs the wheels in .whl/ (skorch, POT) into a temporary folder, runs
+# tests/test_cuda.py, then benchmarks/device_check.py. Results go to $OUT
+# (default benchmarks/results/device_check, the place BENCHMARKS.md cites).
 set -u
-OUT=${OUT:-/tmp/device_check_out}
-SITE=/tmp/site
+OUT=${OUT:-benchmarks/results/device_check}
+SITE=$(mktemp -d)
 mkdir -p "$OUT"
 {
   nvidia-smi || true

@@ -282,7 +282,8 @@ class WassersteinSequenceEmbedder(
         share of every sequence. On long signals whose values change from one
         step to the next (appliance currents, for instance), compare the
         default with ``n_layers=2``: on one such validation set the automatic
-        depth lost 27 points of 1-NN accuracy to it (``BENCHMARKS.md``).
+        depth lost 28 points of 1-NN accuracy to it (``BENCHMARKS.md``,
+        round 6).
     kernel_size : int, default=3
         Temporal width of the default encoder's convolutions.
     readout : {"last", "all"}, default="last"
@@ -330,8 +331,8 @@ default="auto"
         ``pooling="mean"`` a kept row is one number per sequence, and the
         means of the increment rows (``(x[end] - x[start]) / n`` in effect at
         lag 1) hardly differ between sequences: ``"total"`` scales that noise
-        up (factors of 23 to 233 on BasicMotions), which is why ``"auto"``
-        does not use it there.
+        up, which is why ``"auto"`` does not use it there (``BENCHMARKS.md``,
+        round 19).
         ``"within_class"``: each kept row ``k`` is scaled by
         ``(mean(s) / s_k) ** (1/p)``, where ``s_k`` is the mean of that row's
         ``W_p ** p`` distance over all ordered pairs of training sequences of
