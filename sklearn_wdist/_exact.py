@@ -87,6 +87,53 @@ def _scaling_unit(sorted_values: list[np.ndarray]) -> float:
     return max(power_of_two_unit(largest), 2.0**-1000) if largest > 0 else 1.0
 
 
+# W_2^2 costs (in the data's unit) below this have lost precision to underflow,
+# or may have: those features are computed again at a scale of their own.
+_UNDERFLOW_COST = 2.0**-800
+# Smallest scale a feature is divided by (its values lie in [-2, 2)), so that
+# the division cannot overflow.
+_SMALLEST_SCALE = 2.0**-900
+
+
+def _pair_w2(
+    u: np.ndarray, v: np.ndarray, cost: np.ndarray, n_pairs: int
+) -> np.ndarray:
+    """``W_2`` of every pair from its per-feature ``W_2^2`` costs.
+
+    ``u``, ``v`` and ``cost`` hold one column per (pair, feature), pair-major. A
+    feature whose cost may have underflowed (a difference far below the values'
+    unit) is computed again from ``u / s`` and ``v / s``, ``s`` its ``W_1``
+    distance: the scaled differences are then at most the longer sequence's
+    length, so their squares neither overflow nor underflow. Such a pair's
+    features are summed relative to its largest scale, multiplied back after
+    the root. Other pairs get ``sqrt(sum of costs)`` as computed.
+    """
+    costs = cost.reshape(n_pairs, -1)
+    distances = np.sqrt(costs.sum(axis=1))
+    redo = costs < _UNDERFLOW_COST
+    if not redo.any():
+        return distances
+    columns = np.flatnonzero(redo.ravel())
+    w1 = ot.wasserstein_1d(u[:, columns], v[:, columns], p=1, require_sort=False)
+    scales = np.ones_like(costs)
+    scaled_costs = costs.copy()
+    moving = w1 > 0
+    scaled_costs.ravel()[columns[~moving]] = 0.0
+    moved = columns[moving]
+    scale = np.maximum(w1[moving], _SMALLEST_SCALE)
+    scaled_costs.ravel()[moved] = ot.wasserstein_1d(
+        u[:, moved] / scale, v[:, moved] / scale, p=2, require_sort=False
+    )
+    scales.ravel()[moved] = scale
+    pairs = np.flatnonzero(redo.any(axis=1))
+    largest = scales[pairs].max(axis=1)
+    relative = scales[pairs] / largest[:, None]
+    distances[pairs] = largest * np.sqrt(
+        (scaled_costs[pairs] * relative**2).sum(axis=1)
+    )
+    return distances
+
+
 def _exact_rows(
     rows: range,
     sorted_a: list[np.ndarray],
@@ -95,7 +142,12 @@ def _exact_rows(
     symmetric: bool,
     n_cols: int,
 ) -> tuple[range, np.ndarray]:
-    """Sum per-feature ``W_p^p`` for the given rows (upper part if symmetric)."""
+    """Compute the ``W_p`` of every pair of ``rows``.
+
+    That is the sum of per-feature ``W_1`` (p=1) or the root of the sum of
+    per-feature ``W_2^2`` (p=2). Only the upper part is filled when
+    ``symmetric``.
+    """
     n_features = sorted_a[0].shape[1]
     block = np.zeros((len(rows), n_cols))
     for out_row, i in enumerate(rows):
@@ -115,7 +167,11 @@ def _exact_rows(
                 # Returns W_p^p for every (pair, feature) column; inputs are
                 # already sorted along time.
                 cost = ot.wasserstein_1d(u, v, p=p, require_sort=False)
-                block[out_row, idx[g0:g1]] = cost.reshape(g1 - g0, -1).sum(axis=1)
+                block[out_row, idx[g0:g1]] = (
+                    cost.reshape(g1 - g0, -1).sum(axis=1)
+                    if p == 1
+                    else _pair_w2(u, v, cost, g1 - g0)
+                )
     return rows, block
 
 
@@ -217,7 +273,5 @@ def pairwise_wasserstein_exact(
         out[rows.start : rows.stop : rows.step] = block
     if symmetric:
         out += out.T
-    if p == 2:
-        np.sqrt(out, out=out)
     out *= unit
     return out

@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docs import DocumentationLinkMixin
-from ._pairwise import pairwise_wasserstein, power_of_two_unit
+from ._pairwise import euclidean_norms, pairwise_wasserstein, power_of_two_unit
 from ._validation import (
     check_embedding_order,
     check_int,
@@ -167,12 +167,13 @@ def _exact_distances(
     """``W_p`` distances from each query row to the fitted rows it lists.
 
     ``indices`` has one row per query; the differences are formed explicitly,
-    so there is no cancellation.
+    so there is no cancellation, and differences far below the rows' unit are
+    scaled before they are squared, so they do not underflow.
     """
     difference = queries[:, None, :] - fitted[indices]
     if p == 1:
         return np.abs(difference).sum(axis=2)
-    return np.sqrt(np.einsum("ijk,ijk->ij", difference, difference))
+    return euclidean_norms(difference)
 
 
 def _candidate_columns(

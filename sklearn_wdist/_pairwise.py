@@ -46,6 +46,9 @@ _TILE = 512
 # fraction of ||a||^2 + ||b||^2 are recomputed from the differences, which bounds
 # the relative error of every returned distance by roughly 1e-8 in float64.
 _CANCELLATION_RTOL = 1e-6
+# Squared distances (in the operands' unit) below this have lost precision to
+# underflow, or are about to: they are recomputed too.
+_UNDERFLOW_D2 = 2.0**-800
 
 # Number of pairs whose difference vectors are materialised at once when squared
 # distances are recomputed directly (bounds the temporary to a few MiB).
@@ -62,6 +65,48 @@ def power_of_two_unit(largest: float) -> float:
     if largest <= 0:
         return 1.0
     return math.ldexp(0.5, math.frexp(largest)[1])
+
+
+# Squares of values in this range neither overflow nor lose precision to
+# underflow, even summed over many terms: norms of differences in it are summed
+# as they are, bit for bit as before, and others are scaled first.
+_PLAIN_NORM_RANGE = (2.0**-400, 2.0**400)
+
+
+def euclidean_norms(difference: np.ndarray) -> np.ndarray:
+    """Return the Euclidean norm of every row, without over- or underflow.
+
+    Rows whose largest magnitude lies in ``_PLAIN_NORM_RANGE`` (or is 0) are
+    summed directly; the others are divided by their largest magnitude first
+    and the norm multiplied back, as ``hypot`` does.
+    """
+    difference = np.asarray(difference, dtype=np.float64)
+    norms = np.sqrt(np.einsum("...i,...i->...", difference, difference))
+    largest = np.abs(difference).max(axis=-1, initial=0.0)
+    low, high = _PLAIN_NORM_RANGE
+    extreme = (largest > 0) & ((largest < low) | (largest > high))
+    if extreme.any():
+        scale = largest[extreme]
+        scaled = difference[extreme] / scale[..., None]
+        norms[extreme] = np.sqrt(np.einsum("...i,...i->...", scaled, scaled)) * scale
+    return norms
+
+
+def difference_norms(a_rows: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
+    """Return ``||a_rows[i] - b_rows[i]||_2`` for paired rows of finite values.
+
+    A difference beyond the largest float is formed from halves instead.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        difference = np.asarray(a_rows, dtype=np.float64) - b_rows
+    norms = euclidean_norms(difference)
+    overflow = ~np.isfinite(norms)
+    if overflow.any():
+        halves = np.asarray(a_rows, dtype=np.float64)[overflow] / 2
+        halves -= np.asarray(b_rows, dtype=np.float64)[overflow] / 2
+        with np.errstate(over="ignore"):  # a true distance beyond the floats
+            norms[overflow] = euclidean_norms(halves) * 2
+    return norms
 
 
 # --------------------------------------------------------------------------- #
@@ -96,11 +141,13 @@ class _Operands:
         return (self.a if self.b is None else self.b).shape[0]
 
 
-def _prepare(A: Any, B: Any, p: Any) -> _Operands:
+def _prepare(A: Any, B: Any, p: Any, private: bool = False) -> _Operands:
     """Validate inputs and build the float64 operands.
 
     Every check runs before ``p="auto"`` may warn that it fell back to the
-    default order: bad input gets its error alone.
+    default order: bad input gets its error alone. ``private=True`` copies
+    whatever would still refer to the caller's arrays, for a generator that
+    reads them after returning.
     """
     auto = isinstance(p, str) and p == "auto"
     if not auto:
@@ -122,6 +169,9 @@ def _prepare(A: Any, B: Any, p: Any) -> _Operands:
     A, B = embeddings_a, embeddings_b
     both_single = A.dtype == np.float32 and (B is None or B.dtype == np.float32)
     out_dtype = np.float32 if both_single else np.float64
+    if private:
+        A = np.array(A, dtype=np.float64, order="C")
+        B = None if B is None else np.array(B, dtype=np.float64, order="C")
     if p == 1:
         a = np.ascontiguousarray(A, dtype=np.float64)
         b = None if B is None else np.ascontiguousarray(B, dtype=np.float64)
@@ -164,7 +214,7 @@ def _euclidean_tile(
     b_rows: np.ndarray,
     unit: float,
 ) -> np.ndarray:
-    """Euclidean distances between rows of ``a`` and ``b``, float64, in ``unit``.
+    """Euclidean distances between rows of ``a`` and ``b``, float64.
 
     ``a`` and ``b`` are the centred rows in units of ``unit``; ``a_rows`` and
     ``b_rows`` the same rows as given, from which near-duplicates are recomputed.
@@ -174,21 +224,22 @@ def _euclidean_tile(
     scale = a_sq[:, None] + b_sq[None, :]
     d2 += scale
     # Near-duplicate rows (and any value the rounding pushed below zero) lose all
-    # their significant digits to cancellation; recompute them from differences.
+    # their significant digits to cancellation; so do rows far smaller than the
+    # largest value, whose squares in ``unit`` underflow. Both are recomputed
+    # from their differences, in the data's own scale.
     scale *= _CANCELLATION_RTOL
-    suspect = d2 <= scale
+    suspect = (d2 <= scale) | (d2 < _UNDERFLOW_D2)
+    np.maximum(d2, 0.0, out=d2)  # rounding below 0, recomputed below
+    distances = np.sqrt(d2, out=d2)
+    distances *= unit
     if not suspect.any():
-        return np.sqrt(d2, out=d2)
+        return distances
     rows, cols = np.nonzero(suspect)
     for start in range(0, rows.size, _RECOMPUTE_BATCH):
         r = rows[start : start + _RECOMPUTE_BATCH]
         c = cols[start : start + _RECOMPUTE_BATCH]
-        # Each side scaled first: a difference of values near the largest float
-        # would overflow. Division by a power of two is exact.
-        diff = np.asarray(a_rows[r], dtype=np.float64) / unit
-        diff -= np.asarray(b_rows[c], dtype=np.float64) / unit
-        d2[r, c] = np.einsum("ij,ij->i", diff, diff)
-    return np.sqrt(d2, out=d2)
+        distances[r, c] = difference_norms(a_rows[r], b_rows[c])
+    return distances
 
 
 def _compute_tile(ops: _Operands, r0: int, c0: int) -> np.ndarray:
@@ -215,7 +266,6 @@ def _compute_tile(ops: _Operands, r0: int, c0: int) -> np.ndarray:
             ops.b_rows[c0:c1],
             ops.unit,
         )
-        tile *= ops.unit
     if ops.b is None and c0 == r0:
         tile = np.triu(tile, k=1)
         tile += tile.T
@@ -404,8 +454,9 @@ def pairwise_wasserstein_chunked(
     the blocks gives exactly ``pairwise_wasserstein(A, B, p=p)``: ``W_p``
     distances, not ``W_p^p``.
 
-    Inputs are validated when the generator is created, before any block is
-    computed.
+    Inputs are validated and copied when the generator is created, before any
+    block is computed: later changes to ``A`` or ``B`` do not reach the blocks
+    (the copies take about twice the inputs' float64 size with ``p=2``).
 
     Parameters
     ----------
@@ -448,7 +499,9 @@ def pairwise_wasserstein_chunked(
     [(2, 4), (2, 4)]
     """
     working_memory = check_working_memory(working_memory)
-    ops = _prepare(A, B, p)
+    # The blocks are computed as they are drawn: from copies, so that changes to
+    # A or B after this call cannot reach them.
+    ops = _prepare(A, B, p, private=True)
     rows = _chunk_n_rows(ops.n_rows, 8 * ops.n_cols, working_memory)
     return _iter_row_blocks(ops, rows)
 

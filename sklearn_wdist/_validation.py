@@ -221,10 +221,19 @@ def check_n_jobs(n_jobs: Any) -> int | None:
     return int(n_jobs)
 
 
+# A working memory beyond this many MiB (1 EiB) is more than any machine has;
+# it counts as this, so that sizes in bytes stay finite.
+_MAX_WORKING_MEMORY_MIB = 2.0**40
+
+
 def check_working_memory(working_memory: Any) -> float:
-    """Return the working memory in MiB, from scikit-learn's config when None."""
+    """Return the working memory in MiB, from scikit-learn's config when None.
+
+    Values above 2**40 MiB count as 2**40 MiB.
+    """
     if working_memory is None:
-        return float(get_config()["working_memory"])
+        working_memory = get_config()["working_memory"]
+        return min(float(working_memory), _MAX_WORKING_MEMORY_MIB)
     if isinstance(working_memory, bool | np.bool_) or not isinstance(
         working_memory, numbers.Real
     ):
@@ -237,7 +246,7 @@ def check_working_memory(working_memory: Any) -> float:
             "working_memory must be None or a positive number of MiB, got "
             f"{working_memory!r}."
         )
-    return float(working_memory)
+    return min(float(working_memory), _MAX_WORKING_MEMORY_MIB)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

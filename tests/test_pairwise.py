@@ -16,8 +16,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.spatial.distance import cdist
 from scipy.stats import wasserstein_distance
+from sklearn import config_context
 
 from sklearn_wdist import (
+    WassersteinDistanceTransformer,
+    WassersteinKNeighborsTransformer,
     check_precomputed_distances,
     distances_to_affinity,
     pairwise_wasserstein,
@@ -166,6 +169,80 @@ def test_extreme_magnitudes_neither_overflow_nor_underflow(scale):
     A, B = rng.normal(size=(6, 5)), rng.normal(size=(4, 5))
     D = pairwise_wasserstein(A * scale, B * scale, p=2)
     assert_allclose(D, cdist(A, B) * scale, rtol=1e-12, atol=0)
+
+
+def _hypot_reference(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Euclidean distances from halves and math.hypot: no over- or underflow."""
+    return np.array([[math.hypot(*(a / 2 - b / 2)) * 2 for b in B] for a in A])
+
+
+@pytest.mark.parametrize("largest", [1e155, 1e162, 1e200, 1e300])
+def test_small_rows_beside_a_huge_one_keep_their_distances(largest):
+    # One value sets the unit of the squares: the differences of the other rows
+    # fall far below it, where their squares underflowed to 0 (distinct rows
+    # at distance 0, neighbours in index order).
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(20, 4))
+    X[0, 0], X[1, 2] = largest, -largest
+    expected = _hypot_reference(X, X)
+    assert_allclose(pairwise_wasserstein(X, p=2), expected, rtol=1e-12, atol=0)
+    assert_allclose(
+        WassersteinDistanceTransformer(p=2).fit(X).transform(X[2:]),
+        expected[2:],
+        rtol=1e-12,
+        atol=0,
+    )
+    blocks = pairwise_wasserstein_chunked(X, p=2, working_memory=1e-3)
+    assert_array_equal(np.vstack(list(blocks)), pairwise_wasserstein(X, p=2))
+    distances, indices = (
+        WassersteinKNeighborsTransformer(n_neighbors=3, p=2).fit(X).kneighbors(X[2:])
+    )
+    order = np.argsort(expected[2:], axis=1, kind="stable")[:, :3]
+    assert_array_equal(indices, order)
+    assert_allclose(
+        distances, np.take_along_axis(expected[2:], order, 1), rtol=1e-12, atol=0
+    )
+
+
+def test_exact_small_differences_beside_a_huge_value_keep_their_distance():
+    # W_2^2 of [0, 1] against [1, 2] is 1, computed in the unit of 1e200.
+    features = [np.array([[0.0, 1.0]]), np.array([[1.0, 2.0]]), np.full((1, 2), 1e200)]
+    D = pairwise_wasserstein_exact(features, p=2)
+    assert_allclose(D[0, 1], 1.0, rtol=1e-14)
+    assert_allclose(D[:2, 2], [1e200, 1e200], rtol=1e-14)
+    rng = np.random.default_rng(12)
+    features = _random_features(rng, 5, 3, lengths=[4, 7])
+    features[0][1, 0] = 1e250
+    reference = pairwise_wasserstein_exact(features[1:], p=2)  # no huge value
+    assert_allclose(
+        pairwise_wasserstein_exact(features, p=2)[1:, 1:], reference, rtol=1e-12
+    )
+
+
+def test_chunked_blocks_do_not_see_later_changes_to_the_inputs():
+    for p in (1, 2):
+        A = np.arange(8.0).reshape(4, 2)
+        expected = pairwise_wasserstein(A, p=p)
+        blocks = pairwise_wasserstein_chunked(A, p=p, working_memory=64 / 2**20)
+        first = next(blocks)
+        A[:] = np.nan
+        assert_array_equal(np.vstack([first, *blocks]), expected)
+
+
+def test_a_working_memory_beyond_any_machine_counts_as_one_exbibyte():
+    A = np.arange(8.0).reshape(4, 2)
+    expected = pairwise_wasserstein(A, p=2)
+    neighbours = WassersteinKNeighborsTransformer(n_neighbors=2, p=2).fit(A)
+    expected_neighbours = neighbours.kneighbors(A)
+    assert_array_equal(pairwise_wasserstein(A, p=2, working_memory=1e308), expected)
+    with config_context(working_memory=1e308):
+        assert_array_equal(pairwise_wasserstein(A, p=2), expected)
+        blocks = list(pairwise_wasserstein_chunked(A, p=2))
+        found = neighbours.kneighbors(A)
+    assert len(blocks) == 1
+    assert_array_equal(blocks[0], expected)
+    for got, want in zip(found, expected_neighbours, strict=True):
+        assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("p", [1, 2])
