@@ -118,8 +118,9 @@ _INTEGER_PARAMETERS = (
     "max_epochs",
     "n_iter_no_change",
 )
-# A user encoder may draw from torch's global generator (its own dropout); such
-# fits are serialised so that threads cannot interleave their draws.
+# A user encoder, loss or miner may draw from torch's global generator (its own
+# dropout, sampling); such fits are serialised so that threads cannot
+# interleave their draws.
 _GLOBAL_RNG_LOCK = threading.Lock()
 # Quantile levels summarising each channel of a sequence for input_gating, and
 # the share of channels without class effect whose gate would open.
@@ -578,7 +579,8 @@ default="auto"
         global setting is restored afterwards). Triplet batches of short
         sequences are small, and more threads mostly add synchronisation
         overhead, badly so on a loaded machine; see ``BENCHMARKS.md``. ``None``
-        keeps PyTorch's own setting.
+        keeps PyTorch's own setting (while fits or transforms with a count run
+        in other threads, the setting from before they began).
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (learning-rate schedules, checkpoints, ...).
         When early stopping holds sequences out (``early_stopping=True``, or
@@ -1604,7 +1606,7 @@ default="auto"
             counting_sigint(),
             torch_threads(self.n_threads),
             seeded_dropout(module, dropout_generator),
-            self._user_encoder_rng(seed),
+            self._user_modules_rng(seed),
         ):
             try:
                 if previous is None:
@@ -1639,14 +1641,16 @@ default="auto"
         return net
 
     @contextlib.contextmanager
-    def _user_encoder_rng(self, seed: int):
-        """Seed torch's global generator for a user encoder, then restore it.
+    def _user_modules_rng(self, seed: int):
+        """Seed torch's global generator for user modules, then restore it.
 
-        A user encoder may draw random numbers (dropout) from the global
-        generator. Such fits hold a lock, so fits in threads cannot interleave
-        their draws, and fork_rng gives the caller its generator state back.
+        A user ``encoder`` (dropout), ``loss`` or ``miner`` (sampling, such as
+        pytorch-metric-learning's ``UniformHistogramMiner``) may draw random
+        numbers from the global generator. Such fits hold a lock, so fits in
+        threads cannot interleave their draws, and fork_rng gives the caller
+        its generator state back.
         """
-        if self.encoder is None:
+        if self.encoder is None and self.loss is None and self.miner is None:
             yield
             return
         devices = (

@@ -49,18 +49,29 @@ MAX_THREADS = 1024
 # --------------------------------------------------------------------------- #
 # Threads and random generators
 # --------------------------------------------------------------------------- #
+# PyTorch keeps the intra-op thread count per Python thread, but a thread
+# started later begins with the last value set in any thread. Blocks running at
+# once in several threads therefore share one baseline: the count before the
+# first of them began, which the last to end sets again.
+_THREADS_LOCK = threading.Lock()
+_threads_state = {"active": 0, "baseline": None}
+
+
 @contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``n_threads`` intra-op PyTorch threads, then restore.
 
     PyTorch keeps this setting per Python thread (OpenMP's thread count is
-    per thread), so fits running in several threads each set and restore their
-    own, and each computes with the same number of threads as a serial fit.
+    per thread), so fits running in several threads each set their own, and
+    each computes with the same number of threads as a serial fit. A thread
+    started while such blocks run inherits the last count set; so that no
+    block's count outlives it, the blocks share the count from before the
+    first began: a block ending while others run sets its thread back to what
+    it found, the last to end sets the baseline. ``None`` keeps the thread's
+    setting when no other block runs, and takes the baseline when one does
+    (not the count another block set).
     """
-    if n_threads is None:
-        yield
-        return
-    if (
+    if n_threads is not None and (
         isinstance(n_threads, bool)
         or not isinstance(n_threads, int | np.integer)
         or not 1 <= n_threads <= MAX_THREADS
@@ -69,12 +80,29 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
             f"n_threads must be None or an int from 1 to {MAX_THREADS}, got "
             f"{n_threads!r}."
         )
+    with _THREADS_LOCK:
+        if _threads_state["active"] == 0:
+            if n_threads is None:
+                target = None
+            else:
+                _threads_state["baseline"] = torch.get_num_threads()
+                target = n_threads
+        else:
+            target = _threads_state["baseline"] if n_threads is None else n_threads
+        if target is not None:
+            _threads_state["active"] += 1
+    if target is None:
+        yield
+        return
     previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
+    torch.set_num_threads(target)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        with _THREADS_LOCK:
+            _threads_state["active"] -= 1
+            last = _threads_state["active"] == 0
+            torch.set_num_threads(_threads_state["baseline"] if last else previous)
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from sklearn_wdist import (
     pairwise_wasserstein,
     pairwise_wasserstein_chunked,
 )
+from sklearn_wdist._training import torch_threads
 from sklearn_wdist.metrics import mean_average_precision_at_r, precision_at_1
 from sklearn_wdist.nn import (
     MetricLearningLoss,
@@ -883,6 +884,32 @@ def test_user_encoder_with_global_dropout_is_identical_in_threads(data):
         np.testing.assert_array_equal(result, serial)
 
 
+class NoisyTripletLoss(WassersteinTripletLoss):
+    """The triplet loss scaled by a draw from torch's global generator."""
+
+    def forward(self, quantiles, labels):
+        return super().forward(quantiles, labels) * (1 + torch.rand(()))
+
+
+def test_user_loss_drawing_from_the_global_generator_is_seeded(data):
+    # Such a loss (a sampling miner, say) drew from the caller's generator:
+    # the fit then depended on the caller's seed and advanced it.
+    X, y = data
+    params = {**PARAMS, "loss": NoisyTripletLoss(p=1)}
+    results = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        state = torch.get_rng_state()
+        results.append(_fit_transform(X, y, params))
+        assert torch.equal(torch.get_rng_state(), state)
+    np.testing.assert_array_equal(results[0], results[1])
+    threaded = Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_transform)(X, y, params) for _ in range(2)
+    )
+    for result in threaded:
+        np.testing.assert_array_equal(result, results[0])
+
+
 @pytest.mark.parametrize("user_encoder", [False, True])
 def test_the_callers_global_generator_is_untouched(data, user_encoder):
     X, y = data
@@ -904,6 +931,47 @@ def test_thread_setting_is_restored_after_concurrent_fits(data):
         delayed(_fit_transform)(X, y, {**PARAMS, "n_threads": 1}) for _ in range(2)
     )
     assert torch.get_num_threads() == before
+
+
+def _count_in_a_new_thread() -> int:
+    counts = []
+    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return counts[0]
+
+
+def test_overlapping_thread_blocks_leave_no_count_to_new_threads():
+    # A thread started inside another thread's block inherits that block's
+    # count; restoring what it found left that count to every later thread.
+    before, counts = torch.get_num_threads(), []
+    for n_threads in (1, None):
+        events = {name: threading.Event() for name in ("a_in", "b_in", "a_done")}
+
+        def first(events=events):
+            with torch_threads(1):
+                events["a_in"].set()
+                events["b_in"].wait(10)
+
+        def second(n_threads=n_threads, events=events):
+            with torch_threads(n_threads):
+                counts.append(torch.get_num_threads())
+                events["b_in"].set()
+                events["a_done"].wait(10)
+
+        a = threading.Thread(target=first)
+        a.start()
+        assert events["a_in"].wait(10)
+        b = threading.Thread(target=second)
+        b.start()  # inherits the first block's count
+        a.join()  # the first block ends while the second runs
+        events["a_done"].set()
+        b.join()
+        assert torch.get_num_threads() == before
+        assert _count_in_a_new_thread() == before
+    # None inside another block computes with the count from before the blocks,
+    # not with the count it inherited.
+    assert counts == [1, before]
 
 
 def test_concurrent_transforms_of_one_model_are_right_and_leave_it_unchanged(data):
