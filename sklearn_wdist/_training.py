@@ -214,7 +214,7 @@ _sigint_count = 0
 
 @contextmanager
 def counting_sigint() -> Iterator[None]:
-    """Count SIGINTs (Ctrl-C) received during the block, then act as before.
+    """Count SIGINTs (Ctrl-C) that interrupt during the block; act as before.
 
     skorch's ``EarlyStopping`` stops training by raising ``KeyboardInterrupt``;
     the count tells a real Ctrl-C apart from it. Signal handlers can only be
@@ -227,14 +227,20 @@ def counting_sigint() -> Iterator[None]:
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        # Only a SIGINT that interrupts counts: one the process ignores, or
+        # whose handler returns, must not turn early stopping into a Ctrl-C.
         global _sigint_count
-        _sigint_count += 1
         if previous is signal.SIG_IGN:
             return
         if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
+            try:
+                previous(signum, frame)
+            except KeyboardInterrupt:
+                _sigint_count += 1
+                raise
+            return
+        _sigint_count += 1
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
     try:

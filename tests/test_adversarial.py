@@ -163,6 +163,40 @@ def test_ignored_sigint_stays_ignored_during_fit(data):
         signal.signal(signal.SIGINT, inherited)
 
 
+class RecordConstant(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("constant", 1.0)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers can only be installed from the main thread",
+)
+@pytest.mark.parametrize("inherited", ["ignore", "handled"])
+def test_a_sigint_that_does_not_interrupt_leaves_early_stopping_alone(data, inherited):
+    # The SIGINT was counted whatever the inherited handler did: early
+    # stopping after it was taken for a Ctrl-C and fit discarded the model.
+    X, y = data
+    received = []
+    handler = signal.SIG_IGN if inherited == "ignore" else received.append
+    before = signal.signal(signal.SIGINT, lambda signum, frame: handler(signum))
+    if inherited == "ignore":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stop = EarlyStopping(monitor="constant", patience=1, sink=lambda *a, **k: None)
+        model = WassersteinSequenceEmbedder(
+            **{**TINY, "max_epochs": 10},
+            callbacks=[SigintAt(wait=0.2), RecordConstant(), stop],
+            random_state=0,
+        ).fit(X, y)
+        assert len(model.history_) == 2  # one best epoch, then patience 1
+        assert np.isfinite(model.transform(X)).all()
+        # The callback signals at every batch end from the second epoch on.
+        assert (len(received) > 0) == (inherited == "handled")
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_interrupted_first_fit_leaves_the_estimator_unfitted(data):
     X, y = data
     model = WassersteinSequenceEmbedder(**TINY, callbacks=[InterruptAt("batch", 1)])
