@@ -419,7 +419,8 @@ default="auto"
         ``BENCHMARKS.md``, round 18).
     scale_std : float or "auto", default="auto"
         Training augmentation: each training sequence is multiplied by
-        ``exp(s)``, ``s ~ N(0, scale_std**2)``. ``"auto"``: ``0`` (none)
+        ``exp(s)``, ``s ~ N(0, scale_std**2)``, with ``scale_std`` at most 10
+        (beyond, the factors overflow float32). ``"auto"``: ``0`` (none)
         with labels, ``0.1`` without (``fit(X)``), where the scaled views of
         a sequence are its positives; on validation data that helped without
         labels and not with them (``BENCHMARKS.md``, round 21).
@@ -512,7 +513,9 @@ default="auto"
     optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
         Optimizer class.
     weight_decay : float, default=0.0
-        Weight decay passed to the optimizer.
+        Weight decay passed to the optimizer (not passed to an optimizer
+        without the parameter, such as ``torch.optim.Rprop``, which then
+        refuses a non-zero value).
     optimizer_kwargs : dict, default=None
         Further keyword arguments of the optimizer, e.g. ``{"momentum": 0.9}``
         for ``torch.optim.SGD`` (``lr`` and ``weight_decay`` have their own
@@ -591,9 +594,14 @@ default="auto"
         ``EarlyStopping(monitor="valid_map_at_r", lower_is_better=False)``
         work; a callback monitoring a validation record that training does not
         produce (skorch's default ``valid_loss``) is refused before training.
-        A ``ProgressBar`` counts batches. The built-in early stopping ends
-        training from the ``on_epoch_end`` of its last epoch, before the extra
-        callbacks' ``on_epoch_end`` (and the verbose table) see that epoch, as
+        Callback instances are used as given, as skorch uses them: ``fit``
+        initialises them and they keep their state afterwards (``net_``'s
+        ``callbacks_`` lists them), so estimators sharing one instance share
+        its state; fit those one at a time, or give each its own
+        (:func:`sklearn.base.clone` does). A ``ProgressBar`` counts batches.
+        The built-in early stopping ends training from the ``on_epoch_end`` of
+        its last epoch, before the extra callbacks' ``on_epoch_end`` (and the
+        verbose table) see that epoch, as
         skorch's own ``EarlyStopping`` does; ``history_`` records it.
     verbose : int, default=0
         ``1`` prints skorch's per-epoch table.
@@ -742,7 +750,9 @@ default="auto"
             StrOptions({"auto"}),
         ],
         "scale_std": [
-            Interval(numbers.Real, 0, None, closed="left"),
+            # exp(s) overflows float32 beyond s = 88: at 10, nine standard
+            # deviations away.
+            Interval(numbers.Real, 0, 10, closed="both"),
             StrOptions({"auto"}),
         ],
         "jitter_std": [
@@ -1254,6 +1264,20 @@ default="auto"
                     f"optimizer_kwargs has the key {key!r}; use the lr and "
                     "weight_decay parameters for those, and string keys only."
                 )
+        # The optimizer is built only after preprocessing and the module: a
+        # trial on one parameter refuses its settings first.
+        try:
+            self.optimizer(
+                [torch.zeros(1, requires_grad=True)],
+                lr=self.lr,
+                **self._optimizer_kwargs(),
+            )
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"optimizer {self.optimizer.__name__} refused lr={self.lr!r}, "
+                f"weight_decay={self.weight_decay!r} or optimizer_kwargs="
+                f"{self.optimizer_kwargs!r}: {error}"
+            ) from error
         self._check_monitors(validating=bool(self.early_stopping))
         self._build_criterion()  # a loss or miner that cannot work fails here
         if self.encoder is not None:
@@ -1520,8 +1544,7 @@ default="auto"
             module=module,
             criterion=self._build_criterion(),
             optimizer=self.optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            **{f"optimizer__{k}": v for k, v in (self.optimizer_kwargs or {}).items()},
+            **{f"optimizer__{k}": v for k, v in self._optimizer_kwargs().items()},
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=1,
@@ -1541,6 +1564,27 @@ default="auto"
             # needed when the net is loaded again.
             torch_load_kwargs={"weights_only": False},
         )
+
+    def _optimizer_kwargs(self) -> dict:
+        """Keyword arguments of the optimizer besides its parameters and ``lr``.
+
+        ``weight_decay`` goes to optimizers that take it (Adam, SGD, ...); one
+        without it (Rprop, LBFGS, ...) gets none, and refuses a non-zero one.
+        """
+        kwargs = dict(self.optimizer_kwargs or {})
+        signature = inspect.signature(self.optimizer.__init__).parameters
+        takes_it = "weight_decay" in signature or any(
+            parameter.kind is inspect.Parameter.VAR_KEYWORD
+            for parameter in signature.values()
+        )
+        if takes_it:
+            kwargs["weight_decay"] = self.weight_decay
+        elif self.weight_decay != 0:
+            raise ValueError(
+                f"weight_decay={self.weight_decay!r}, but optimizer "
+                f"{self.optimizer.__name__} takes no weight_decay; leave it at 0."
+            )
+        return kwargs
 
     def _train(
         self,

@@ -326,6 +326,8 @@ def test_sequence_too_short_for_the_encoder(data):
         ({"samples_per_class": 1}, "'samples_per_class' parameter"),
         ({"encoder": "conv"}, "'encoder' parameter"),
         ({"input_whitening": "pca"}, "'input_whitening' parameter"),
+        # exp(N(0, 1e6**2)) overflowed float32 in training: a nan loss.
+        ({"scale_std": 1e6}, "'scale_std' parameter"),
         pytest.param(
             {"device": "cuda"},
             "CUDA is not available",

@@ -132,6 +132,43 @@ def test_optimizer_kwargs_reach_the_optimizer():
         WassersteinSequenceEmbedder(**TINY, optimizer_kwargs={"lr": 1.0}).fit(X, y)
 
 
+def test_optimizers_without_weight_decay_train_and_refuse_a_non_zero_one():
+    # weight_decay was always passed: Rprop failed inside torch with the default.
+    X, y = _data()
+    model = WassersteinSequenceEmbedder(**TINY, optimizer=torch.optim.Rprop).fit(X, y)
+    assert "weight_decay" not in model.net_.optimizer_.param_groups[0]
+    assert np.isfinite(model.transform(X)).all()
+    with pytest.raises(ValueError, match=r"weight_decay=0\.1, but optimizer Rprop"):
+        WassersteinSequenceEmbedder(
+            **TINY, optimizer=torch.optim.Rprop, weight_decay=0.1
+        ).fit(X, y)
+    # Optimizers that take it still get the estimator's value, not their own
+    # default (AdamW's is 0.01).
+    model = WassersteinSequenceEmbedder(**TINY, optimizer=torch.optim.AdamW).fit(X, y)
+    assert model.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"betas": 3}, TypeError, "optimizer Adam refused"),
+        ({"betas": (2.0, 0.9)}, ValueError, "optimizer Adam refused"),
+        ({"no_such_option": 1}, TypeError, "no_such_option"),
+    ],
+)
+def test_optimizer_kwargs_are_tried_before_any_work(kwargs, error, match, monkeypatch):
+    X, y = _data()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were read before the optimizer was checked")
+
+    monkeypatch.setattr(
+        "sklearn_wdist._embedder.check_sequences", no_work, raising=True
+    )
+    with pytest.raises(error, match=match):
+        WassersteinSequenceEmbedder(**TINY, optimizer_kwargs=kwargs).fit(X, y)
+
+
 def test_warm_start_continues_training_and_extends_the_history():
     X, y = _data()
     model = WassersteinSequenceEmbedder(**TINY, warm_start=True, random_state=0)
