@@ -459,7 +459,8 @@ class WassersteinKNeighborsTransformer(
         Number of inverted lists of the ``"ivf"`` index, else None.
     n_training_samples_ : int or None
         Number of samples the k-means of the ``"ivf"`` index was trained on:
-        ``min(n_samples_fit_, 64 * n_lists_)``; None without that index.
+        ``min(n_samples_fit_, 64 * n_lists_)``, or 0 with one list (fewer
+        than 78 samples), which needs no k-means; None without that index.
     n_features_in_ : int
         Number of embedding dimensions seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -671,21 +672,8 @@ class WassersteinKNeighborsTransformer(
             else:
                 n_lists = _n_lists(n_samples)
                 index = faiss.index_factory(n_dims, f"IVF{n_lists},Flat", metric)
-                rng = check_random_state(self.random_state)
-                clustering = faiss.extract_index_ivf(index).cp
-                clustering.seed = int(rng.randint(2**31 - 1))
-                clustering.niter = _KMEANS_ITERATIONS
-                # Fewer points per list than FAISS's own subsampling threshold
-                # (256): the subsample drawn here is the whole training set.
-                n_training = min(n_samples, _TRAIN_POINTS_PER_LIST * n_lists)
-                training = (
-                    np.sort(rng.choice(n_samples, n_training, replace=False))
-                    if n_training < n_samples
-                    else slice(None)
-                )
-                index.train((data[training] - self._centre).astype(np.float32))
                 self.n_lists_ = n_lists
-                self.n_training_samples_ = n_training
+                self.n_training_samples_ = self._train_ivf(index, n_lists)
             # FAISS copies what it is given: the float32 rows are made a block
             # at a time, so fitting holds the index and one block beside the
             # fitted embeddings, not a float32 copy of all of them as well.
@@ -695,6 +683,32 @@ class WassersteinKNeighborsTransformer(
                     (data[start : start + rows] - self._centre).astype(np.float32)
                 )
         self.index_ = index
+
+    def _train_ivf(self, index, n_lists: int) -> int:
+        """Train the coarse quantizer of ``index``; return the samples used."""
+        faiss = _import_faiss()
+        data = self._fit_X
+        n_samples, n_dims = data.shape
+        ivf = faiss.extract_index_ivf(index)
+        if n_lists == 1:
+            # One list holds every sample wherever its centroid lies: no
+            # k-means (FAISS's would warn on stderr about too few points).
+            ivf.quantizer.add(np.zeros((1, n_dims), dtype=np.float32))
+            ivf.is_trained = True
+            return 0
+        rng = check_random_state(self.random_state)
+        ivf.cp.seed = int(rng.randint(2**31 - 1))
+        ivf.cp.niter = _KMEANS_ITERATIONS
+        # Fewer points per list than FAISS's own subsampling threshold (256):
+        # the subsample drawn here is the whole training set.
+        n_training = min(n_samples, _TRAIN_POINTS_PER_LIST * n_lists)
+        training = (
+            np.sort(rng.choice(n_samples, n_training, replace=False))
+            if n_training < n_samples
+            else slice(None)
+        )
+        index.train((data[training] - self._centre).astype(np.float32))
+        return n_training
 
     # ------------------------------------------------------------------ #
     # Searching

@@ -700,6 +700,22 @@ def test_faiss_ivf_trains_on_a_seeded_subsample(many_clustered):
     assert WassersteinKNeighborsTransformer().fit(X[:500]).n_training_samples_ is None
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_faiss_ivf_with_one_list_needs_no_k_means(p, capfd):
+    # FAISS's k-means printed "please provide at least 39 training points" to
+    # stderr, where warning filters cannot reach it.
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+    X = np.random.default_rng(0).normal(size=(30, 6))
+    transformer = WassersteinKNeighborsTransformer(
+        n_neighbors=5, p=p, algorithm="faiss", faiss_index="ivf"
+    ).fit(X)
+    assert (transformer.n_lists_, transformer.n_training_samples_) == (1, 0)
+    brute = WassersteinKNeighborsTransformer(n_neighbors=5, p=p).fit(X)
+    for got, expected in zip(transformer.kneighbors(), brute.kneighbors(), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert capfd.readouterr().err == ""
+
+
 def test_faiss_ivf_default_recall(many_clustered):
     pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
     X = many_clustered
