@@ -314,8 +314,11 @@ def energy_distance_matrix(
 ) -> np.ndarray:
     """Energy distance between quantile embeddings given as ``transform`` rows.
 
-    Rows are reshaped to ``(K, M)`` and multiplied by ``M ** 0.5`` to undo the
-    ``M ** (-1/2)`` scaling of ``transform``; the matrix is computed in row
+    Rows are reshaped to ``(K, M)`` and multiplied by ``M ** 0.5``, which
+    undoes the ``M ** (-1/2)`` scaling of ``transform`` with ``p=2``; with
+    ``p=1`` (``transform`` divides by ``M``) every distance is off by the same
+    factor ``M ** -0.5``, which no score depends on (1-NN, EER and MAP@R
+    depend only on the order of distances). The matrix is computed in row
     chunks with :meth:`QuantileEnergyDistance.matrix`.
     """
     B = A if B is None else B

@@ -23,7 +23,7 @@ import _common as common
 import noise_channels
 import numpy as np
 
-SEEN = ("JapaneseVowels", "BasicMotions")
+SEEN = ("JapaneseVowels", "BasicMotions, running and standing")
 UNSEEN = ("JapaneseVowels",)
 METHODS = {"default": {}}
 

@@ -25,7 +25,7 @@ from sklearn_wdist._input_gates import _summaries, anova_f, fit_input_gates
 from sklearn_wdist._validation import check_sequences, check_training_labels
 from sklearn_wdist._whitening import to_network_input
 
-SEEN = ("GunPoint", "Coffee", "ArrowHead", "BasicMotions")
+SEEN = ("GunPoint", "Coffee", "ArrowHead", "BasicMotions, running and standing")
 UNSEEN = ("JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ")
 
 

@@ -38,7 +38,7 @@ import _common as common
 import numpy as np
 import select_defaults
 
-SEEN = ("GunPoint", "Coffee", "ArrowHead", "BasicMotions")
+SEEN = ("GunPoint", "Coffee", "ArrowHead", "BasicMotions, running and standing")
 UNSEEN = ("JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ")
 
 

@@ -81,8 +81,13 @@ SEEN_DATASETS = tuple(
     for name in SEEN_DATASETS
 )
 # Tasks of earlier rounds that the rule no longer counts: their records stay in
-# the result files (and in the per-task tables) but add nothing to a sum.
+# the result files but add nothing to the tables or sums. A retired name cannot
+# be run again (``load_train``), and ``--count-retired`` counts it instead of
+# its replacement, as rounds 3-25 did.
 RETIRED_TASKS = {("seen", "BasicMotions")}
+REPLACEMENTS = {
+    ("seen", "BasicMotions"): ("seen", "BasicMotions, running and standing")
+}
 _INPUT_NORM = {
     "architecture": "conv",
     "kernel_size": 5,
@@ -342,6 +347,13 @@ ROUND_3 = [
 
 def load_train(name: str) -> tuple[Any, np.ndarray]:
     """Return the official training split of a task, cut by ``RESTRICTED_TASKS``."""
+    retired = {task[1]: REPLACEMENTS[task][1] for task in REPLACEMENTS}
+    if name in retired:
+        raise ValueError(
+            f"The validation task {name!r} is retired (round 26: it holds "
+            f"recordings the evidence scores as unseen classes); use "
+            f"{retired[name]!r}."
+        )
     if name not in RESTRICTED_TASKS:
         return _datasets.load_validation(name, "train")
     dataset, classes = RESTRICTED_TASKS[name]
@@ -407,7 +419,11 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
     """Markdown tables: per task, and the mean difference to the raw baseline."""
     lines = []
     for protocol, key in SUMMARY:
-        chosen = common.select(records, protocol=protocol)
+        chosen = [
+            r
+            for r in common.select(records, protocol=protocol)
+            if (protocol, r["dataset"]) not in RETIRED_TASKS
+        ]
         names = common.distinct(r["dataset"] for r in chosen)
         if not names:
             continue
@@ -449,6 +465,7 @@ def seed_sums_table(records: list[common.Record], methods: list[str]) -> list[st
     seeds = sorted({r["seed"] for r in records if r["seed"] is not None})
     if not seeds:
         return []
+    full = current_task_list()
     rows = []
     for method in methods:
         cells, sums = [], []
@@ -458,16 +475,37 @@ def seed_sums_table(records: list[common.Record], methods: list[str]) -> list[st
                 cells.append("")
                 continue
             chosen = [r for r in records if r["seed"] in (seed, None)]
-            sums.append(rule_tables(chosen, [method])[1][method])
-            cells.append(f"{sums[-1]:.3f}")
-        if sums:
-            rows.append([method, *cells, f"{np.mean(sums):.3f}"])
+            value = rule_tables(chosen, [method])[1][method]
+            if full <= {(r["protocol"], r["dataset"]) for r in ran}:
+                sums.append(value)
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(f"{value:.3f}*")
+        if any(cells):
+            mean = f"{np.mean(sums):.3f}" if sums else ""
+            rows.append([method, *cells, mean])
+    partial = any(cell.endswith("*") for row in rows for cell in row[1:])
+    note = (
+        "\\* over part of the tasks (comparable only with sums over the same "
+        "part), left out of the mean."
+    )
     return [
         "### The rule's sum by seed (seen accuracy - unseen EER + unseen MAP@R)",
         "",
         *common.markdown_table(["method", *map(str, seeds), "mean"], rows),
         "",
+        *([note, ""] if partial else []),
     ]
+
+
+def current_task_list() -> set[tuple[str, str]]:
+    """Return the (protocol, task) pairs a complete run of the rule covers."""
+    tasks = {("seen", name) for name in SEEN_DATASETS}
+    tasks |= {("unseen", name) for name in UNSEEN_DATASETS}
+    for old, new in REPLACEMENTS.items():
+        if new in RETIRED_TASKS:  # --count-retired
+            tasks = (tasks - {new}) | {old}
+    return tasks
 
 
 def rule_tables(
@@ -604,7 +642,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.count_retired:
+        # Rounds 3-25's task list: the retired tasks instead of their
+        # replacements (never both: the sums divide by 13 seen tasks).
         RETIRED_TASKS.clear()
+        RETIRED_TASKS.update(REPLACEMENTS.values())
     if args.merge:
         merged = [json.loads(path.read_text()) for path in args.merge]
         configs = {k: v for part in merged for k, v in part["configs"].items()}

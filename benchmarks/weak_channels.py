@@ -30,7 +30,7 @@ import numpy as np
 
 from sklearn_wdist._input_gates import fit_input_gates
 
-SEEN = ("JapaneseVowels", "BasicMotions")
+SEEN = ("JapaneseVowels", "BasicMotions, running and standing")
 UNSEEN = ("JapaneseVowels",)
 METHODS = {"default (gates)": {}, "no gates": {"input_gating": None}}
 
