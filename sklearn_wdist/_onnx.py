@@ -126,6 +126,48 @@ def _check_path(path) -> str:
     return resolved
 
 
+# Lengths at which an export with a dynamic time axis is compared with the
+# model it came from (one shorter and one longer than the trace's).
+_CHECK_LENGTHS = (_TRACE_LENGTH // 4 + 1, 2 * _TRACE_LENGTH + 1)
+
+
+def _check_other_lengths(graph, program, n_channels: int) -> None:
+    """Refuse an export that computes another function at other lengths.
+
+    The exporter traces the model at one length; an encoder that branches on
+    its input's shape is recorded with the branch taken there, and would give
+    other results at other lengths without an error.
+    """
+    exported = program.exported_program.module()
+    generator = torch.Generator().manual_seed(0)
+    for length in _CHECK_LENGTHS:
+        x = torch.randn(2, n_channels, length, generator=generator)
+        try:
+            graph.module.probe(x[:1])
+        except ValueError:
+            continue  # the model itself refuses this length
+        with torch.no_grad():
+            expected = graph(x)
+            try:
+                got = exported(x)
+            except (AssertionError, RuntimeError) as error:  # a failed guard
+                raise ValueError(
+                    f"the exported graph holds only for some lengths ({error}), "
+                    f"but the ONNX file would accept {length} steps without that "
+                    "check: the encoder branches on its input's shape; pass "
+                    "n_timepoints to export one fixed length."
+                ) from error
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-5):
+            raise ValueError(
+                f"the exported graph differs from the model at {length} steps "
+                f"(largest difference {float((got - expected).abs().max()):.3g}) "
+                f"although it equals it at the traced {_TRACE_LENGTH}: the "
+                "encoder depends on the sequence length in a way the exporter "
+                "cannot record (a branch on the input's shape?); pass "
+                "n_timepoints to export one fixed length."
+            )
+
+
 def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
     """Export the ``transform`` of a fitted embedder to an ONNX file.
 
@@ -173,8 +215,13 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
         If ``embedder`` is not fitted.
     ValueError
         If ``path`` is a directory, ``n_timepoints`` or ``opset`` is below 1,
-        the encoder cannot process sequences of ``n_timepoints`` steps, or the
-        graph cannot be converted to ``opset``.
+        the encoder cannot process sequences of ``n_timepoints`` steps, the
+        graph cannot be converted to ``opset``, or (without ``n_timepoints``)
+        the exported graph differs from the model at a length other than the
+        one traced (an encoder that branches on its input's shape).
+    RuntimeError
+        If PyTorch's exporter cannot trace the encoder (for example one that
+        reads tensor values into Python with ``.item()``); no file is written.
     ImportError
         If the optional packages ``onnx`` and ``onnxscript`` are missing
         (``pip install 'sklearn-wdist[onnx]'``).
@@ -301,6 +348,8 @@ def to_onnx(embedder, path, *, n_timepoints=None, opset=None):
             external_data=False,
             verbose=False,
         )
+    if n_timepoints is None:
+        _check_other_lengths(graph, program, embedder.n_features_in_)
     produced = program.model.opset_imports.get("")
     if opset is not None and produced != opset:
         raise ValueError(

@@ -287,6 +287,34 @@ def test_too_short_for_the_encoder(tmp_path):
         to_onnx(user, tmp_path / "m.onnx", n_timepoints=3)
 
 
+class BranchOnLength(torch.nn.Module):
+    """A user encoder that computes another function below 32 steps."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return h if x.shape[-1] >= 32 else 2 * h + 1
+
+
+def test_an_encoder_branching_on_the_length_is_refused_without_a_file(tmp_path):
+    # The graph was traced at 64 steps and silently kept that branch: at 10
+    # steps the ONNX output was off by about 0.5.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 2, 40)), np.repeat([0, 1], 4)
+    model = WassersteinSequenceEmbedder(
+        encoder=BranchOnLength(), n_quantiles=4, max_epochs=1, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="branches on its input's shape"):
+        to_onnx(model, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+    # One fixed length is exported as asked.
+    to_onnx(model, tmp_path / "m.onnx", n_timepoints=40)
+    assert (tmp_path / "m.onnx").exists()
+
+
 @pytest.mark.parametrize("package", ["onnx", "onnxscript"])
 def test_missing_optional_package(embedder, tmp_path, monkeypatch, package):
     monkeypatch.setitem(sys.modules, package, None)
