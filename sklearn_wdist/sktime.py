@@ -57,30 +57,74 @@ from ._validation import (
 __all__ = ["WassersteinEmbeddingTransformer"]
 
 
+def _collapse_hierarchy(X):
+    """Return a ``pd_multiindex_hier`` frame as a ``pd-multiindex`` one.
+
+    Every leaf series (all index levels but the last, time) becomes one
+    instance, labelled by the tuple of its levels; other input is returned
+    as it is.
+    """
+    if (
+        isinstance(X, pd.DataFrame)
+        and isinstance(X.index, pd.MultiIndex)
+        and X.index.nlevels > 2
+    ):
+        keys = pd.Index(X.index.droplevel(-1).to_flat_index(), tupleize_cols=False)
+        times = X.index.get_level_values(-1)
+        return X.set_axis(pd.MultiIndex.from_arrays([keys, times]), axis=0)
+    return X
+
+
+def _instances(X):
+    """Return the row labels of ``transform``: instances or leaf series, in order."""
+    instances = multiindex_instances(_collapse_hierarchy(X))
+    if instances is not None and isinstance(X.index, pd.MultiIndex):
+        if X.index.nlevels > 2:
+            return pd.MultiIndex.from_tuples(instances, names=X.index.names[:-1])
+    return instances
+
+
 def _to_sequences(X) -> np.ndarray | list[np.ndarray]:
     """Convert sktime's inner types for the embedder.
 
     ``numpy3D`` passes through; a ``pd-multiindex`` frame is read as the
     embedder reads one (instances in order of first appearance, each one's
-    steps in time order).
+    steps in time order), a ``pd_multiindex_hier`` frame likewise with every
+    leaf series an instance; ``df-list`` frames hold one series each.
     """
     if isinstance(X, np.ndarray):
         return X
     if isinstance(X, pd.DataFrame):
-        return _from_dataframe(X, "X")
-    # df-list: one (n_timepoints_i, n_channels) frame per series, rows in time order.
-    return [frame.to_numpy().T for frame in X]
+        return _from_dataframe(_collapse_hierarchy(X), "X")
+    if isinstance(X, list) and all(isinstance(frame, pd.DataFrame) for frame in X):
+        # One (n_timepoints_i, n_channels) frame per series, rows in time order.
+        return [frame.to_numpy().T for frame in X]
+    raise TypeError(
+        f"X reached the transformer as {type(X).__name__}, which it cannot read; "
+        "pass a sktime Panel or Hierarchical (numpy3D, df-list, nested_univ, "
+        "pd-multiindex, pd_multiindex_hier)."
+    )
 
 
 def _channel_names(X) -> np.ndarray | None:
     """Channel names of a ``pd-multiindex`` or ``df-list`` panel, or None.
 
     They count as names when every column is a string, as for the embedder's
-    ``feature_names_in_``; ``numpy3D`` panels have none.
+    ``feature_names_in_``; ``numpy3D`` panels have none. The frames of a
+    ``df-list`` must all have the same columns in the same order (the series
+    are read by position).
     """
     if isinstance(X, pd.DataFrame):
         return string_names(X.columns)
     if isinstance(X, list) and X and isinstance(X[0], pd.DataFrame):
+        first = list(X[0].columns)
+        for index, frame in enumerate(X[1:], start=1):
+            if list(frame.columns) != first:
+                raise ValueError(
+                    f"X's series have different columns: series 0 has {first}, "
+                    f"series {index} has {list(frame.columns)}; every series "
+                    "needs the same channels in the same order."
+                )
         return string_names(X[0].columns)
     return None
 
@@ -187,7 +231,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         "scitype:transform-output": "Primitives",
         "scitype:transform-labels": "None",
         "scitype:instancewise": False,
-        "X_inner_mtype": ["df-list", "numpy3D", "pd-multiindex"],
+        "X_inner_mtype": ["df-list", "numpy3D", "pd-multiindex", "pd_multiindex_hier"],
         "y_inner_mtype": "numpy1D",
         "requires_y": False,
         "fit_is_empty": False,
@@ -352,7 +396,7 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         embeddings = self.embedder_.transform(_to_sequences(X))
         return pd.DataFrame(
             embeddings,
-            index=multiindex_instances(X),
+            index=_instances(X),
             columns=list(self.embedder_.get_feature_names_out()),
         )
 

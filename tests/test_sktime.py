@@ -159,6 +159,42 @@ def test_channels_named_in_fit_must_keep_their_names_and_order(
             transformer.pairwise_distances(as_layout(named), as_layout(wrong))
 
 
+def test_every_series_of_a_df_list_must_have_the_fitted_channels(
+    unequal_sequences,
+):
+    # Only the first frame's columns were checked: later frames with swapped
+    # channels were embedded as if they were not.
+    X, y = _unequal_panel(unequal_sequences)
+    named = [frame.set_axis(["acc", "gyro"], axis=1) for frame in X]
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(named, y)
+    mixed = [named[0], *(frame[["gyro", "acc"]] for frame in named[1:])]
+    with pytest.raises(ValueError, match="series 1 has"):
+        transformer.transform(mixed)
+    with pytest.raises(ValueError, match="series 1 has"):
+        WassersteinEmbeddingTransformer(**TINY).fit(mixed, y)
+
+
+def test_hierarchical_panels_give_one_row_per_leaf_series(unequal_sequences):
+    # A pd_multiindex_hier frame after a panel fit reached the adapter as
+    # sktime's VectorizedDF and was read as one series per group (2 rows for
+    # 16 series); fitted on one, it trained one embedder per group.
+    X, y = _unequal_panel(unequal_sequences)
+    panel = convert_to(X, to_type="pd-multiindex")
+    hierarchy = pd.concat({"g1": panel, "g2": 3 * panel}, names=["group"])
+    n_series = len(X)
+    transformer = WassersteinEmbeddingTransformer(**TINY).fit(panel, y)
+    rows = transformer.transform(hierarchy)
+    assert rows.shape[0] == 2 * n_series
+    assert rows.index.names == ["group", *panel.index.names[:1]]
+    assert rows.index[0] == ("g1", panel.index.get_level_values(0)[0])
+    np.testing.assert_allclose(
+        rows.to_numpy()[:n_series], transformer.transform(panel).to_numpy(), atol=1e-6
+    )
+    fitted = WassersteinEmbeddingTransformer(**TINY).fit(hierarchy, np.tile(y, 2))
+    assert isinstance(fitted.embedder_, WassersteinSequenceEmbedder)  # one model
+    assert fitted.transform(hierarchy).shape[0] == 2 * n_series
+
+
 def test_a_transformer_pickled_before_the_channel_names_still_transforms(
     unequal_sequences,
 ):
