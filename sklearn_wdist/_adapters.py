@@ -168,7 +168,17 @@ def fit_embedder(adapter, sequences, y) -> None:
             f"{type(adapter.use_labels).__name__}."
         )
     labels = y if adapter.use_labels else None
-    adapter.embedder_ = adapter._build_embedder().fit(sequences, labels)
+    try:
+        adapter.embedder_ = adapter._build_embedder().fit(sequences, labels)
+    except ValueError as error:
+        if labels is None or not str(error).startswith("y has classes with fewer"):
+            raise
+        # A pipeline passes its target to every transformer, a regression
+        # target too: each value is then a class of one.
+        raise ValueError(
+            f"{error} If y is not class labels (a regression target, say), pass "
+            "use_labels=False to train without it."
+        ) from error
     adapter.metric_ = adapter.embedder_.metric_
     adapter.n_features_out_ = len(adapter.embedder_.get_feature_names_out())
 

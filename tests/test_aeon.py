@@ -112,6 +112,12 @@ def test_labels_are_used_only_when_given_and_allowed(unequal_sequences):
     without_y = WassersteinEmbeddingTransformer(**TINY).fit(X)
     assert not hasattr(without_y.embedder_, "classes_")
     np.testing.assert_array_equal(label_free.transform(X), without_y.transform(X))
+    # A regression target makes every value a class of one: the refusal
+    # points to use_labels=False.
+    target = np.linspace(0.0, 1.0, len(y))
+    with pytest.raises(ValueError, match="pass use_labels=False"):
+        WassersteinEmbeddingTransformer(**TINY).fit(X, target)
+    WassersteinEmbeddingTransformer(**TINY, use_labels=False).fit(X, target)
     # Truthiness would decide a string or a number silently.
     for use_labels in ("False", 0, None):
         adapter = WassersteinEmbeddingTransformer(**TINY, use_labels=use_labels)
