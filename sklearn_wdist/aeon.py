@@ -96,7 +96,11 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     refused by aeon before training, as the embedder refuses NaN;
     ``algorithm_type`` is ``"deeplearning"``. ``non_deterministic`` stays
     false: an int ``random_state`` gives the same embedding on the same
-    machine, which aeon's ``check_fit_deterministic`` verifies.
+    machine, which aeon's ``check_fit_deterministic`` verifies. aeon converts
+    every input to arrays before the transformer sees it, so channels are
+    read by position, as aeon's own estimators read them: a DataFrame whose
+    columns come in another order than in ``fit`` is not refused here (the
+    embedder and the sktime adapter refuse it).
 
     aeon's ``KNeighborsTimeSeriesClassifier`` is not the fast route here: it
     calls a ``distance`` callable once per pair of series. Use a
