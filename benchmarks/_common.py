@@ -79,6 +79,7 @@ from sklearn_wdist import _embedder as embedder_module
 from sklearn_wdist._row_weights import (
     fit_total_row_weights,
     pair_spread,
+    row_magnitudes,
     spread_weights,
 )
 from sklearn_wdist._training import embed_sequences, sequence_step_features
@@ -944,7 +945,11 @@ def total_spread_weights(
         )
     else:
         quantiles = R.reshape(len(R), n_rows, n_levels)
-        factors = spread_weights(pair_spread(quantiles, embedder.p_), embedder.p_)
+        factors = spread_weights(
+            pair_spread(quantiles, embedder.p_),
+            embedder.p_,
+            row_magnitudes(quantiles),
+        )
     return np.repeat(factors, n_levels)
 
 

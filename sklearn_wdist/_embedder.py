@@ -397,10 +397,11 @@ default="auto"
         mean. ``Sigma_w`` is estimated in each channel's own standard
         deviation (a Ledoit-Wolf shrunk correlation, whose symmetric inverse
         square root follows, ZCA-cor whitening), so the result does not depend
-        on the unit of any channel. ``None`` passes the channels unchanged:
-        the built-in encoder then standardises each in its own unit (its
-        running statistics start at the training data's), which works for
-        channels whose standard deviation is not far below 0.01 (the
+        on the unit of any channel, within float32's range (every value is
+        checked against 3.4e38 before any preprocessing). ``None`` passes the
+        channels unchanged: the built-in encoder then standardises each in its
+        own unit (its running statistics start at the training data's), which
+        works for channels whose standard deviation is not far below 0.01 (the
         normalisation's ``eps`` is 1e-5), and a fit whose centred values all
         lie below float32's normal range (1.2e-38) is refused.
         ``"auto"`` means ``"within_class"`` for the built-in encoder and

@@ -69,18 +69,43 @@ def within_class_spread(
     return total / max(pairs, 1)
 
 
+# A row varies when its spread, as a distance, exceeds this share of the
+# row's largest magnitude: float32 keeps about 7 significant digits, so rows
+# that differ only in their last bits (the differences of a ramp, say) count
+# as constant.
+_ROUNDING = 1e-6
+
+
+def row_magnitudes(quantiles: np.ndarray) -> np.ndarray:
+    """Largest absolute value of each row of (n, n_rows, M) quantiles."""
+    return np.abs(np.asarray(quantiles, dtype=np.float64)).max(axis=(0, 2))
+
+
+def rows_that_vary(spread: np.ndarray, p: int, magnitude: np.ndarray) -> np.ndarray:
+    """Return which rows vary by more than float32 rounding of their values.
+
+    ``spread ** (1/p)``, a distance, must exceed ``1e-6`` of the row's
+    largest magnitude (and 0).
+    """
+    return (spread > 0) & (spread ** (1.0 / p) > _ROUNDING * magnitude)
+
+
 def spread_weights(
-    spread: np.ndarray, p: int, reference: float | None = None
+    spread: np.ndarray,
+    p: int,
+    magnitude: np.ndarray,
+    reference: float | None = None,
 ) -> np.ndarray:
     """Return ``(reference / s_k) ** (1/p)``, by default the rows' mean spread.
 
-    A row that never varies (spread below ``1e-12`` of the largest, rounding
-    level for ``p=2``) keeps weight 1, and so does every row when none
-    varies. The factors are not bounded: a row that hardly varies is
-    weighted up by as much as it is tight. ``reference``: the spread every
-    varying row is put on (a positive number), instead of their mean.
+    A row that does not vary beyond the rounding of its values (see
+    :func:`rows_that_vary`; ``magnitude``: each row's largest absolute
+    value) keeps weight 1, and so does every row when none varies. The
+    factors are not bounded: a row that hardly varies is weighted up by as
+    much as it is tight. ``reference``: the spread every varying row is put
+    on (a positive number), instead of their mean.
     """
-    varies = spread > 1e-12 * max(float(spread.max(initial=0.0)), np.finfo(float).tiny)
+    varies = rows_that_vary(spread, p, magnitude)
     factors = np.ones(len(spread))
     if varies.any():
         if reference is None:
@@ -130,12 +155,17 @@ def fit_row_weights(
     if not samples:
         return None
 
+    magnitude = np.zeros(n_rows)
+
     def kept_quantiles():
         for indices, size in samples:
             quantiles = embed(indices).reshape(len(indices), -1, n_levels)
-            yield quantiles[:, quantiles.shape[1] - n_rows :], size
+            kept = quantiles[:, quantiles.shape[1] - n_rows :]
+            np.maximum(magnitude, row_magnitudes(kept), out=magnitude)
+            yield kept, size
 
-    return spread_weights(within_class_spread(kept_quantiles(), p, n_rows), p)
+    spread = within_class_spread(kept_quantiles(), p, n_rows)
+    return spread_weights(spread, p, magnitude)
 
 
 def fit_total_row_weights(
@@ -161,7 +191,9 @@ def fit_total_row_weights(
     indices = np.unique(np.linspace(0, n_sequences - 1, size).astype(int))
     quantiles = embed(indices).reshape(len(indices), -1, n_levels)
     spread = pair_spread(quantiles, p)
+    magnitude = row_magnitudes(quantiles)
     n_learned = len(spread) - n_rows
-    learned = spread[:n_learned]
-    reference = float(learned.mean()) if n_learned and learned.max() > 0 else None
-    return spread_weights(spread[n_learned:], p, reference)
+    # Learned rows that vary only by rounding give no reference either.
+    varies = rows_that_vary(spread[:n_learned], p, magnitude[:n_learned])
+    reference = float(spread[:n_learned].mean()) if varies.any() else None
+    return spread_weights(spread[n_learned:], p, magnitude[n_learned:], reference)

@@ -1019,7 +1019,11 @@ def _groups(quantiles, codes):
 
 
 def test_input_row_weights_keep_rows_without_spread_at_one():
-    from sklearn_wdist._row_weights import spread_weights, within_class_spread
+    from sklearn_wdist._row_weights import (
+        row_magnitudes,
+        spread_weights,
+        within_class_spread,
+    )
 
     rng = np.random.default_rng(3)
     quantiles = rng.normal(size=(9, 3, 5))
@@ -1033,13 +1037,15 @@ def test_input_row_weights_keep_rows_without_spread_at_one():
         if codes[a] == codes[b]
     ]
     np.testing.assert_allclose(spread, np.mean(same_class, axis=0), rtol=1e-12)
-    weights = spread_weights(spread, 2)
+    weights = spread_weights(spread, 2, row_magnitudes(quantiles))
     assert weights[1] == 1.0
     # The rows with spread are put on their mean spread.
     np.testing.assert_allclose(
         weights[[0, 2]] ** 2 * spread[[0, 2]], spread[[0, 2]].mean()
     )
-    np.testing.assert_array_equal(spread_weights(np.zeros(3), 2), np.ones(3))
+    np.testing.assert_array_equal(
+        spread_weights(np.zeros(3), 2, np.ones(3)), np.ones(3)
+    )
     # A class of one sequence has no pairs.
     np.testing.assert_allclose(
         within_class_spread(_groups(quantiles[:4], np.array([0, 0, 0, 1])), 2, 3),
@@ -1080,10 +1086,35 @@ def test_input_row_weights_follow_every_pair_under_class_imbalance(p):
 def test_rows_that_vary_only_by_rounding_keep_weight_one():
     from sklearn_wdist._row_weights import spread_weights
 
-    np.testing.assert_array_equal(spread_weights(np.array([1.0, 1e-20]), 2), [1, 1])
-    np.testing.assert_allclose(
-        spread_weights(np.array([1.0, 0.25]), 2), [0.625**0.5, 2.5**0.5]
+    ones = np.ones(2)
+    np.testing.assert_array_equal(
+        spread_weights(np.array([1.0, 1e-20]), 2, ones), [1, 1]
     )
+    # With p=1 the spread is a distance: 1e-8 of a row whose values are about
+    # 1 is float32 rounding (it was weighted up 1e8 times), 1e-3 is not.
+    np.testing.assert_array_equal(
+        spread_weights(np.array([1.0, 1e-8]), 1, ones), [1, 1]
+    )
+    np.testing.assert_allclose(
+        spread_weights(np.array([1.0, 1e-3]), 1, ones), [0.5005, 500.5]
+    )
+    np.testing.assert_allclose(
+        spread_weights(np.array([1.0, 0.25]), 2, ones), [0.625**0.5, 2.5**0.5]
+    )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_a_ramps_constant_differences_keep_weight_one(p):
+    # The differences of a ramp are constant up to float32 rounding: with p=1
+    # they got weights of about 1e7 and outweighed every other row.
+    y = np.repeat([0, 1, 2], 6)
+    X = [(0.1 * np.arange(20 + i) + 3.0 * c)[None] for i, c in enumerate(y)]
+    model = WassersteinSequenceEmbedder(
+        n_quantiles=4, max_epochs=2, random_state=0, n_threads=1, p=p
+    ).fit(X, y)
+    weights = np.asarray(model.input_row_weights_)
+    assert weights[0] != 1.0  # the values vary
+    np.testing.assert_array_equal(weights[1:], 1.0)  # their increments do not
 
 
 @pytest.mark.parametrize("n", [2, 3, 12, 200])
