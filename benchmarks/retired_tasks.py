@@ -133,9 +133,8 @@ def main() -> None:
         methods = common.distinct(
             r["method"] for r in records if r["method"] != select_defaults.RAW
         )
-        select_defaults.RETIRED_TASKS.clear()
-        with_task = mean_sums(records, methods)
-        select_defaults.RETIRED_TASKS.update(retired)
+        with select_defaults.counting_retired():
+            with_task = mean_sums(records, methods)
         without_task = mean_sums(records, methods)
         ranked = [
             sorted(methods, key=lambda m, sums=sums: -sums[m])

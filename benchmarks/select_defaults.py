@@ -39,6 +39,7 @@ as described in ``benchmarks/_common.py``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -88,6 +89,25 @@ RETIRED_TASKS = {("seen", "BasicMotions")}
 REPLACEMENTS = {
     ("seen", "BasicMotions"): ("seen", "BasicMotions, running and standing")
 }
+
+
+@contextlib.contextmanager
+def counting_retired():
+    """Count the retired tasks in place of their replacements, as rounds 3-25.
+
+    Never both: the sums divide by 13 seen tasks. The previous lists come back
+    when the block ends.
+    """
+    saved = set(RETIRED_TASKS)
+    RETIRED_TASKS.clear()
+    RETIRED_TASKS.update(REPLACEMENTS.values())
+    try:
+        yield
+    finally:
+        RETIRED_TASKS.clear()
+        RETIRED_TASKS.update(saved)
+
+
 _INPUT_NORM = {
     "architecture": "conv",
     "kernel_size": 5,
@@ -641,11 +661,12 @@ def main(argv: list[str] | None = None) -> None:
         "3-25 did (their quoted sums come out of a merge only with this)",
     )
     args = parser.parse_args(argv)
-    if args.count_retired:
-        # Rounds 3-25's task list: the retired tasks instead of their
-        # replacements (never both: the sums divide by 13 seen tasks).
-        RETIRED_TASKS.clear()
-        RETIRED_TASKS.update(REPLACEMENTS.values())
+    with counting_retired() if args.count_retired else contextlib.nullcontext():
+        run_or_merge(args)
+
+
+def run_or_merge(args: argparse.Namespace) -> None:
+    """Merge result files, or run the chosen configurations, as ``args`` says."""
     if args.merge:
         merged = [json.loads(path.read_text()) for path in args.merge]
         configs = {k: v for part in merged for k, v in part["configs"].items()}
@@ -663,7 +684,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = common.distinct([*args.configs, *extra])
     unknown = [name for name in chosen if name not in configs]
     if unknown:
-        parser.error(f"unknown configurations {unknown}; known: {list(configs)}")
+        raise SystemExit(f"unknown configurations {unknown}; known: {list(configs)}")
     warnings.filterwarnings("ignore", category=UserWarning)
     methods = [
         common.RawQuantileMethod(),

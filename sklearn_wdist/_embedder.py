@@ -121,7 +121,7 @@ _INTEGER_PARAMETERS = (
 # A user encoder, loss or miner may draw from torch's global generator (its own
 # dropout, sampling); such fits are serialised so that threads cannot
 # interleave their draws.
-_GLOBAL_RNG_LOCK = threading.Lock()
+_GLOBAL_RNG_LOCK = threading.RLock()  # re-entrant: a fit inside a fit
 # Quantile levels summarising each channel of a sequence for input_gating, and
 # the share of channels without class effect whose gate would open.
 _GATE_LEVELS = 16
@@ -583,8 +583,7 @@ default="auto"
         global setting is restored afterwards). Triplet batches of short
         sequences are small, and more threads mostly add synchronisation
         overhead, badly so on a loaded machine; see ``BENCHMARKS.md``. ``None``
-        keeps PyTorch's own setting (while fits or transforms with a count run
-        in other threads, the setting from before they began).
+        keeps PyTorch's own setting in the calling thread.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (learning-rate schedules, checkpoints, ...).
         When early stopping holds sequences out (``early_stopping=True``, or

@@ -102,11 +102,12 @@ def _pair_w2(
 
     ``u``, ``v`` and ``cost`` hold one column per (pair, feature), pair-major. A
     feature whose cost may have underflowed (a difference far below the values'
-    unit) is computed again from ``u / s`` and ``v / s``, ``s`` its ``W_1``
-    distance: the scaled differences are then at most the longer sequence's
-    length, so their squares neither overflow nor underflow. Such a pair's
-    features are summed relative to its largest scale, multiplied back after
-    the root. Other pairs get ``sqrt(sum of costs)`` as computed.
+    unit) is computed again from ``u / s`` and ``v / s``, ``s`` the power of
+    two at most its ``W_1`` distance (an exact division): the scaled
+    differences are then at most twice the longer sequence's length, so their
+    squares neither overflow nor underflow. Such a pair's moving features are
+    summed relative to its largest scale, multiplied back after the root.
+    Other pairs get ``sqrt(sum of costs)`` as computed.
     """
     costs = cost.reshape(n_pairs, -1)
     distances = np.sqrt(costs.sum(axis=1))
@@ -115,19 +116,23 @@ def _pair_w2(
         return distances
     columns = np.flatnonzero(redo.ravel())
     w1 = ot.wasserstein_1d(u[:, columns], v[:, columns], p=1, require_sort=False)
+    # Each feature's cost and the scale it is in: 1 as computed, 0 for a
+    # feature that does not move (it adds nothing, whatever its scale).
     scales = np.ones_like(costs)
     scaled_costs = costs.copy()
-    moving = w1 > 0
-    scaled_costs.ravel()[columns[~moving]] = 0.0
-    moved = columns[moving]
-    scale = np.maximum(w1[moving], _SMALLEST_SCALE)
+    still = columns[w1 == 0]
+    scales.ravel()[still] = scaled_costs.ravel()[still] = 0.0
+    moved = columns[w1 > 0]
+    # A power of two at most W_1: the division is exact.
+    _, exponents = np.frexp(np.maximum(w1[w1 > 0], _SMALLEST_SCALE))
+    scale = np.ldexp(0.5, exponents)
     scaled_costs.ravel()[moved] = ot.wasserstein_1d(
         u[:, moved] / scale, v[:, moved] / scale, p=2, require_sort=False
     )
     scales.ravel()[moved] = scale
     pairs = np.flatnonzero(redo.any(axis=1))
     largest = scales[pairs].max(axis=1)
-    relative = scales[pairs] / largest[:, None]
+    relative = scales[pairs] / np.where(largest > 0, largest, 1.0)[:, None]
     distances[pairs] = largest * np.sqrt(
         (scaled_costs[pairs] * relative**2).sum(axis=1)
     )

@@ -228,13 +228,16 @@ def _euclidean_tile(
     # largest value, whose squares in ``unit`` underflow. Both are recomputed
     # from their differences, in the data's own scale.
     scale *= _CANCELLATION_RTOL
-    suspect = (d2 <= scale) | (d2 < _UNDERFLOW_D2)
-    np.maximum(d2, 0.0, out=d2)  # rounding below 0, recomputed below
-    distances = np.sqrt(d2, out=d2)
-    distances *= unit
+    np.maximum(scale, _UNDERFLOW_D2, out=scale)
+    suspect = d2 <= scale
     if not suspect.any():
+        distances = np.sqrt(d2, out=d2)
+        distances *= unit
         return distances
     rows, cols = np.nonzero(suspect)
+    d2[rows, cols] = 0.0  # may be below 0; recomputed below
+    distances = np.sqrt(d2, out=d2)
+    distances *= unit
     for start in range(0, rows.size, _RECOMPUTE_BATCH):
         r = rows[start : start + _RECOMPUTE_BATCH]
         c = cols[start : start + _RECOMPUTE_BATCH]

@@ -10,7 +10,7 @@ the lines). matplotlib is imported only when something is plotted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Integral, Number
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,7 +52,11 @@ def _numeric_array(value: Any, name: str) -> np.ndarray:
     except ValueError as error:  # ragged nested lists
         raise ValueError(f"{name} must be a regular array: {error}") from None
     if array.dtype == object and all(
-        item is None or (isinstance(item, Real) and not isinstance(item, bool))
+        item is None
+        or (
+            isinstance(item, Number)  # Decimal and Fraction too
+            and not isinstance(item, bool | complex | np.complexfloating)
+        )
         for item in array.ravel()
     ):
         return (
@@ -373,7 +377,8 @@ class QuantileFunctionDisplay:
     Parameters
     ----------
     quantile_levels : array-like of shape (n_quantiles,)
-        The levels ``tau_m``, increasing in (0, 1).
+        The levels ``tau_m``, increasing in [0, 1] (the embedder's lie in
+        (0, 1); 0 and 1 are the minimum and maximum).
     quantiles : array-like of shape (n_sequences, n_features, n_quantiles)
         ``quantiles[i, k, m]``: quantile ``tau_m`` of feature ``k`` over the
         steps of sequence ``i`` (unscaled, i.e. :meth:`transform
@@ -576,9 +581,9 @@ class QuantileFunctionDisplay:
                 "and quantile_levels shape (n_quantiles,); got "
                 f"{quantiles.shape} and {levels.shape}."
             )
-        if not (np.all((levels > 0) & (levels < 1)) and np.all(np.diff(levels) > 0)):
+        if not (np.all((levels >= 0) & (levels <= 1)) and np.all(np.diff(levels) > 0)):
             raise ValueError(
-                "quantile_levels must be increasing and in (0, 1); got "
+                "quantile_levels must be increasing and in [0, 1]; got "
                 f"{levels.tolist()}."
             )
         n_sequences, n_features, _ = quantiles.shape

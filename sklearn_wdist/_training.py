@@ -65,13 +65,16 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
     per thread), so fits running in several threads each set their own, and
     each computes with the same number of threads as a serial fit. A thread
     started while such blocks run inherits the last count set; so that no
-    block's count outlives it, the blocks share the count from before the
+    block's count outlives the blocks, they share the count from before the
     first began: a block ending while others run sets its thread back to what
-    it found, the last to end sets the baseline. ``None`` keeps the thread's
-    setting when no other block runs, and takes the baseline when one does
-    (not the count another block set).
+    it found, and the last to end restores that first count. ``None`` leaves
+    the thread's setting as it is (in a thread started during another block,
+    the count it inherited).
     """
-    if n_threads is not None and (
+    if n_threads is None:
+        yield
+        return
+    if (
         isinstance(n_threads, bool)
         or not isinstance(n_threads, int | np.integer)
         or not 1 <= n_threads <= MAX_THREADS
@@ -82,20 +85,10 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         )
     with _THREADS_LOCK:
         if _threads_state["active"] == 0:
-            if n_threads is None:
-                target = None
-            else:
-                _threads_state["baseline"] = torch.get_num_threads()
-                target = n_threads
-        else:
-            target = _threads_state["baseline"] if n_threads is None else n_threads
-        if target is not None:
-            _threads_state["active"] += 1
-    if target is None:
-        yield
-        return
+            _threads_state["baseline"] = torch.get_num_threads()
+        _threads_state["active"] += 1
     previous = torch.get_num_threads()
-    torch.set_num_threads(target)
+    torch.set_num_threads(n_threads)
     try:
         yield
     finally:

@@ -210,6 +210,20 @@ def test_exact_small_differences_beside_a_huge_value_keep_their_distance():
     D = pairwise_wasserstein_exact(features, p=2)
     assert_allclose(D[0, 1], 1.0, rtol=1e-14)
     assert_allclose(D[:2, 2], [1e200, 1e200], rtol=1e-14)
+    # A second feature that does not move between the two adds nothing.
+    still = [np.vstack([f, np.zeros((1, 2))]) for f in features]
+    assert_allclose(pairwise_wasserstein_exact(still, p=2)[0, 1], 1.0, rtol=1e-14)
+    # Differences of a few units in the last place, far below the largest
+    # value: the recomputation divides by a power of two, exactly.
+    rng = np.random.default_rng(13)
+    base = rng.normal(size=6) * 2.0**-350
+    moved = base + np.spacing(base) * rng.integers(1, 5, size=6)
+    pair = [np.vstack([base, np.zeros(6)]), np.vstack([moved, np.zeros(6)])]
+    difference = np.sort(base) - np.sort(moved)
+    largest = np.abs(difference).max()
+    expected = largest * np.sqrt(np.mean((difference / largest) ** 2))
+    D = pairwise_wasserstein_exact([*pair, np.ones((2, 6))], p=2)
+    assert_allclose(D[0, 1], expected, rtol=1e-14)
     rng = np.random.default_rng(12)
     features = _random_features(rng, 5, 3, lengths=[4, 7])
     features[0][1, 0] = 1e250

@@ -97,6 +97,15 @@ def test_history_latest_maximum_is_best_and_nan_skipped():
     assert_array_equal(display.best_marker_.get_ydata(), [0.7])
 
 
+def test_displays_take_levels_at_the_ends_and_decimal_values():
+    from decimal import Decimal
+
+    display = QuantileFunctionDisplay([0.0, 0.5, 1.0], np.zeros((2, 1, 3))).plot()
+    assert display.lines_.shape == (2, 1)
+    history = TrainingHistoryDisplay([1, 2], [Decimal("0.5"), Decimal("0.25")]).plot()
+    np.testing.assert_array_equal(history.line_.get_ydata(), [0.5, 0.25])
+
+
 def test_history_latest_best_is_the_highest_finite_score():
     display = TrainingHistoryDisplay(
         [1, 2, 3], [1.0, 0.5, 0.4], valid_score=[0.1, np.inf, 0.2]
@@ -354,7 +363,7 @@ def test_quantiles_constructor():
     "levels, quantiles, names, error, match",
     [
         ([0.75, 0.25], np.zeros((1, 1, 2)), None, ValueError, "increasing"),
-        ([-1.0, 5.0], np.zeros((1, 1, 2)), None, ValueError, r"in \(0, 1\)"),
+        ([-1.0, 5.0], np.zeros((1, 1, 2)), None, ValueError, r"in \[0, 1\]"),
         ([0.25, 0.75], np.full((1, 1, 2), "a"), None, TypeError, "quantiles must"),
         ([0.25, 0.75], [[[1, 2]], [[1]]], None, ValueError, "quantiles must be"),
         ([0.25, 0.75], np.zeros((1, 2, 2)), "ab", TypeError, "feature_names"),
