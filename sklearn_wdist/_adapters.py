@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._embedder import WassersteinSequenceEmbedder
+from ._validation import LABEL_FREE_HINT
 
 # The line of an adapter's docstring that stands for the embedder's parameters.
 PARAMETERS_MARKER = "    <the embedder's parameters: _adapters.EMBEDDER_PARAMETERS>\n"
@@ -171,13 +172,16 @@ def fit_embedder(adapter, sequences, y) -> None:
     try:
         adapter.embedder_ = adapter._build_embedder().fit(sequences, labels)
     except ValueError as error:
-        if labels is None or not str(error).startswith("y has classes with fewer"):
+        if labels is None or LABEL_FREE_HINT not in str(error):
             raise
         # A pipeline passes its target to every transformer, a regression
         # target too: each value is then a class of one.
         raise ValueError(
-            f"{error} If y is not class labels (a regression target, say), pass "
-            "use_labels=False to train without it."
+            str(error).replace(
+                LABEL_FREE_HINT,
+                "If y is not class labels (a regression target, say), pass "
+                "use_labels=False to train without it.",
+            )
         ) from error
     adapter.metric_ = adapter.embedder_.metric_
     adapter.n_features_out_ = len(adapter.embedder_.get_feature_names_out())

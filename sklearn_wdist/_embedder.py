@@ -61,6 +61,7 @@ from ._validation import (
     channel_names,
     check_channel_names,
     check_int,
+    check_label_order,
     check_labels,
     check_sequences,
     check_training_labels,
@@ -963,6 +964,7 @@ default="auto"
         if y is None:
             classes, codes = None, self._check_unsupervised(len(sequences))
         else:
+            check_label_order(X, y)
             classes, codes = check_training_labels(y, len(sequences))
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -2069,6 +2071,7 @@ default="auto"
         """
         check_is_fitted(self)
         sequences = self._checked_sequences(X)
+        check_label_order(X, y)
         _, codes = check_labels(y, len(sequences), name="y")
         check_repeated_label(codes, "y", "sequences")
         embeddings = self._embed(sequences, "X")

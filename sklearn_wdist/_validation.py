@@ -355,6 +355,40 @@ def multiindex_instances(X: Any) -> Any:
     return pd.Index(pd.unique(instances), name=instances.name)
 
 
+def check_label_order(X: Any, y: Any) -> None:
+    """Refuse a pandas ``y`` indexed by the sequences of ``X`` in another order.
+
+    Labels are matched to sequences by position, as in scikit-learn; a Series
+    whose index holds exactly the instances of a DataFrame ``X`` (its first
+    index level, or its index) but in another order would pair every
+    sequence with another one's label, silently.
+    """
+    if not _is_dataframe(X) or not (
+        type(y).__module__.startswith("pandas") and hasattr(y, "index")
+    ):
+        return
+    instances = multiindex_instances(X)
+    if instances is None:
+        if getattr(X.index, "nlevels", 1) != 1:
+            return
+        instances = X.index
+    if len(y.index) != len(instances) or y.index.equals(instances):
+        return
+    try:
+        same_labels = set(y.index) == set(instances)
+    except TypeError:  # unhashable index values
+        return
+    if same_labels:
+        raise ValueError(
+            "y is indexed by the sequences of X, but in another order; labels "
+            "are matched to sequences by position (X's sequences come in the "
+            "order their instances first appear). Pass "
+            "y.loc[<X's instances in that order>], e.g. "
+            "y.loc[X.index.get_level_values(0).unique()] for a pd-multiindex "
+            "frame."
+        )
+
+
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
 
@@ -901,6 +935,10 @@ def check_labels(
     return classes, remap[codes]
 
 
+# How a label error tells the user that labels are optional.
+LABEL_FREE_HINT = "If y is not class labels, fit(X) without y trains self-supervised."
+
+
 def check_training_labels(
     y: Any, n_samples: int, *, min_per_class: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -934,15 +972,19 @@ def check_training_labels(
     classes, codes = check_labels(y, n_samples, name="y")
     if len(classes) < 2:
         raise ValueError(
-            f"y has 1 class ({classes[0]!r}) but triplet training needs at least "
-            "2 classes: negatives come from other classes."
+            f"y has 1 class ({_plain_scalar(classes[0])!r}) but triplet training "
+            f"needs at least 2 classes: negatives come from other classes. "
+            f"{LABEL_FREE_HINT}"
         )
     counts = np.bincount(codes, minlength=len(classes))
     small = classes[counts < min_per_class]
     if len(small):
+        shown = [_plain_scalar(label) for label in small[:5]]
+        more = f" and {len(small) - 5} more" if len(small) > 5 else ""
         raise ValueError(
             f"y has classes with fewer than {min_per_class} sequences, too few for "
-            f"a triplet (an anchor and a positive): {small[:5].tolist()!r}."
+            f"a triplet (an anchor and a positive): {shown!r}{more}, "
+            f"{len(small)} of {len(classes)} classes. {LABEL_FREE_HINT}"
         )
     return classes, codes
 

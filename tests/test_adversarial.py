@@ -637,6 +637,25 @@ def test_sktime_pd_multiindex_equals_the_array(fitted, data):
     np.testing.assert_array_equal(fitted.transform(_multiindex(X)), fitted.transform(X))
 
 
+@pytest.mark.parametrize("layout", ["pd-multiindex", "nested_univ"])
+def test_labels_indexed_by_the_instances_in_another_order_are_refused(
+    fitted, data, layout
+):
+    # Labels are matched by position: a Series indexed by the frame's own
+    # instances, in another order, paired every sequence with another's label.
+    X, y = data
+    frame = _multiindex(X) if layout == "pd-multiindex" else _nested_univ(X)
+    labels = pd.Series(y, index=range(len(y)))
+    shuffled = labels.iloc[::-1]
+    with pytest.raises(ValueError, match="indexed by the sequences of X, but in"):
+        WassersteinSequenceEmbedder(**TINY).fit(frame, shuffled)
+    with pytest.raises(ValueError, match="indexed by the sequences of X, but in"):
+        fitted.score(frame, shuffled)
+    # In X's order, or with an index of their own, labels go by position.
+    assert np.isfinite(fitted.score(frame, labels))
+    assert np.isfinite(fitted.score(frame, shuffled.reset_index(drop=True)))
+
+
 def test_unequal_length_pd_multiindex_keeps_each_sequence(fitted, data):
     X, _ = data
     ragged = [x[:, : 10 + i % 5] for i, x in enumerate(X)]

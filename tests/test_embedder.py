@@ -296,6 +296,17 @@ def test_bad_labels_are_rejected_before_training(data, make_y, match):
         WassersteinSequenceEmbedder(**TINY).fit(X, make_y(y))
 
 
+def test_label_errors_point_to_label_free_training_and_count_the_classes(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"\('a'\).*fit\(X\) without y"):
+        WassersteinSequenceEmbedder(**TINY).fit(X, np.full(len(y), "a"))
+    # Every value its own class: the first five shown, and how many there are.
+    with pytest.raises(
+        ValueError, match=r"\[0, 1, 2, 3, 4\] and 13 more, 18 of 18 classes.*fit\(X\)"
+    ):
+        WassersteinSequenceEmbedder(**TINY).fit(X, np.arange(len(y)))
+
+
 def test_bad_sequences_are_rejected(data):
     X, y = data
     bad = [s.copy() for s in X]
