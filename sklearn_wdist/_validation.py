@@ -632,6 +632,15 @@ def check_sequences(
     else:
         array = as_numeric_array(X, name)
         if array.ndim == 2:
+            if n_channels is not None and n_channels > 1 and len(array) == n_channels:
+                # Most likely one sequence of the fitted channels, not
+                # n_channels univariate sequences.
+                raise ValueError(
+                    f"{name} is a 2-D array, read as {len(array)} univariate "
+                    f"sequences (one per row), but the model was fitted on "
+                    f"{n_channels} channels. A single sequence of {n_channels} "
+                    f"channels is x[None] or [x]."
+                )
             array = array[:, None, :]
         elif array.ndim != 3:
             hint = (
@@ -723,6 +732,13 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
     >>> [s.tolist() for s in from_tslearn(X)]
     [[[1.0, 2.0, 3.0]], [[4.0, 5.0]]]
     """
+    if isinstance(X, list | tuple) and len({np.shape(item) for item in X}) > 1:
+        raise ValueError(
+            "X must be one tslearn array (n_sequences, sz, d), padded with "
+            "trailing NaN; got a list of items of different shapes. Such a list "
+            "of (sz_i, d) arrays needs no from_tslearn: pass [x.T for x in X] "
+            "(channels first) to the estimators directly."
+        )
     array = as_numeric_array(X, "X").astype(np.float64, copy=False)
     if array.ndim == 2:
         array = array[:, :, None]
@@ -751,10 +767,23 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
         )
         if length == 0:
             raise ValueError(f"X[{index}] is all NaN: an empty sequence.")
-        if np.isnan(sequence[:length]).any():
+        gaps = np.isnan(sequence[:length])
+        if gaps.any():
+            step, channel = (int(i) for i in np.argwhere(gaps)[0])
+            if gaps[step:].all(axis=0)[channel] and not gaps.all(axis=1)[step]:
+                detail = (
+                    f"channel {channel} ends at step {step}, before the others "
+                    "(tslearn pads every channel of a sequence to the same "
+                    "length); cut the others there, or fill that channel"
+                )
+            else:
+                detail = (
+                    f"step {step} of channel {channel} is missing inside the "
+                    "sequence; fill it (interpolate) or drop the sequence"
+                )
             raise ValueError(
-                f"X[{index}] has NaN before its end; only trailing NaN padding "
-                "is allowed."
+                f"X[{index}] has NaN before its end: {detail}. Only trailing "
+                "NaN padding of all channels is removed."
             )
         sequences.append(np.ascontiguousarray(sequence[:length].T))
     return sequences

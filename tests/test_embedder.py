@@ -320,6 +320,17 @@ def test_channel_mismatch_in_transform(fitted):
         fitted.transform(np.zeros((2, 3, 10)))
 
 
+def test_one_sequence_given_as_a_2d_array_gets_a_hint(fitted, data):
+    # A (2, T) array is two univariate sequences; after a 2-channel fit it is
+    # most likely one sequence, and the message said "has 1 channel(s)".
+    X, _ = data
+    with pytest.raises(ValueError, match=r"x\[None\] or \[x\]"):
+        fitted.transform(X[0])
+    np.testing.assert_array_equal(
+        fitted.transform(X[0][None]), fitted.transform([X[0]])
+    )
+
+
 def test_sequence_too_short_for_the_encoder(data):
     X, y = data
     X = [*X[:-1], X[-1][:, :2]]

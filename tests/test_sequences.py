@@ -45,7 +45,16 @@ def test_from_tslearn_strips_trailing_nan_and_transposes():
     ("X", "match"),
     [
         (np.full((2, 3, 2), np.nan), "X\\[0\\] is all NaN"),
-        (np.array([[[1.0], [np.nan], [2.0]]]), "NaN before its end"),
+        (
+            np.array([[[1.0], [np.nan], [2.0]]]),
+            "step 1 of channel 0 is missing inside the sequence",
+        ),
+        # One channel padded shorter than the others: not a gap inside it.
+        (
+            np.array([[[1.0, 1.0], [2.0, np.nan], [3.0, np.nan]]]),
+            "channel 1 ends at step 1, before the others",
+        ),
+        ([np.zeros((5, 2)), np.zeros((3, 2))], "needs no from_tslearn"),
         (np.zeros((2, 2, 2, 2)), "dimension"),
         (np.zeros((0, 3, 1)), "empty"),
     ],
