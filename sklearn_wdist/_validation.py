@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 import weakref
 from collections.abc import Iterator, Sequence
@@ -106,6 +107,13 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
             f"{name} could not be converted to an array: {error}"
         ) from error
     if array.dtype == object:
+        for item in array.flat:
+            if isinstance(item, str | bytes | np.datetime64 | np.timedelta64):
+                raise TypeError(
+                    f"{name} must contain real numbers, got {type(item).__name__} "
+                    f"values such as {item!r}; convert them first (numbers as "
+                    "text are not read as numbers, as a str array is not)."
+                )
         try:
             array = array.astype(np.float64)
         except OverflowError as error:  # Python ints beyond any float
@@ -158,6 +166,14 @@ def _pandas_values(value: Any) -> Any:
     """
     import pandas as pd
 
+    if not isinstance(value, pd.Series | pd.DataFrame):
+        # An Index or an extension array (Float64, Categorical, ...): one dtype.
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
+            return pd.array(value).to_numpy(dtype=np.float64, na_value=np.nan)
+        return value
     dtypes = [value.dtype] if isinstance(value, pd.Series) else list(value.dtypes)
     nullable = [isinstance(dtype, pd.api.extensions.ExtensionDtype) for dtype in dtypes]
     numeric = all(
@@ -263,7 +279,13 @@ def _float_dtype(array: np.ndarray) -> type[np.floating]:
 # Sequences and their containers
 # --------------------------------------------------------------------------- #
 def _is_dataframe(X: Any) -> bool:
-    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
+    pandas = sys.modules.get("pandas")  # no pandas imported, no DataFrame
+    return pandas is not None and isinstance(X, pandas.DataFrame)
+
+
+def _is_series(X: Any) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(X, pandas.Series)
 
 
 def _transposed_hint(sequences: list, name: str) -> str:
@@ -338,8 +360,20 @@ def compare_channel_names(
 
 
 def _plain_scalar(value: Any) -> Any:
-    """Return the Python value a NumPy scalar holds, as messages should print it."""
+    """Return the Python value a NumPy scalar holds, as messages should print it.
+
+    Dates and durations stay NumPy scalars: ``.item()`` turns nanosecond ones
+    into integers.
+    """
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return value
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value for a message, cut to about ``limit`` characters."""
+    text = repr(_plain_scalar(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def multiindex_instances(X: Any) -> Any:
@@ -363,8 +397,8 @@ def check_label_order(X: Any, y: Any) -> None:
     index level, or its index) but in another order would pair every
     sequence with another one's label, silently.
     """
-    if not _is_dataframe(X) or not (
-        type(y).__module__.startswith("pandas") and hasattr(y, "index")
+    if not (_is_dataframe(X) or _is_series(X)) or not (
+        _is_series(y) or _is_dataframe(y)
     ):
         return
     instances = multiindex_instances(X)
@@ -464,6 +498,14 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         values = as_numeric_array(np.asarray(_pandas_values(X))[order], name)
         bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
         return [np.ascontiguousarray(part.T) for part in np.split(values, bounds)]
+    if isinstance(X.columns, pd.MultiIndex):
+        raise ValueError(
+            f"{name} is a DataFrame with MultiIndex columns (a pivoted table, "
+            "channel and time side by side?); its rows would be read as one "
+            "univariate sequence each, channels end to end. Pass a "
+            "pd-multiindex frame ((instance, time) rows, one column per "
+            "channel) or an array (n_sequences, n_channels, n_timepoints)."
+        )
     cells = X.to_numpy(dtype=object)
     nested = [isinstance(cell, pd.Series | np.ndarray | list) for cell in cells.flat]
     if not any(nested):
@@ -475,9 +517,23 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         )
     sequences = []
     for row, cells_row in enumerate(cells):
-        channels = []
+        channels, times = [], []
         for column, cell in enumerate(cells_row):
             where = f"{name}.iloc[{row}, {column}]"
+            if isinstance(cell, pd.Series):
+                # A cell's index is its time: steps in time order, as a
+                # pd-multiindex frame's are read.
+                if not cell.index.is_monotonic_increasing:
+                    try:
+                        cell = cell.sort_index()
+                    except TypeError as error:
+                        raise TypeError(
+                            f"{where} has a time index that cannot be ordered "
+                            f"({error})."
+                        ) from error
+                if cell.index.has_duplicates:
+                    raise ValueError(f"{where} has a repeated time in its index.")
+                times.append(cell.index)
             values = as_numeric_array(cell, where)
             if sum(size > 1 for size in values.shape) > 1:
                 raise ValueError(
@@ -492,6 +548,12 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
             raise ValueError(
                 f"{name}.iloc[{row}] has channels of different lengths "
                 f"{sorted(lengths)}; the channels of one sequence must be aligned."
+            )
+        if any(not index.equals(times[0]) for index in times[1:]):
+            raise ValueError(
+                f"{name}.iloc[{row}] has channels at different times (their "
+                "series' indexes differ); the channels of one sequence must be "
+                "aligned step by step."
             )
         sequences.append(np.stack(channels))
     return sequences
@@ -749,6 +811,11 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
         )
     if array.shape[0] == 0:
         raise ValueError("X is empty: found 0 sequences.")
+    if array.size == 0:
+        raise ValueError(
+            f"X has shape {array.shape}: sequences need at least one time point "
+            "and one channel."
+        )
     if array.shape[1] < array.shape[2]:
         warnings.warn(
             f"X has shape {array.shape}: read as tslearn's (n_sequences, sz, d), "
@@ -1001,18 +1068,18 @@ def check_training_labels(
     classes, codes = check_labels(y, n_samples, name="y")
     if len(classes) < 2:
         raise ValueError(
-            f"y has 1 class ({_plain_scalar(classes[0])!r}) but triplet training "
+            f"y has 1 class ({_shown(classes[0])}) but triplet training "
             f"needs at least 2 classes: negatives come from other classes. "
             f"{LABEL_FREE_HINT}"
         )
     counts = np.bincount(codes, minlength=len(classes))
     small = classes[counts < min_per_class]
     if len(small):
-        shown = [_plain_scalar(label) for label in small[:5]]
+        shown = "[" + ", ".join(_shown(label) for label in small[:5]) + "]"
         more = f" and {len(small) - 5} more" if len(small) > 5 else ""
         raise ValueError(
             f"y has classes with fewer than {min_per_class} sequences, too few for "
-            f"a triplet (an anchor and a positive): {shown!r}{more}, "
+            f"a triplet (an anchor and a positive): {shown}{more}, "
             f"{len(small)} of {len(classes)} classes. {LABEL_FREE_HINT}"
         )
     return classes, codes

@@ -637,14 +637,18 @@ def test_sktime_pd_multiindex_equals_the_array(fitted, data):
     np.testing.assert_array_equal(fitted.transform(_multiindex(X)), fitted.transform(X))
 
 
-@pytest.mark.parametrize("layout", ["pd-multiindex", "nested_univ"])
+@pytest.mark.parametrize("layout", ["pd-multiindex", "nested_univ", "series"])
 def test_labels_indexed_by_the_instances_in_another_order_are_refused(
     fitted, data, layout
 ):
     # Labels are matched by position: a Series indexed by the frame's own
     # instances, in another order, paired every sequence with another's label.
     X, y = data
-    frame = _multiindex(X) if layout == "pd-multiindex" else _nested_univ(X)
+    frame = {
+        "pd-multiindex": _multiindex,
+        "nested_univ": _nested_univ,
+        "series": lambda X: pd.Series(list(X)),
+    }[layout](X)
     labels = pd.Series(y, index=range(len(y)))
     shuffled = labels.iloc[::-1]
     with pytest.raises(ValueError, match="indexed by the sequences of X, but in"):

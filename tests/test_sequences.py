@@ -131,3 +131,66 @@ def test_a_missing_instance_label_is_refused_by_row():
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=index)
     with pytest.raises(ValueError, match="missing instance index value at row 2"):
         check_sequences(frame)
+
+
+# ----------------------------------------------- pandas inputs, second review
+def test_nested_cells_are_read_in_the_order_of_their_time_index():
+    pd = pytest.importorskip("pandas")
+    # A channel given in reverse time order was read by position, unlike the
+    # same data as a pd-multiindex frame.
+    X = pd.DataFrame(
+        {
+            "x": [pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2])] * 2,
+            "y": [pd.Series([30.0, 20.0, 10.0], index=[2, 1, 0])] * 2,
+        }
+    )
+    np.testing.assert_array_equal(check_sequences(X)[0], [[1, 2, 3], [10, 20, 30]])
+    shifted = X.copy()
+    shifted.iloc[0, 1] = pd.Series([10.0, 20.0, 30.0], index=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"X.iloc\[0\] has channels at different"):
+        check_sequences(shifted)
+
+
+def test_a_pivoted_frame_with_multiindex_columns_is_refused():
+    pd = pytest.importorskip("pandas")
+    wide = pd.DataFrame(
+        np.arange(12.0).reshape(2, 6),
+        columns=pd.MultiIndex.from_product([["acc", "gyro"], range(3)]),
+    )
+    with pytest.raises(ValueError, match="MultiIndex columns"):
+        check_sequences(wide)
+
+
+def test_a_dataframe_subclass_is_read_as_a_frame():
+    pd = pytest.importorskip("pandas")
+
+    class PanelFrame(pd.DataFrame):
+        pass
+
+    index = pd.MultiIndex.from_product([range(3), range(5)])
+    frame = pd.DataFrame(np.arange(15.0)[:, None], index=index)
+    assert len(check_sequences(PanelFrame(frame))) == 3  # not 15 rows
+
+
+def test_pandas_arrays_and_indexes_as_items():
+    pd = pytest.importorskip("pandas")
+    items = [pd.array([1.0, 2.0, None], dtype="Float64"), pd.Index([1.0, 2.0, 3.0])]
+    with pytest.raises(ValueError, match=r"X\[0\] contains NaN"):
+        check_sequences(items)
+    np.testing.assert_array_equal(check_sequences(items[1:])[0], [[1, 2, 3]])
+
+
+@pytest.mark.parametrize(
+    "values", [["1", "2"], [b"1", b"2"], [np.datetime64("2020-01-01"), 1.0]]
+)
+def test_text_and_dates_in_object_arrays_are_refused_as_in_typed_arrays(values):
+    # A str array was refused while the same strings in an object array were
+    # read as numbers.
+    with pytest.raises(TypeError, match="must contain real numbers"):
+        check_sequences(np.array([values], dtype=object))
+
+
+def test_from_tslearn_refuses_arrays_without_steps_or_channels():
+    for shape in [(2, 0, 1), (2, 3, 0)]:
+        with pytest.raises(ValueError, match="at least one time point"):
+            from_tslearn(np.zeros(shape))
