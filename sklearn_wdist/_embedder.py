@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils._set_output import _get_output_config
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from skorch.callbacks import Callback, ProgressBar
 
 from ._docs import DocumentationLinkMixin
@@ -87,6 +87,7 @@ from .nn import (
     multiscale_difference_lags,
     quantile_levels,
 )
+from .nn._encoder import _varies
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
@@ -169,6 +170,10 @@ def _start_input_statistics(norm, train_inputs: list[np.ndarray]) -> None:
     with torch.no_grad():
         norm.running_mean.copy_(torch.from_numpy(mean))
         norm.running_var.copy_(torch.from_numpy(variance))
+        if getattr(norm, "varied", None) is not None:
+            # As training batches would flag them (in the network's float32):
+            # without it, a fit of no epoch centred the channels unscaled.
+            norm.varied.copy_(_varies(norm.running_mean, norm.running_var))
 
 
 def _median_length(sequences: list[np.ndarray]) -> float:
@@ -2082,14 +2087,18 @@ default="auto"
 
         Parameters
         ----------
-        input_features : None
-            Ignored; present for API consistency.
+        input_features : array-like of str or None, default=None
+            The input channels' names; checked as scikit-learn checks them
+            (they must equal ``feature_names_in_`` when the model has it, and
+            number ``n_features_in_``), but the output names do not depend on
+            them: every output column mixes all channels.
 
         Returns
         -------
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
         if self.pooling_ == "mean":
             names = [f"f{k}_mean" for k in range(self.n_embedding_features_)]
         else:

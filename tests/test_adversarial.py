@@ -611,6 +611,54 @@ def test_an_encoder_writing_to_its_input_never_changes_the_callers_arrays(data):
     np.testing.assert_array_equal(X, before)
 
 
+class StridedWithLengths(nn.Module):
+    """A user encoder that halves the time axis but claims to honour lengths."""
+
+    accepts_lengths = True
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 2, stride=2)
+
+    def forward(self, x, lengths):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "quantile"])
+def test_an_encoder_with_lengths_must_keep_the_time_axis(data, pooling):
+    # Its output went to pooling with the input's lengths: wrong means with
+    # mean pooling, an index error with quantile pooling.
+    X, y = data
+    model = WassersteinSequenceEmbedder(
+        encoder=StridedWithLengths(), pooling=pooling, max_epochs=1, random_state=0
+    )
+    with pytest.raises(ValueError, match="must keep the batch and time axes"):
+        model.fit(X, y)
+
+
+def test_pooling_refuses_lengths_beyond_the_time_axis():
+    from sklearn_wdist.nn import mean_pooling, quantile_pooling
+
+    features = torch.ones(1, 1, 3)
+    for lengths in ([5], [0]):
+        with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.3"):
+            mean_pooling(features, torch.tensor(lengths))
+        with pytest.raises(ValueError, match=r"lengths must lie in 1\.\.3"):
+            quantile_pooling(features, torch.tensor(lengths), 4)
+
+
+def test_feature_names_out_checks_the_input_names():
+    index = pd.MultiIndex.from_product([range(6), range(10)])
+    frame = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(60, 2)), index=index, columns=["a", "b"]
+    )
+    model = WassersteinSequenceEmbedder(**TINY).fit(frame, np.repeat([0, 1], 3))
+    names = model.get_feature_names_out()
+    np.testing.assert_array_equal(model.get_feature_names_out(["a", "b"]), names)
+    with pytest.raises(ValueError, match="input_features is not equal"):
+        model.get_feature_names_out(["x", "y"])
+
+
 def _nested_univ(X):
     return pd.DataFrame(
         {f"dim_{c}": [pd.Series(x[c]) for x in X] for c in range(np.shape(X[0])[0])}

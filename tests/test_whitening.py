@@ -311,3 +311,24 @@ def test_unwhitened_channels_in_small_units_are_not_shrunk_by_a_short_fit():
             norm.running_var.numpy(), steps.var(axis=1), rtol=0.5
         )
     assert spreads[1] > 0.5 * spreads[0]
+
+
+@pytest.mark.parametrize("max_epochs", [0, 1])
+def test_unwhitened_channels_are_standardised_even_without_training(max_epochs):
+    # The running statistics started at the data's but the "varied" flags did
+    # not: a fit of no epoch centred the channels without scaling them
+    # (standard deviations 96 and 0.01 where 1 was documented).
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2, 30)) * np.array([100.0, 0.01])[None, :, None]
+    y = np.repeat([0, 1, 2], 4)
+    model = WassersteinSequenceEmbedder(
+        max_epochs=max_epochs, input_whitening=None, random_state=0, n_threads=1
+    ).fit(X, y)
+    norm = model.module_.encoder.input_norm.eval()
+    assert norm.varied.all()
+    x = torch.from_numpy(X.astype(np.float32))
+    with torch.no_grad():
+        out = norm(x, torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.bool))
+    np.testing.assert_allclose(out.std(dim=(0, 2)).numpy(), 1.0, rtol=0.05)

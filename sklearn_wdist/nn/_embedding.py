@@ -96,7 +96,17 @@ class QuantileEmbedding(nn.Module):
         out_lengths : torch.Tensor of shape (batch,)
         """
         if getattr(self.encoder, "accepts_lengths", False):
-            return self.encoder(x, lengths), lengths
+            features = self._checked_features(self.encoder(x, lengths), x)
+            if features.shape[0] != x.shape[0] or features.shape[-1] != x.shape[-1]:
+                # Pooling reads the first lengths[i] steps of each row: they
+                # must be the input's steps, one output step per input step.
+                raise ValueError(
+                    "an encoder with accepts_lengths = True must keep the batch "
+                    f"and time axes (input {tuple(x.shape)}, output "
+                    f"{tuple(features.shape)}); one that shortens sequences must "
+                    "not declare accepts_lengths."
+                )
+            return features, lengths
         groups = []
         for length in torch.unique(lengths).tolist():
             index = torch.nonzero(lengths == length).flatten()

@@ -55,9 +55,30 @@ def mean_pooling(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     >>> mean_pooling(torch.tensor([[[1.0, 3.0, 100.0]]]), torch.tensor([2]))
     tensor([[[2.]]])
     """
+    _check_lengths(lengths, features)
     mask = lengths_to_mask(lengths, features.shape[-1])
     total = features.masked_fill(~mask, 0.0).sum(dim=-1, keepdim=True)
     return total / lengths.to(features.dtype)[:, None, None]
+
+
+def _check_lengths(lengths: torch.Tensor, features: torch.Tensor) -> None:
+    """Refuse lengths outside ``1..time``: pooling would read steps not there.
+
+    Skipped while the model is traced for export (a value test cannot be
+    recorded in a graph); the exported graph derives the lengths itself.
+    """
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return
+    if lengths.shape != features.shape[:1]:
+        raise ValueError(
+            f"lengths must have shape ({features.shape[0]},), one per sequence; "
+            f"got {tuple(lengths.shape)}."
+        )
+    if bool(((lengths < 1) | (lengths > features.shape[-1])).any()):
+        raise ValueError(
+            f"lengths must lie in 1..{features.shape[-1]} (the time axis of "
+            f"features); got {lengths.tolist()}."
+        )
 
 
 def quantile_pooling(
@@ -110,6 +131,7 @@ def quantile_pooling(
     _check_n_quantiles(n_quantiles)
     if method not in QUANTILE_METHODS:
         raise ValueError(f"method must be one of {QUANTILE_METHODS}, got {method!r}.")
+    _check_lengths(lengths, features)
     batch, n_features, n_timepoints = features.shape
     mask = lengths_to_mask(lengths, n_timepoints)
     # Padded steps sort to the end and are never gathered.
