@@ -33,8 +33,10 @@ from .nn import SeededDropout
 
 # Embeddings are independent per sequence, so inference batches are sorted by
 # length (little padding) and only bounded for memory: at most this many
-# sequences, and at most _INFERENCE_STEPS padded time steps (one batch of long
-# sequences then stays a few tens of MiB per hidden layer of 64 channels). An
+# sequences, and at most _INFERENCE_STEPS padded time steps (16 MiB per
+# 64-channel activation; a ten-block encoder peaked at about 165 MB with
+# readout="last" and 550 MB with readout="all", which keeps every block's
+# output, on 256 sequences of 256 steps). An
 # encoder with more output rows than _REFERENCE_ROWS (many input channels kept
 # with their increments) gets proportionally fewer steps, so that the rows
 # pooled at once stay within the same bound.
