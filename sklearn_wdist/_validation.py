@@ -107,13 +107,17 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
             f"{name} could not be converted to an array: {error}"
         ) from error
     if array.dtype == object:
-        for item in array.flat:
-            if isinstance(item, str | bytes | np.datetime64 | np.timedelta64):
-                raise TypeError(
-                    f"{name} must contain real numbers, got {type(item).__name__} "
-                    f"values such as {item!r}; convert them first (numbers as "
-                    "text are not read as numbers, as a str array is not)."
-                )
+        refused = (str, bytes, np.datetime64, np.timedelta64)
+        kinds = [
+            kind for kind in set(map(type, array.flat)) if issubclass(kind, refused)
+        ]
+        if kinds:
+            item = next(item for item in array.flat if isinstance(item, tuple(kinds)))
+            raise TypeError(
+                f"{name} must contain real numbers, got {type(item).__name__} "
+                f"values such as {item!r}; convert them first (numbers as "
+                "text are not read as numbers, as a str array is not)."
+            )
         try:
             array = array.astype(np.float64)
         except OverflowError as error:  # Python ints beyond any float
@@ -401,6 +405,8 @@ def check_label_order(X: Any, y: Any) -> None:
         _is_series(y) or _is_dataframe(y)
     ):
         return
+    import pandas as pd
+
     instances = multiindex_instances(X)
     if instances is None:
         if getattr(X.index, "nlevels", 1) != 1:
@@ -408,6 +414,8 @@ def check_label_order(X: Any, y: Any) -> None:
         instances = X.index
     if len(y.index) != len(instances) or y.index.equals(instances):
         return
+    if isinstance(y.index, pd.RangeIndex) and y.index.start == 0 and y.index.step == 1:
+        return  # pandas' default index: it says nothing, position counts
     try:
         same_labels = set(y.index) == set(instances)
     except TypeError:  # unhashable index values
@@ -421,6 +429,37 @@ def check_label_order(X: Any, y: Any) -> None:
             "y.loc[X.index.get_level_values(0).unique()] for a pd-multiindex "
             "frame."
         )
+
+
+def _time_ranks(time_values: Any, name: str, where: str) -> np.ndarray:
+    """Ranks of time index values in time order; -1 marks a missing time.
+
+    One rule for every frame format: text sorts as text ('10' before '2'),
+    not as times, and is refused; categories count by their values, not by
+    their codes; values that cannot be ordered are refused.
+    """
+    import pandas as pd
+
+    if isinstance(time_values.dtype, pd.CategoricalDtype):
+        time_values = pd.Index(np.asarray(time_values, dtype=object))
+    kind = pd.api.types.infer_dtype(time_values, skipna=True)
+    if kind in ("string", "bytes") or (
+        kind.startswith("mixed")
+        and any(isinstance(t, str | bytes) for t in time_values)
+    ):
+        raise TypeError(
+            f"{name} has time index values that are strings, which sort as "
+            f"text ('10' before '2'), not as times; convert {where} to numbers "
+            "or datetimes (pd.to_numeric, pd.to_datetime) first."
+        )
+    try:
+        ranks, _ = pd.factorize(time_values, sort=True)
+    except TypeError as error:
+        raise TypeError(
+            f"{name} has time index values that cannot be ordered ({error}); "
+            f"{where} orders each sequence's steps."
+        ) from error
+    return ranks
 
 
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
@@ -453,30 +492,7 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "step needs the sequence it belongs to."
             )
         time_values = X.index.get_level_values(1)
-        if isinstance(time_values.dtype, pd.CategoricalDtype):
-            # Categories sort by their codes; the values' own order counts.
-            time_values = pd.Index(
-                np.asarray(time_values, dtype=object), name=time_values.name
-            )
-        kind = pd.api.types.infer_dtype(time_values, skipna=True)
-        if kind in ("string", "bytes") or (
-            kind.startswith("mixed")
-            and any(isinstance(t, str | bytes) for t in time_values)
-        ):
-            raise TypeError(
-                f"{name} has time index values that are strings, which sort as "
-                "text ('10' before '2'), not as times; convert the second "
-                "index level to numbers or datetimes (pd.to_numeric, "
-                "pd.to_datetime) first."
-            )
-        try:
-            times, _ = pd.factorize(time_values, sort=True)
-        except TypeError as error:
-            raise TypeError(
-                f"{name} has time index values that cannot be ordered ({error}); "
-                "the second level of a pd-multiindex frame orders each "
-                "sequence's steps."
-            ) from error
+        times = _time_ranks(time_values, name, "the second index level")
         if (times < 0).any():
             row = int(np.flatnonzero(times < 0)[0])
             instance = _plain_scalar(instances[row])
@@ -498,17 +514,18 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         values = as_numeric_array(np.asarray(_pandas_values(X))[order], name)
         bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
         return [np.ascontiguousarray(part.T) for part in np.split(values, bounds)]
-    if isinstance(X.columns, pd.MultiIndex):
-        raise ValueError(
-            f"{name} is a DataFrame with MultiIndex columns (a pivoted table, "
-            "channel and time side by side?); its rows would be read as one "
-            "univariate sequence each, channels end to end. Pass a "
-            "pd-multiindex frame ((instance, time) rows, one column per "
-            "channel) or an array (n_sequences, n_channels, n_timepoints)."
-        )
     cells = X.to_numpy(dtype=object)
     nested = [isinstance(cell, pd.Series | np.ndarray | list) for cell in cells.flat]
     if not any(nested):
+        if isinstance(X.columns, pd.MultiIndex):
+            raise ValueError(
+                f"{name} is a DataFrame of numbers with MultiIndex columns (a "
+                "pivoted table, channel and time side by side?); its rows would "
+                "be read as one univariate sequence each, channels end to end. "
+                "Pass a pd-multiindex frame ((instance, time) rows, one column "
+                "per channel) or an array (n_sequences, n_channels, "
+                "n_timepoints)."
+            )
         return as_numeric_array(_pandas_values(X), name)
     if not all(nested):
         raise TypeError(
@@ -520,19 +537,18 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         channels, times = [], []
         for column, cell in enumerate(cells_row):
             where = f"{name}.iloc[{row}, {column}]"
-            if isinstance(cell, pd.Series):
-                # A cell's index is its time: steps in time order, as a
-                # pd-multiindex frame's are read.
-                if not cell.index.is_monotonic_increasing:
-                    try:
-                        cell = cell.sort_index()
-                    except TypeError as error:
-                        raise TypeError(
-                            f"{where} has a time index that cannot be ordered "
-                            f"({error})."
-                        ) from error
-                if cell.index.has_duplicates:
+            if isinstance(cell, pd.Series) and not isinstance(
+                cell.index, pd.RangeIndex
+            ):
+                # A cell's index is its time: steps in time order, by the rules
+                # a pd-multiindex frame's times follow.
+                ranks = _time_ranks(cell.index, where, "its index")
+                if (ranks < 0).any():
+                    raise ValueError(f"{where} has a missing time in its index.")
+                if len(np.unique(ranks)) < len(ranks):
                     raise ValueError(f"{where} has a repeated time in its index.")
+                cell = cell.iloc[np.argsort(ranks, kind="stable")]
+            if isinstance(cell, pd.Series):
                 times.append(cell.index)
             values = as_numeric_array(cell, where)
             if sum(size > 1 for size in values.shape) > 1:
@@ -794,7 +810,13 @@ def from_tslearn(X: Any) -> list[np.ndarray]:
     >>> [s.tolist() for s in from_tslearn(X)]
     [[[1.0, 2.0, 3.0]], [[4.0, 5.0]]]
     """
-    if isinstance(X, list | tuple) and len({np.shape(item) for item in X}) > 1:
+    try:
+        shapes = (
+            {np.shape(item) for item in X} if isinstance(X, list | tuple) else set()
+        )
+    except ValueError as error:  # an item that is itself ragged
+        raise ValueError(f"X could not be converted to an array: {error}") from error
+    if len(shapes) > 1:
         raise ValueError(
             "X must be one tslearn array (n_sequences, sz, d), padded with "
             "trailing NaN; got a list of items of different shapes. Such a list "

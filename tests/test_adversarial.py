@@ -706,6 +706,14 @@ def test_labels_indexed_by_the_instances_in_another_order_are_refused(
     # In X's order, or with an index of their own, labels go by position.
     assert np.isfinite(fitted.score(frame, labels))
     assert np.isfinite(fitted.score(frame, shuffled.reset_index(drop=True)))
+    # pandas' default index says nothing, even when the instances are 0..n-1
+    # in another order.
+    renamed = (
+        frame.rename(index=dict(enumerate(np.arange(len(y))[::-1])), level=0)
+        if layout == "pd-multiindex"
+        else frame.set_axis(np.arange(len(y))[::-1], axis=0)
+    )
+    assert np.isfinite(fitted.score(renamed, pd.Series(y)))
 
 
 def test_unequal_length_pd_multiindex_keeps_each_sequence(fitted, data):

@@ -194,3 +194,19 @@ def test_from_tslearn_refuses_arrays_without_steps_or_channels():
     for shape in [(2, 0, 1), (2, 3, 0)]:
         with pytest.raises(ValueError, match="at least one time point"):
             from_tslearn(np.zeros(shape))
+
+
+def test_nested_cell_times_follow_the_pd_multiindex_rules():
+    pd = pytest.importorskip("pandas")
+    for index, error, match in [
+        (["2", "10", "3"], TypeError, "strings, which sort as text"),
+        ([0.0, np.nan, 2.0], ValueError, "missing time"),
+        ([0, 1, 1], ValueError, "repeated time"),
+    ]:
+        frame = pd.DataFrame({"x": [pd.Series([1.0, 2.0, 3.0], index=index)]})
+        with pytest.raises(error, match=match):
+            check_sequences(frame)
+    # Nested cells under MultiIndex column labels are still a nested frame.
+    columns = pd.MultiIndex.from_tuples([("a", 0)])
+    nested = pd.DataFrame([[pd.Series([1.0, 2.0])]], columns=columns)
+    np.testing.assert_array_equal(check_sequences(nested)[0], [[1.0, 2.0]])
