@@ -140,7 +140,7 @@ ax.set(
     title=f"CV accuracy; best pipeline's test accuracy {test_accuracy:.3f}",
 )
 ax.title.set_fontsize("medium")
-fig.colorbar(image, ax=ax, shrink=0.8)
+fig.colorbar(image, ax=ax, shrink=0.8, label="CV accuracy")
 FIGURE_DIR.mkdir(parents=True, exist_ok=True)
 figure_path = FIGURE_DIR / "plot_pipeline_gridsearch.png"
 fig.savefig(figure_path, dpi=100)

@@ -12,7 +12,8 @@ We split the nine speakers of JapaneseVowels (shipped with the package) into
 two disjoint groups: the embedder trains on all recordings of speakers 1 to 5,
 and we evaluate on every pair of recordings of speakers 6 to 9, none of which
 it has ever seen. The comparison is the untrained raw-quantile Wasserstein
-distance (the quantile functions of the raw channels compared with ``W_2``),
+distance (the quantile functions of the raw channels compared with the
+embedder's ``W_1``),
 which needs no training and so treats every speaker alike.
 
 Set ``SKLEARN_WDIST_FAST=1`` for a quick run with few epochs and half of the
@@ -182,7 +183,7 @@ print(f"figure: {figure_path}")
 # the speakers; ``benchmarks/`` has multi-seed figures. Training on five
 # speakers asks the encoder to separate *those* five, and nothing forces the
 # features it learns for them to separate new speakers, so a learned distance
-# do worse on unseen speakers than the untrained raw-quantile distance, which
+# can do worse on unseen speakers than the untrained raw-quantile distance, which
 # compares the raw cepstral distributions directly and treats every speaker
 # alike: on this split the untrained distance has the lowest EER, ahead of
 # both learned ones. The deep encoder's features fit the training speakers

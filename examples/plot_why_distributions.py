@@ -149,15 +149,18 @@ for name, value in accuracy.items():
 # learned ones first, then (``include_input=True``, the default) the whitened
 # input channels and (``include_differences="multiscale"``, the default) their
 # increments over 1, 2, 4, ... steps up to an eighth of the median length.
-# We plot the class averages over the test sequences for the
-# two learned features whose quantile functions differ most between classes,
-# next to the raw values.
+# We plot the class averages over the test sequences for the two learned
+# features whose quantile functions differ most between classes on the
+# training sequences (chosen there, as any choice should be), next to the raw
+# values.
 embedder = embedders["(c) learned, kernel_size=1"]
 K, M = embedder.n_embedding_features_, embedder.n_quantiles
 Q = embedder.transform(X_test).reshape(len(X_test), K, M) * M ** (1 / embedder.p)
 class_mean_Q = np.stack([Q[y_test == label].mean(axis=0) for label in classes])
+Q_train = embedder.transform(X_train).reshape(len(X_train), K, M)
+train_class_means = np.stack([Q_train[y_train == c].mean(axis=0) for c in classes])
 # One value per learned feature (the input rows come after them).
-between_class_spread = class_mean_Q.var(axis=0).mean(axis=1)[: embedder.n_features]
+between_class_spread = train_class_means.var(axis=0).mean(axis=1)[: embedder.n_features]
 features_to_plot = np.argsort(between_class_spread)[::-1][:2]
 
 raw_levels = (np.arange(1, N_QUANTILES + 1) - 0.5) / N_QUANTILES
@@ -204,7 +207,7 @@ axes[0, 0].set(
 )
 axes[0, 0].legend(fontsize="small")
 axes[0, 1].set(
-    title="raw quantile functions, channel 0 (class means)",
+    title="raw quantiles, channel 0 (class means)",
     xlabel="quantile level",
     ylabel="value",
 )
