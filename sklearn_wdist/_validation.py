@@ -462,6 +462,23 @@ def _time_ranks(time_values: Any, name: str, where: str) -> np.ndarray:
     return ranks
 
 
+def _in_time_order(index: Any) -> bool:
+    """Whether an index of numbers, dates or durations already increases.
+
+    A quick test that spares the ranking of ordinary series; a descending
+    RangeIndex (``s[::-1]``) does not pass, and text never does.
+    """
+    import pandas as pd
+
+    kind = index.dtype
+    ordered_kind = (
+        (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind))
+        or pd.api.types.is_datetime64_any_dtype(kind)
+        or pd.api.types.is_timedelta64_dtype(kind)
+    )
+    return bool(ordered_kind and index.is_monotonic_increasing and index.is_unique)
+
+
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
 
@@ -537,9 +554,7 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         channels, times = [], []
         for column, cell in enumerate(cells_row):
             where = f"{name}.iloc[{row}, {column}]"
-            if isinstance(cell, pd.Series) and not isinstance(
-                cell.index, pd.RangeIndex
-            ):
+            if isinstance(cell, pd.Series) and not _in_time_order(cell.index):
                 # A cell's index is its time: steps in time order, by the rules
                 # a pd-multiindex frame's times follow.
                 ranks = _time_ranks(cell.index, where, "its index")

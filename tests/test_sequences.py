@@ -145,6 +145,10 @@ def test_nested_cells_are_read_in_the_order_of_their_time_index():
         }
     )
     np.testing.assert_array_equal(check_sequences(X)[0], [[1, 2, 3], [10, 20, 30]])
+    # A default index reversed (pandas' s[::-1]) is a reversed time too.
+    reversed_default = pd.Series([10.0, 20.0, 30.0])[::-1]
+    frame = pd.DataFrame({"x": [reversed_default]})
+    np.testing.assert_array_equal(check_sequences(frame)[0], [[10, 20, 30]])
     shifted = X.copy()
     shifted.iloc[0, 1] = pd.Series([10.0, 20.0, 30.0], index=[1, 2, 3])
     with pytest.raises(ValueError, match=r"X.iloc\[0\] has channels at different"):
