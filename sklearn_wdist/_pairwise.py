@@ -82,13 +82,23 @@ def euclidean_norms(difference: np.ndarray) -> np.ndarray:
     """
     difference = np.asarray(difference, dtype=np.float64)
     norms = np.sqrt(np.einsum("...i,...i->...", difference, difference))
-    largest = np.abs(difference).max(axis=-1, initial=0.0)
     low, high = _PLAIN_NORM_RANGE
+    # The largest magnitude lies between norm / sqrt(n) and the norm: only rows
+    # whose norm is near or beyond the range (or not finite) can have theirs
+    # outside it, so only those are looked at, not every row of a hot path.
+    n = difference.shape[-1]
+    near = ~((norms >= 2.0 * math.sqrt(max(n, 1)) * low) & (norms <= high / 2.0))
+    if not near.any():
+        return norms
+    rows = difference[near]
+    largest = np.abs(rows).max(axis=-1, initial=0.0)
     extreme = (largest > 0) & ((largest < low) | (largest > high))
     if extreme.any():
         scale = largest[extreme]
-        scaled = difference[extreme] / scale[..., None]
-        norms[extreme] = np.sqrt(np.einsum("...i,...i->...", scaled, scaled)) * scale
+        scaled = rows[extreme] / scale[..., None]
+        redone = norms[near]
+        redone[extreme] = np.sqrt(np.einsum("...i,...i->...", scaled, scaled)) * scale
+        norms[near] = redone
     return norms
 
 
@@ -97,13 +107,15 @@ def difference_norms(a_rows: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
 
     A difference beyond the largest float is formed from halves instead.
     """
+    a_rows = np.asarray(a_rows, dtype=np.float64)
+    b_rows = np.asarray(b_rows, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        difference = np.asarray(a_rows, dtype=np.float64) - b_rows
+        difference = a_rows - b_rows
     norms = euclidean_norms(difference)
     overflow = ~np.isfinite(norms)
     if overflow.any():
-        halves = np.asarray(a_rows, dtype=np.float64)[overflow] / 2
-        halves -= np.asarray(b_rows, dtype=np.float64)[overflow] / 2
+        halves = a_rows[overflow] / 2
+        halves -= b_rows[overflow] / 2
         with np.errstate(over="ignore"):  # a true distance beyond the floats
             norms[overflow] = euclidean_norms(halves) * 2
     return norms

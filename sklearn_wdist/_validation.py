@@ -554,16 +554,16 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
         channels, times = [], []
         for column, cell in enumerate(cells_row):
             where = f"{name}.iloc[{row}, {column}]"
-            if isinstance(cell, pd.Series) and not _in_time_order(cell.index):
-                # A cell's index is its time: steps in time order, by the rules
-                # a pd-multiindex frame's times follow.
-                ranks = _time_ranks(cell.index, where, "its index")
-                if (ranks < 0).any():
-                    raise ValueError(f"{where} has a missing time in its index.")
-                if len(np.unique(ranks)) < len(ranks):
-                    raise ValueError(f"{where} has a repeated time in its index.")
-                cell = cell.iloc[np.argsort(ranks, kind="stable")]
             if isinstance(cell, pd.Series):
+                if not _in_time_order(cell.index):
+                    # A cell's index is its time: steps in time order, by the
+                    # rules a pd-multiindex frame's times follow.
+                    ranks = _time_ranks(cell.index, where, "its index")
+                    if (ranks < 0).any():
+                        raise ValueError(f"{where} has a missing time in its index.")
+                    if len(np.unique(ranks)) < len(ranks):
+                        raise ValueError(f"{where} has a repeated time in its index.")
+                    cell = cell.iloc[np.argsort(ranks, kind="stable")]
                 times.append(cell.index)
             values = as_numeric_array(cell, where)
             if sum(size > 1 for size in values.shape) > 1:

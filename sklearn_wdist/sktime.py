@@ -75,12 +75,15 @@ def _collapse_hierarchy(X):
     return X
 
 
-def _instances(X):
-    """Return the row labels of ``transform``: instances or leaf series, in order."""
-    instances = multiindex_instances(_collapse_hierarchy(X))
-    if instances is not None and isinstance(X.index, pd.MultiIndex):
-        if X.index.nlevels > 2:
-            return pd.MultiIndex.from_tuples(instances, names=X.index.names[:-1])
+def _instances(X, collapsed):
+    """Return the row labels of ``transform``: instances or leaf series, in order.
+
+    ``collapsed`` is ``_collapse_hierarchy(X)``; leaf series keep the names of
+    ``X``'s index levels.
+    """
+    instances = multiindex_instances(collapsed)
+    if collapsed is not X:
+        return pd.MultiIndex.from_tuples(instances, names=X.index.names[:-1])
     return instances
 
 
@@ -393,10 +396,11 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         compare_channel_names(
             getattr(self, "channel_names_", None), _channel_names(X), "X"
         )
-        embeddings = self.embedder_.transform(_to_sequences(X))
+        collapsed = _collapse_hierarchy(X)  # once: it copies a hierarchical frame
+        embeddings = self.embedder_.transform(_to_sequences(collapsed))
         return pd.DataFrame(
             embeddings,
-            index=_instances(X),
+            index=_instances(X, collapsed),
             columns=list(self.embedder_.get_feature_names_out()),
         )
 
