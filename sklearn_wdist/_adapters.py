@@ -110,7 +110,7 @@ default="auto"
     device : str, default="cpu"
         Torch device.
     n_threads : int or None, default=1
-        Intra-op threads PyTorch may use.
+        Intra-op threads PyTorch may use, from 1 to 1024.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks.
     verbose : int, default=0

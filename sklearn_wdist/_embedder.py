@@ -585,8 +585,8 @@ default="auto"
         on, that of ``fit``: setting ``device`` after ``fit`` moves nothing.
         To embed elsewhere, move the module, ``embedder.module_.to(...)``.
     n_threads : int or None, default=1
-        Intra-op threads PyTorch may use during ``fit`` and ``transform`` (the
-        global setting is restored afterwards). Triplet batches of short
+        Intra-op threads PyTorch may use during ``fit`` and ``transform``, from
+        1 to 1024 (the global setting is restored afterwards). Triplet batches of short
         sequences are small, and more threads mostly add synchronisation
         overhead, badly so on a loaded machine; see ``BENCHMARKS.md``. ``None``
         keeps PyTorch's own setting in the calling thread.
@@ -790,7 +790,8 @@ default="auto"
         "validation_split": [StrOptions({"stratified", "classes"})],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        # Far above a machine's cores PyTorch's thread pool fails.
+        "n_threads": [Interval(numbers.Integral, 1, MAX_THREADS, closed="both"), None],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -1231,11 +1232,6 @@ default="auto"
             check_int(getattr(self, name), name)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", minimum=1)
-            if self.n_threads > MAX_THREADS:
-                raise ValueError(
-                    f"n_threads must be at most {MAX_THREADS}, got {self.n_threads}: "
-                    "PyTorch's thread pool fails far above the machine's cores."
-                )
         if self.n_layers != "auto":
             check_int(self.n_layers, "n_layers")
         if not (math.isfinite(self.lr) and self.lr <= float(np.finfo(np.float32).max)):

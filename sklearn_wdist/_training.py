@@ -82,8 +82,8 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         or not 1 <= n_threads <= MAX_THREADS
     ):
         raise ValueError(
-            f"n_threads must be None or an int from 1 to {MAX_THREADS}, got "
-            f"{n_threads!r}."
+            f"The 'n_threads' parameter must be an int in the range "
+            f"[1, {MAX_THREADS}] or None. Got {n_threads!r} instead."
         )
     with _THREADS_LOCK:
         if _threads_state["active"] == 0:

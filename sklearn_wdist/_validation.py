@@ -62,6 +62,31 @@ def _is_sparse(value: Any) -> bool:
     return module.startswith("scipy.sparse") or module.partition(".")[0] == "sparse"
 
 
+def _refuse_raw_bytes(value: Any, name: str) -> None:
+    """Refuse a bytearray, or a memoryview of bytes, as data.
+
+    NumPy reads their buffer as unsigned 8-bit integers, so the bytes of a
+    float32 recording, or of text, would become plausible-looking numbers.
+    A memoryview of an array keeps its format and is read correctly.
+    """
+    if isinstance(value, list | tuple):  # one level down: rows of a list
+        for position, row in enumerate(value):
+            if isinstance(row, bytearray | memoryview):
+                _refuse_raw_bytes(row, f"{name}[{position}]")
+        return
+    if isinstance(value, memoryview) and isinstance(value.obj, bytes | bytearray):
+        kind = "memoryview of bytes"
+    elif isinstance(value, bytearray):
+        kind = "bytearray"
+    else:
+        return
+    raise TypeError(
+        f"{name} is a {kind}, whose buffer would be read as 8-bit unsigned "
+        "integers, one per byte; decode it with np.frombuffer(data, "
+        "dtype=...) and the dtype it was written with."
+    )
+
+
 def as_numeric_array(value: Any, name: str) -> np.ndarray:
     """Convert ``value`` to a real-valued ndarray, with errors naming ``name``.
 
@@ -98,6 +123,7 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
             f"{name} must be a dense array; got a sparse matrix, which is not "
             "supported (use .toarray())."
         )
+    _refuse_raw_bytes(value, name)
     if _is_dataframe(value) or type(value).__module__.startswith("pandas"):
         value = _pandas_values(value)
     try:
@@ -479,6 +505,32 @@ def _in_time_order(index: Any) -> bool:
     return bool(ordered_kind and index.is_monotonic_increasing and index.is_unique)
 
 
+# Level names that say which level is which. Only names that cannot mean the
+# other level: an instance level may well be named "date" (one recording a day).
+_TIME_LEVEL_NAMES = frozenset(
+    {"time", "times", "timepoint", "timepoints", "timestamp", "timestamps", "step"}
+)
+_INSTANCE_LEVEL_NAMES = frozenset(
+    {"instance", "instances", "instance_id", "series_id", "sequence", "sequences"}
+)
+
+
+def _refuse_swapped_levels(names: Any, name: str) -> None:
+    """Refuse a pd-multiindex frame whose level names say (time, instance).
+
+    Integer instance ids and integer times look alike, so with the levels
+    swapped every time point would silently become a sequence. Unnamed levels
+    cannot be told apart and are read as (instance, time).
+    """
+    first, second = (str(level).lower() if level is not None else "" for level in names)
+    if first in _TIME_LEVEL_NAMES or second in _INSTANCE_LEVEL_NAMES:
+        raise ValueError(
+            f"{name}'s index levels are named {list(names)!r}, (time, instance); "
+            "sktime's pd-multiindex format is (instance, time). Swap them "
+            f"with {name}.swaplevel()."
+        )
+
+
 def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
     """Sequences from sktime's ``pd-multiindex`` or ``nested_univ`` DataFrames.
 
@@ -497,6 +549,7 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 f"{name} is a DataFrame with a {X.index.nlevels}-level MultiIndex; "
                 "sktime's pd-multiindex format has two levels (instance, time)."
             )
+        _refuse_swapped_levels(X.index.names, name)
         instances = X.index.get_level_values(0)
         # Instances in order of first appearance, each one's steps in the order
         # of its time index (rows loaded from a database or shuffled need not
@@ -676,6 +729,7 @@ def check_sequences(
         raise ValueError(f"{name} is None; expected a collection of sequences.")
     if isinstance(X, str | bytes):
         raise TypeError(f"{name} must be a collection of sequences, got a string.")
+    _refuse_raw_bytes(X, name)
     if _is_sparse(X):
         as_numeric_array(X, name)  # raises the sparse-input error
     if isinstance(X, dict):

@@ -133,6 +133,25 @@ def test_a_missing_instance_label_is_refused_by_row():
         check_sequences(frame)
 
 
+@pytest.mark.parametrize(
+    "names",
+    [["timepoints", "instances"], ["time", None], [None, "instance"], ["Step", "x"]],
+)
+def test_levels_named_time_then_instance_are_refused(names):
+    # Integer ids on both levels: read as (instance, time), 5 time points
+    # silently became 5 sequences of 3 steps.
+    import pandas as pd
+
+    index = pd.MultiIndex.from_product([range(5), range(3)], names=names)
+    frame = pd.DataFrame({"a": np.arange(15.0)}, index=index)
+    with pytest.raises(ValueError, match=r"\(time, instance\).*swaplevel"):
+        check_sequences(frame)
+    unnamed = frame.set_axis(index.set_names([None, None]))
+    assert [s.shape for s in check_sequences(unnamed)] == [(1, 3)] * 5
+    named_well = frame.set_axis(index.set_names(["instances", "timepoints"]))
+    assert len(check_sequences(named_well)) == 5
+
+
 # ----------------------------------------------- pandas inputs, second review
 def test_nested_cells_are_read_in_the_order_of_their_time_index():
     pd = pytest.importorskip("pandas")
@@ -192,6 +211,28 @@ def test_text_and_dates_in_object_arrays_are_refused_as_in_typed_arrays(values):
     # read as numbers.
     with pytest.raises(TypeError, match="must contain real numbers"):
         check_sequences(np.array([values], dtype=object))
+
+
+@pytest.mark.parametrize(
+    ("X", "where"),
+    [
+        (bytearray(np.ones(8, np.float32).tobytes()), "X is a bytearray"),
+        ([bytearray(b"abcdef"), bytearray(b"abcdef")], r"X\[0\] is a bytearray"),
+        ([[bytearray(b"ab")] * 4] * 3, r"X\[0\]\[0\] is a bytearray"),
+        ([memoryview(b"abcdef")], r"X\[0\] is a memoryview of bytes"),
+    ],
+)
+def test_raw_bytes_are_refused_not_read_as_bytes(X, where):
+    # NumPy reads a bytearray's buffer as uint8: the bytes of a float32
+    # recording became 32 plausible numbers from 0 to 128.
+    with pytest.raises(TypeError, match=f"{where}.*np.frombuffer"):
+        check_sequences(X)
+
+
+def test_a_memoryview_of_an_array_keeps_its_values():
+    values = np.linspace(-1.0, 1.0, 6)
+    (sequence,) = check_sequences([memoryview(values)])
+    np.testing.assert_array_equal(sequence, values[None])
 
 
 def test_from_tslearn_refuses_arrays_without_steps_or_channels():
