@@ -91,6 +91,8 @@ from .nn._encoder import _varies
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
+# Names of the callbacks fit adds to every net; a user callback may not take one.
+_OWN_CALLBACK_NAMES = ("stop_on_nonfinite", "valid_scoring", "early_stopping")
 
 
 def _loss_order(loss: torch.nn.Module) -> int | None:
@@ -972,6 +974,8 @@ default="auto"
         else:
             check_label_order(X, y)
             classes, codes = check_training_labels(y, len(sequences))
+            if previous is not None:
+                self._check_warm_start_classes(classes, previous)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
@@ -999,7 +1003,13 @@ default="auto"
         if kept_weights is not None:  # training sees every kept row weigh 1
             kept_weights.fill_(1.0)
         n_embedding_features = self._probe(module, inputs, "X")
-        augmentation = self._augmentation(supervised=y is not None, seed=seed)
+        # A warm start continues training: fresh batches, views and dropout
+        # masks, not a replay of the first call's (the split above stays, so
+        # held-out sequences stay held out).
+        train_seed = (
+            seed if previous is None else _continued_seed(seed, len(previous.history))
+        )
+        augmentation = self._augmentation(supervised=y is not None, seed=train_seed)
         if self.encoder is not None:
             if augmentation is not None:
                 self._probe_crops(module, train_inputs, augmentation.crop_fraction)
@@ -1022,7 +1032,7 @@ default="auto"
             inputs,
             codes,
             (train_index, valid_index),
-            seed,
+            train_seed,
             device,
             augmentation,
             supervised=y is not None,
@@ -1106,6 +1116,25 @@ default="auto"
             )
         return self.net_
 
+    def _check_warm_start_classes(self, classes: np.ndarray, previous) -> None:
+        """Refuse new classes for a loss whose trained parameters are per class.
+
+        Class codes index the loss's proxies or class weights: with another
+        set of classes, a continued fit would train one class's parameters
+        with another's sequences.
+        """
+        if not _has_class_parameters(previous.criterion_):
+            return
+        before = getattr(self, "classes_", None)
+        if before is not None and classes.tolist() == before.tolist():
+            return
+        seen = "no labels" if before is None else f"classes {before.tolist()!r}"
+        raise ValueError(
+            f"warm_start=True continues a loss with per-class parameters "
+            f"trained on {seen}; y has classes {classes.tolist()!r}. Pass "
+            "labels of the same classes, or set warm_start=False."
+        )
+
     def _check_unsupervised(self, n_sequences: int) -> np.ndarray:
         """Check that ``fit(X)`` can train without labels; every sequence a class."""
         if self.early_stopping != "auto" and self.early_stopping:
@@ -1154,11 +1183,7 @@ default="auto"
         """
         if self.loss is None or not isinstance(self.loss, torch.nn.Module):
             return
-        shapes = [
-            tuple(parameter.shape)
-            for parameter in self.loss.parameters()
-            if parameter.requires_grad and parameter.numel() > 1
-        ]
+        shapes = _class_parameter_shapes(self.loss)
         if shapes:
             raise ValueError(
                 f"{training} makes every sequence a class of its own, but loss="
@@ -1234,13 +1259,22 @@ default="auto"
             check_int(self.n_threads, "n_threads", minimum=1)
         if self.n_layers != "auto":
             check_int(self.n_layers, "n_layers")
-        if not (math.isfinite(self.lr) and self.lr <= float(np.finfo(np.float32).max)):
-            raise ValueError(
-                f"lr={self.lr!r} cannot be used: the weights are float32, whose "
-                f"largest value is {np.finfo(np.float32).max:.3g}."
-            )
         if not math.isfinite(self.weight_decay):
             raise ValueError(f"weight_decay must be finite, got {self.weight_decay!r}.")
+        float32 = np.finfo(np.float32)
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if value > float(float32.max):
+                raise ValueError(
+                    f"{name}={value!r} cannot be used: the weights are float32, "
+                    f"whose largest value is {float32.max:.3g}."
+                )
+            if 0 < value < float(float32.smallest_subnormal):
+                raise ValueError(
+                    f"{name}={value!r} cannot be used: the weights are float32, "
+                    f"in which it is 0 (the smallest positive float32 is "
+                    f"{float32.smallest_subnormal:.3g})."
+                )
         if not issubclass(self.optimizer, torch.optim.Optimizer):
             raise TypeError(
                 "optimizer must be a torch.optim.Optimizer subclass such as "
@@ -1260,6 +1294,13 @@ default="auto"
                     f"callbacks[{index}] must be a skorch callback (an instance of "
                     "skorch.callbacks.Callback) or a (name, callback) tuple, got "
                     f"{entry!r}."
+                )
+            if isinstance(entry, tuple) and entry[0] in _OWN_CALLBACK_NAMES:
+                raise ValueError(
+                    f"callbacks[{index}] is named {entry[0]!r}, a name the "
+                    "embedder gives its own callbacks "
+                    f"({', '.join(map(repr, _OWN_CALLBACK_NAMES))}); choose "
+                    "another name."
                 )
         for key in self.optimizer_kwargs or {}:
             if not isinstance(key, str) or key in ("lr", "weight_decay", "params"):
@@ -2129,6 +2170,34 @@ def _callback_name(callback) -> str:
 def _parameter_shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     """Names and shapes of the entries of ``module``'s state."""
     return {name: tuple(value.shape) for name, value in module.state_dict().items()}
+
+
+def _class_parameter_shapes(loss: torch.nn.Module) -> list[tuple[int, ...]]:
+    """Shapes of a loss's trainable tensors of more than one element.
+
+    Class proxies, class weights or per-class margins; a single learned
+    scalar (a temperature, a shared margin) is not per class.
+    """
+    return [
+        tuple(parameter.shape)
+        for parameter in loss.parameters()
+        if parameter.requires_grad and parameter.numel() > 1
+    ]
+
+
+def _has_class_parameters(loss) -> bool:
+    return isinstance(loss, torch.nn.Module) and bool(_class_parameter_shapes(loss))
+
+
+def _continued_seed(seed: int, epochs_before: int) -> int:
+    """Seed of a warm start's training after ``epochs_before`` epochs.
+
+    Derived from the fit's seed and the epochs already trained, so a loop of
+    warm-started fits is as reproducible as one fit, and each call draws new
+    batches, views and dropout masks instead of repeating the first call's.
+    """
+    state = np.random.SeedSequence([seed, epochs_before]).generate_state(1)[0]
+    return int(state % np.iinfo(np.int32).max)
 
 
 def _pretraining_seed(seed: int) -> int:

@@ -1254,6 +1254,13 @@ def test_n_threads_set_after_fit_is_checked_by_transform(fitted, data, n_threads
         ({"n_threads": True}, TypeError, "n_threads must be an int"),
         ({"n_threads": 10**6}, ValueError, r"n_threads.*range \[1, 1024\]"),
         ({"lr": 1e39}, ValueError, "lr=1e\\+39 cannot be used"),
+        ({"lr": 1e-300}, ValueError, "lr=1e-300 cannot be used.*in which it is 0"),
+        ({"weight_decay": 1e40}, ValueError, "weight_decay=1e\\+40 cannot be used"),
+        (
+            {"callbacks": [("early_stopping", Tripwire())]},
+            ValueError,
+            r"callbacks\[0\] is named 'early_stopping'",
+        ),
     ],
     ids=lambda v: repr(v)[:40],
 )

@@ -614,3 +614,24 @@ def test_warm_start_continues_the_loss_parameters():
     continued = model.net_.criterion_.loss.proxies.detach()
     # One more epoch moves the trained proxies a little, from where they were.
     assert (continued - trained).abs().max() < (continued - initial).abs().max()
+
+
+def test_warm_start_refuses_other_classes_for_per_class_loss_parameters():
+    # The proxies are indexed by class code: a warm start on classes "b", "c"
+    # trained the proxy learned for "a" with the sequences of "b".
+    from sklearn_wdist import WassersteinSequenceEmbedder
+
+    X, y = _sequences()
+    labels = np.array(["a", "b", "c"])[y]
+    loss = losses.ProxyNCALoss(num_classes=3, embedding_size=40, distance=_lp(1))
+    model = WassersteinSequenceEmbedder(
+        n_features=4, hidden_channels=8, n_quantiles=4, loss=loss, max_epochs=1
+    ).fit(X, labels)
+    before = model.net_.criterion_.loss.proxies.detach().clone()
+    keep = labels != "a"
+    model.set_params(warm_start=True)
+    with pytest.raises(ValueError, match=r"per-class parameters.*\['a', 'b', 'c'\]"):
+        model.fit(X[keep], labels[keep])
+    torch.testing.assert_close(model.net_.criterion_.loss.proxies, before)
+    model.fit(X[::-1], labels[::-1])  # the same classes, in any order, continue
+    assert len(model.history_) == 2

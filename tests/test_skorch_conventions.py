@@ -189,6 +189,41 @@ def test_warm_start_continues_training_and_extends_the_history():
     assert len(model.history_) == first_epochs
 
 
+def test_each_warm_start_draws_new_batches_reproducibly():
+    # Every call drew the first call's batches again: ten warm fits of one
+    # epoch trained one epoch's batches ten times.
+    from skorch.callbacks import Callback
+
+    class Batches(Callback):
+        def __init__(self):
+            self.drawn = []
+
+        def on_batch_begin(self, net, batch=None, **kwargs):
+            self.drawn.append(batch[1].tolist())
+
+    def warm_fits(n_fits):
+        record = Batches()
+        model = WassersteinSequenceEmbedder(
+            **{**TINY, "max_epochs": 1},
+            warm_start=True,
+            callbacks=[record],
+            random_state=0,
+        )
+        epochs = []
+        for _ in range(n_fits):
+            start = len(record.drawn)
+            model.fit(X, y)
+            epochs.append(record.drawn[start:])
+        return epochs, model.transform(X)
+
+    X, y = _data()
+    epochs, embedding = warm_fits(2)
+    assert epochs[0] != epochs[1]
+    again, embedding_again = warm_fits(2)
+    assert again == epochs
+    np.testing.assert_array_equal(embedding_again, embedding)
+
+
 def test_warm_start_continues_from_the_current_weights():
     from skorch.callbacks import Callback
 

@@ -8,21 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 from torch.utils.data import Sampler
 
-
-def _class_codes(labels) -> np.ndarray:
-    """Class code of every label, labels compared as Python values.
-
-    Numbers and booleans are sorted, as ``numpy.unique`` sorts them; other
-    labels (strings, mixed types, tuples) get codes in order of first
-    appearance, so that ``1`` and ``"1"`` stay two classes (an array of both
-    would hold two equal strings) and a tuple stays one label.
-    """
-    array = np.asarray(labels)
-    if array.ndim == 1 and array.dtype.kind in "biuf":
-        return np.unique(array, return_inverse=True)[1]
-    codes: dict = {}
-    values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
-    return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.intp)
+from .._validation import check_labels
 
 
 class ClassBalancedBatchSampler(Sampler[list[int]]):
@@ -36,14 +22,17 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
     Parameters
     ----------
     labels : array-like of shape (n_samples,)
-        Class label of each sequence.
+        Class label of each sequence, compared as Python values (``1`` and
+        ``"1"`` are two classes, ``1`` and ``1.0`` one); None and NaN are
+        refused.
     classes_per_batch : int
         ``P``; capped at the number of classes.
     samples_per_class : int
         ``S``.
     n_batches : int, optional
         Batches per epoch; by default enough to draw about ``n_samples``
-        sequences, ``ceil(n_samples / (P * S))``.
+        sequences, ``ceil(n_samples / (P * s))`` with ``s`` the mean over
+        classes of ``min(S, class size)``, what a drawn class contributes.
     seed : int or numpy.random.Generator, optional
         Seed of the generator.
 
@@ -69,18 +58,22 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value!r}.")
-        inverse = _class_codes(labels)
-        if len(inverse) == 0:
+        if len(labels) == 0:
             raise ValueError("labels is empty: there is nothing to sample.")
-        n_classes = int(inverse.max()) + 1
-        self._members = [np.flatnonzero(inverse == c) for c in range(n_classes)]
-        self.classes_per_batch = min(classes_per_batch, n_classes)
+        _, inverse = check_labels(labels, len(labels), name="labels")
+        order = np.argsort(inverse, kind="stable")
+        sizes = np.bincount(inverse)
+        self._members = np.split(order, np.cumsum(sizes)[:-1])
+        self.classes_per_batch = min(classes_per_batch, len(sizes))
         self.samples_per_class = samples_per_class
         if n_batches is None:
-            n_batches = math.ceil(
-                len(labels) / (self.classes_per_batch * samples_per_class)
-            )
-        self.n_batches = max(1, n_batches)
+            # Classes smaller than S give all they have: count what a batch
+            # draws on average, not P * S.
+            per_class = float(np.minimum(sizes, samples_per_class).mean())
+            n_batches = math.ceil(len(labels) / (self.classes_per_batch * per_class))
+        elif n_batches < 1:
+            raise ValueError(f"n_batches must be at least 1, got {n_batches!r}.")
+        self.n_batches = n_batches
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
