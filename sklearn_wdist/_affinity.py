@@ -27,8 +27,8 @@ def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
         Non-negative distances.
     sigma : float, default=None
         Bandwidth of the Gaussian kernel, in the units of ``D``. If None, the
-        median of the non-zero distances is used (off-diagonal entries only when
-        ``D`` is square), so the bandwidth follows the geometry: ``D`` and
+        median of the positive distances is used (a self-distance matrix's zero
+        diagonal has no say), so the bandwidth follows the geometry: ``D`` and
         ``c * D`` give the same affinities for any ``c > 0``. When every distance
         is zero all affinities are 1, whatever the bandwidth.
 
@@ -47,13 +47,11 @@ def distances_to_affinity(D: Any, *, sigma: float | None = None) -> np.ndarray:
     """
     D = check_distance_matrix(D, name="D")
     if sigma is None:
-        values = D
-        if D.shape[0] == D.shape[1] and D.shape[0] > 1:
-            values = D[~np.eye(D.shape[0], dtype=bool)]
-        # Zeros (duplicates, the diagonal of a non-square block) carry no scale:
-        # a median over them would fall back on a constant that depends on the
-        # unit of D.
-        values = values[values > 0]
+        # Zeros (a self-distance matrix's diagonal, duplicates) carry no
+        # scale: a median over them would fall back on a constant that depends
+        # on the unit of D. A square block is not assumed to hold self-distances:
+        # the distances between A and A reversed have a positive diagonal.
+        values = D[D > 0]
         if values.size == 0:
             return np.ones(D.shape, dtype=D.dtype)
         # In a power-of-two unit near the largest distance (an exact scaling):

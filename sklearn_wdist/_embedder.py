@@ -74,7 +74,7 @@ from ._whitening import (
     fit_whitening,
     to_network_input,
 )
-from .metrics._retrieval import check_repeated_label
+from .metrics._retrieval import check_retrieval_labels
 from .nn import (
     ClassBalancedBatchSampler,
     ConvEncoder,
@@ -2109,13 +2109,14 @@ default="auto"
         Raises
         ------
         ValueError
-            If every label is unique (MAP@R is then undefined).
+            If every label is unique (MAP@R is then undefined), or if all
+            share one (MAP@R would be 1 whatever the distances).
         """
         check_is_fitted(self)
         sequences = self._checked_sequences(X)
         check_label_order(X, y)
         _, codes = check_labels(y, len(sequences), name="y")
-        check_repeated_label(codes, "y", "sequences")
+        check_retrieval_labels(codes, "y", "sequences")
         embeddings = self._embed(sequences, "X")
         return retrieval_score(embeddings, codes, self.p_)
 

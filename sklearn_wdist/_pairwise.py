@@ -163,7 +163,7 @@ def _prepare(A: Any, B: Any, p: Any, private: bool = False) -> _Operands:
     """
     auto = isinstance(p, str) and p == "auto"
     if not auto:
-        p = check_p(p)
+        p = check_p(p, auto=True)
     embeddings_a = check_embeddings(A, "A")
     embeddings_b = None if B is None else check_embeddings(B, "B")
     if B is not None and embeddings_b.shape[1] != embeddings_a.shape[1]:

@@ -242,14 +242,18 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_p(p: Any) -> int:
-    """Return the order ``p`` of the distance as an int after checking it is 1 or 2."""
+def check_p(p: Any, auto: bool = False) -> int:
+    """Return the order ``p`` of the distance as an int after checking it is 1 or 2.
+
+    ``auto=True``: the caller also accepts ``"auto"`` (and has handled it), so
+    the messages name it.
+    """
+    allowed = "1, 2 or 'auto'" if auto else "1 or 2"
     if isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Integral):
-        raise TypeError(
-            f"p must be an int, 1 or 2, got {p!r} of type {type(p).__name__}."
-        )
+        kind = allowed if auto else f"an int, {allowed}"
+        raise TypeError(f"p must be {kind}, got {p!r} of type {type(p).__name__}.")
     if int(p) not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p!r}.")
+        raise ValueError(f"p must be {allowed}, got {p!r}.")
     return int(p)
 
 
@@ -1044,18 +1048,21 @@ def check_labels(
     >>> classes.tolist(), codes.tolist()
     ([1, '1'], [0, 1, 0])
     """
+    item = "item" if samples_name == "distances" else "sequence"
     if y is None:
-        raise ValueError(
-            f"{name} is None; class labels are required (one per sequence)."
-        )
+        raise ValueError(f"{name} is None; class labels are required (one per {item}).")
     if isinstance(y, str | bytes):
         raise TypeError(f"{name} must be a 1-D array of labels, got a string.")
+    if isinstance(y, set | frozenset | dict | Iterator):
+        raise TypeError(
+            f"{name} must be a 1-D array-like of labels, one per {item} in "
+            f"order; got a {type(y).__name__}."
+        )
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
     y = _unmasked(
         y,
-        f"{name} is a masked array with masked values; every "
-        f"{'sequence' if samples_name != 'distances' else 'item'} needs a label.",
+        f"{name} is a masked array with masked values; every {item} needs a label.",
     )
     if isinstance(y, list | tuple):
         # Never let NumPy pick a common dtype: it would turn [1, "1"] into
@@ -1508,6 +1515,6 @@ def resolve_order(p: Any, embeddings: Any, name: str = "X") -> int:
             stacklevel=4,  # resolve_order, fit, scikit-learn's fit wrapper, caller
         )
         return DEFAULT_ORDER
-    p = check_p(p)
+    p = check_p(p, auto=True)
     check_embedding_order(embeddings, p, name)
     return p

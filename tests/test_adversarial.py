@@ -1152,6 +1152,20 @@ def test_affinity_bandwidth_is_the_median_of_non_zero_distances():
     )
 
 
+def test_a_square_cross_distance_block_keeps_its_diagonal():
+    # A and A reversed: the distances sit on the diagonal. Dropped as if it
+    # were a self-distance matrix, they left only zeros, and every affinity
+    # was 1.
+    A = np.array([[0.0], [3.0]])
+    D = pairwise_wasserstein(A, A[::-1], p=1)
+    assert D.tolist() == [[3.0, 0.0], [0.0, 3.0]]
+    expected = np.where(D > 0, np.exp(-0.5), 1.0)
+    np.testing.assert_allclose(distances_to_affinity(D), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        distances_to_affinity(np.hstack([D, D])), np.hstack([expected] * 2)
+    )
+
+
 def test_all_zero_distances_give_affinity_one():
     np.testing.assert_array_equal(
         distances_to_affinity(np.zeros((3, 3))), np.ones((3, 3))

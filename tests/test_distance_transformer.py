@@ -179,7 +179,7 @@ def test_pickle_round_trip():
     [
         ({"p": 3}, InvalidParameterError, "'p' parameter"),
         ({"p": "2"}, InvalidParameterError, "'p' parameter"),
-        ({"p": True}, TypeError, "p must be an int"),
+        ({"p": True}, TypeError, "p must be 1, 2 or 'auto', got True"),
         ({"n_jobs": 1.5}, InvalidParameterError, "'n_jobs' parameter"),
         ({"n_jobs": 0}, ValueError, "n_jobs must be None or a non-zero int"),
     ],

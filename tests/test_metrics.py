@@ -681,6 +681,24 @@ def test_masked_labels_are_refused_and_dates_stay_dates():
         check_labels(np.array(["2020-01-01", "NaT"], dtype="datetime64[ns]"), 2)
 
 
+@pytest.mark.parametrize(
+    "func", [precision_at_1, mean_average_precision_at_r, knn_loo_accuracy]
+)
+def test_one_label_is_refused_not_scored_perfect(func):
+    # A fold holding one class scored 1.0 whatever the distances.
+    with pytest.raises(ValueError, match="at least two distinct classes"):
+        func(GOOD, ["a", "a", "a"])
+
+
+@pytest.mark.parametrize(
+    "labels", [{1, 2, 3}, {0: "a", 1: "a", 2: "b"}, (v for v in "aab")]
+)
+def test_unordered_or_one_shot_labels_are_refused_by_type(labels):
+    # A set, dict or generator became a 0-d array: "got shape ()".
+    with pytest.raises(TypeError, match="labels must be a 1-D array-like"):
+        mean_average_precision_at_r(GOOD, labels)
+
+
 def test_all_unique_labels_leave_nothing_to_retrieve():
     # Precision at 1 scores queries with another item of their label, as
     # MAP@R; a k-NN classifier misclassifies every item.

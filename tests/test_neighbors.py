@@ -278,7 +278,7 @@ def test_fitted_embeddings_are_copied(random_embeddings):
         ({"mode": "weights"}, ValueError, "mode"),
         ({"algorithm": "kd_tree"}, ValueError, "algorithm"),
         ({"p": 3}, ValueError, "'p' parameter"),
-        ({"p": True}, TypeError, "p must be an int"),
+        ({"p": True}, TypeError, "p must be 1, 2 or 'auto', got True"),
         ({"n_jobs": 0}, ValueError, "n_jobs"),
         ({"faiss_index": "pq"}, ValueError, "faiss_index"),
         ({"n_probe": 0}, ValueError, "n_probe"),

@@ -607,11 +607,11 @@ _GOOD = np.zeros((3, 2))
         ({"B": np.zeros((2, 3))}, ValueError, "A and B must have the same number"),
         ({"B": np.array([[np.nan, 0.0]])}, ValueError, "B contains NaN"),
         ({"B": np.zeros(2)}, ValueError, "B must be a 2-D array"),
-        ({"p": 3}, ValueError, "p must be 1 or 2"),
-        ({"p": 0}, ValueError, "p must be 1 or 2"),
-        ({"p": 2.0}, TypeError, "p must be an int"),
-        ({"p": True}, TypeError, "p must be an int"),
-        ({"p": "2"}, TypeError, "p must be an int"),
+        ({"p": 3}, ValueError, "p must be 1, 2 or 'auto', got 3"),
+        ({"p": 0}, ValueError, "p must be 1, 2 or 'auto'"),
+        ({"p": 2.0}, TypeError, "p must be 1, 2 or 'auto'"),
+        ({"p": True}, TypeError, "p must be 1, 2 or 'auto'"),
+        ({"p": "AUTO"}, TypeError, "p must be 1, 2 or 'auto', got 'AUTO'"),
         ({"n_jobs": 0}, ValueError, "n_jobs must be None or a non-zero int"),
         ({"n_jobs": 1.5}, TypeError, "n_jobs must be None or an int"),
         ({"n_jobs": True}, TypeError, "n_jobs must be None or an int"),
@@ -628,7 +628,7 @@ def test_pairwise_wasserstein_bad_input(kwargs, error, match):
 
 
 def test_chunked_bad_input():
-    with pytest.raises(ValueError, match="p must be 1 or 2"):
+    with pytest.raises(ValueError, match="p must be 1, 2 or 'auto'"):
         pairwise_wasserstein_chunked(_GOOD, p=3)
     with pytest.raises(TypeError, match="working_memory"):
         pairwise_wasserstein_chunked(_GOOD, working_memory=[1])

@@ -122,7 +122,7 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
     ------
     ValueError
         If every label is unique, so that no query has another item of its
-        label.
+        label, or if all items share one label (the score would be 1).
 
     See Also
     --------
@@ -154,7 +154,7 @@ def precision_at_1(distances: ArrayLike, labels: ArrayLike) -> float:
     0.75
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    check_repeated_label(codes, "labels", "items", "precision at 1")
+    check_retrieval_labels(codes, "labels", "items", "precision at 1")
     n_samples = matrix.shape[0]
     scored = np.bincount(codes)[codes] > 1
     n_hits = 0
@@ -202,7 +202,8 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
     Raises
     ------
     ValueError
-        If every label is unique, so that no query has ``R >= 1``.
+        If every label is unique, so that no query has ``R >= 1``, or if all
+        items share one label (the score would be 1).
 
     See Also
     --------
@@ -236,18 +237,28 @@ def mean_average_precision_at_r(distances: ArrayLike, labels: ArrayLike) -> floa
     0.9
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    check_repeated_label(codes, "labels", "items")
+    check_retrieval_labels(codes, "labels", "items")
     return map_at_r_of_leading_items(matrix, codes)
 
 
-def check_repeated_label(
+def check_retrieval_labels(
     codes: np.ndarray, name: str, items: str, score: str = "MAP@R"
 ) -> None:
-    """Refuse labels of which none repeats: no query has ``R >= 1``."""
-    if np.bincount(codes).max() < 2:
+    """Refuse labels that make a retrieval score undefined or trivially 1.
+
+    No label repeats: no query has ``R >= 1``. One label: every neighbour is
+    relevant, whatever the distances.
+    """
+    counts = np.bincount(codes)
+    if counts.max() < 2:
         raise ValueError(
             f"{name} must contain at least one class with two or more {items}; "
             f"every label is unique, so {score} is undefined."
+        )
+    if counts.size < 2:
+        raise ValueError(
+            f"{name} must contain at least two distinct classes; all {items} "
+            f"share one label, so {score} would be 1 whatever the distances."
         )
 
 
@@ -343,6 +354,11 @@ def knn_loo_accuracy(
     0.4
     """
     matrix, codes = check_distances_and_labels(distances, labels)
+    if codes.max() == 0:
+        raise ValueError(
+            "labels must contain at least two distinct classes; all items share "
+            "one label, so every vote would be right whatever the distances."
+        )
     n_samples = matrix.shape[0]
     n_neighbors = check_n_neighbors(n_neighbors, n_samples)
     n_classes = int(codes.max()) + 1
