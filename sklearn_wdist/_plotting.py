@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_labels, check_sequences, wrapper_hint
+from ._validation import check_label_order, check_labels, wrapper_hint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -517,9 +517,10 @@ class QuantileFunctionDisplay:
                 "embedding is one mean per feature, not a quantile function, so "
                 "there is nothing to plot. Fit it with pooling='quantile'."
             )
-        # Read as transform reads X (a pd-multiindex frame has one row per
-        # step, not per sequence), then index the sequences.
-        sequences = check_sequences(X)
+        # Read and checked as transform reads X (a pd-multiindex frame has
+        # one row per step, not per sequence; channel names must be those of
+        # fit), then index the sequences.
+        sequences = estimator._checked_sequences(X, "X")
         n_sequences = len(sequences)
         indices = _check_indices(
             indices, n_sequences, _DEFAULT_N_SEQUENCES, "indices", "sequences in X"
@@ -529,6 +530,7 @@ class QuantileFunctionDisplay:
             features, n_features, _DEFAULT_N_FEATURES, "features", "features"
         )
         if labels is not None:
+            check_label_order(X, labels, name="labels")
             # The package's label policy: 1 and "1" are two classes.
             classes, codes = check_labels(
                 labels, n_sequences, name="labels", samples_name="X"

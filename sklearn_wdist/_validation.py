@@ -423,7 +423,7 @@ def multiindex_instances(X: Any) -> Any:
     return pd.Index(pd.unique(instances), name=instances.name)
 
 
-def check_label_order(X: Any, y: Any) -> None:
+def check_label_order(X: Any, y: Any, name: str = "y") -> None:
     """Refuse a pandas ``y`` indexed by the sequences of ``X`` in another order.
 
     Labels are matched to sequences by position, as in scikit-learn; a Series
@@ -452,12 +452,12 @@ def check_label_order(X: Any, y: Any) -> None:
         return
     if same_labels:
         raise ValueError(
-            "y is indexed by the sequences of X, but in another order; labels "
-            "are matched to sequences by position (X's sequences come in the "
-            "order their instances first appear). Pass "
-            "y.loc[<X's instances in that order>], e.g. "
-            "y.loc[X.index.get_level_values(0).unique()] for a pd-multiindex "
-            "frame."
+            f"{name} is indexed by the sequences of X, but in another order; "
+            "labels are matched to sequences by position (X's sequences come "
+            "in the order their instances first appear). Pass "
+            f"{name}.loc[<X's instances in that order>], e.g. "
+            f"{name}.loc[X.index.get_level_values(0).unique()] for a "
+            "pd-multiindex frame."
         )
 
 

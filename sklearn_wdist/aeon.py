@@ -41,6 +41,7 @@ from ._adapters import (
     tiny_parameter_sets,
 )
 from ._embedder import WassersteinSequenceEmbedder
+from ._validation import _is_dataframe, check_sequences
 
 __all__ = ["WassersteinEmbeddingTransformer"]
 
@@ -96,11 +97,14 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
     refused by aeon before training, as the embedder refuses NaN;
     ``algorithm_type`` is ``"deeplearning"``. ``non_deterministic`` stays
     false: an int ``random_state`` gives the same embedding on the same
-    machine, which aeon's ``check_fit_deterministic`` verifies. aeon converts
-    every input to arrays before the transformer sees it, so channels are
-    read by position, as aeon's own estimators read them: a DataFrame whose
-    columns come in another order than in ``fit`` is not refused here (the
-    embedder and the sktime adapter refuse it).
+    machine, which aeon's ``check_fit_deterministic`` verifies. A pandas
+    DataFrame (``pd-multiindex`` or ``nested_univ``) is read by the embedder's
+    own reader, instances in order of first appearance (so ``y`` pairs with
+    them by position, as in the embedder) and steps in time order, and aeon
+    receives the list of series. Channels are read by position, as aeon's own
+    estimators read them: a DataFrame whose columns come in another order
+    than in ``fit`` is not refused here (the embedder and the sktime adapter
+    refuse it).
 
     aeon's ``KNeighborsTimeSeriesClassifier`` is not the fast route here: it
     calls a ``distance`` callable once per pair of series. Use a
@@ -231,6 +235,18 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
         self.random_state = random_state
         super().__init__()
 
+    def _preprocess_collection(self, X, store_metadata=True):
+        # aeon's pd-multiindex converter walks the sorted instance index
+        # levels, unused ones included: labels would pair with series in
+        # sorted order and a frame cut with .loc would fail. A DataFrame is
+        # read with the embedder's own reader instead (instances in order of
+        # appearance, steps in time order), and aeon checks the list of series.
+        # aeon's fit, transform and fit_transform all start here (they may not
+        # be overridden).
+        return super()._preprocess_collection(
+            _own_frames(X), store_metadata=store_metadata
+        )
+
     def _build_embedder(self) -> WassersteinSequenceEmbedder:
         """Build a new embedder from this transformer's parameters of the same names."""
         return build_embedder(self.get_params(deep=False))
@@ -315,3 +331,10 @@ class WassersteinEmbeddingTransformer(BaseCollectionTransformer):
             self-supervised, dilated, ``p=2`` one.
         """
         return tiny_parameter_sets()
+
+
+def _own_frames(X):
+    """Read a pandas DataFrame as the embedder reads it; pass anything else on."""
+    if _is_dataframe(X):
+        return check_sequences(X, name="X")
+    return X

@@ -5,9 +5,10 @@
 ``BaseTransformer`` interface as a collection-to-tabular ("Series" to
 "Primitives") transformation: ``transform`` returns one row per series, and
 ``fit`` learns from all series of the panel together (it is not
-instance-wise). sktime checks and converts the input: ``numpy3D`` and
-``pd-multiindex`` panels reach the embedder as they are, all others as
-``df-list`` (which holds unequal lengths). Channels named in ``fit`` (string
+instance-wise). sktime checks and converts the input: ``numpy3D``, ``pd-multiindex``,
+``nested_univ`` and ``pd_multiindex_hier`` panels reach the embedder as they
+are (a frame's steps are read in time order, as the embedder reads them), all
+others as ``df-list`` (which holds unequal lengths). Channels named in ``fit`` (string
 columns) must keep their names and order in later calls. It passes
 ``sktime.utils.estimator_checks.check_estimator``.
 
@@ -185,8 +186,9 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
     sktime tags: ``scitype:transform-input`` is ``"Series"`` and
     ``scitype:transform-output`` ``"Primitives"`` (one row per series);
     ``scitype:instancewise`` is false, because ``fit`` learns from all series
-    together; ``X_inner_mtype`` is ``["df-list", "numpy3D", "pd-multiindex"]``
-    (``numpy3D`` and ``pd-multiindex`` input is passed on as it is, every other
+    together; ``X_inner_mtype`` is ``["df-list", "numpy3D", "pd-multiindex",
+    "nested_univ", "pd_multiindex_hier"]`` (those input types are passed on as
+    they are, and a frame's cells or rows are read in time order, every other
     panel is converted to ``df-list``, which holds unequal lengths);
     ``capability:unequal_length:removes`` is true, as the output is a table, so
     that sktime's ``SklearnClassifierPipeline``
@@ -234,7 +236,13 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         "scitype:transform-output": "Primitives",
         "scitype:transform-labels": "None",
         "scitype:instancewise": False,
-        "X_inner_mtype": ["df-list", "numpy3D", "pd-multiindex", "pd_multiindex_hier"],
+        "X_inner_mtype": [
+            "df-list",
+            "numpy3D",
+            "pd-multiindex",
+            "nested_univ",
+            "pd_multiindex_hier",
+        ],
         "y_inner_mtype": "numpy1D",
         "requires_y": False,
         "fit_is_empty": False,
@@ -429,8 +437,13 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
         from sktime.datatypes import convert_to
 
         self.check_is_fitted()
+        # Frames are read as transform reads them (steps in time order);
+        # sktime's conversion to df-list would keep a cell's stored order.
         panels = [
-            None if Z is None else convert_to(Z, to_type="df-list") for Z in (X, X2)
+            Z
+            if Z is None or isinstance(Z, pd.DataFrame)
+            else convert_to(Z, to_type="df-list")
+            for Z in (X, X2)
         ]
         for panel, name in zip(panels, ("X", "X2"), strict=True):
             if panel is not None:

@@ -154,6 +154,34 @@ def test_equal_length_numpy3d_input():
     )
 
 
+def test_a_pd_multiindex_frame_is_read_as_the_embedder_reads_it(unequal_sequences):
+    # aeon's converter sorted the instances: y paired with other series, rows
+    # came back sorted, and a frame cut with .loc raised a bare KeyError.
+    import pandas as pd
+
+    X, y = unequal_sequences(n_channels=2)
+    names = [f"s{i}" for i in np.random.default_rng(0).permutation(len(X))]
+    frame = pd.concat(
+        pd.DataFrame(
+            x.T,
+            columns=["u", "v"],
+            index=pd.MultiIndex.from_product([[name], range(x.shape[1])]),
+        )
+        for name, x in zip(names, X, strict=True)
+    )
+    transformer = WassersteinEmbeddingTransformer(**TINY)
+    embedder = transformer._build_embedder()
+    expected = embedder.fit(X, y).transform(X)
+    np.testing.assert_array_equal(transformer.fit_transform(frame, y), expected)
+    np.testing.assert_array_equal(transformer.transform(frame), expected)
+    part = frame.loc[[names[3], names[1]]]
+    np.testing.assert_array_equal(transformer.transform(part), expected[[3, 1]])
+    np.testing.assert_allclose(
+        transformer.pairwise_distances(part, frame),
+        transformer.pairwise_distances([X[3], X[1]], X),
+    )
+
+
 def test_pairwise_distances_checks_fit_and_channels(unequal_sequences):
     X, y = unequal_sequences(n_channels=2)
     transformer = WassersteinEmbeddingTransformer(**TINY)

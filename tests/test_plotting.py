@@ -393,6 +393,35 @@ def test_quantiles_bad_arguments(fitted, kwargs, match):
         QuantileFunctionDisplay.from_estimator(embedder, X, **kwargs)
 
 
+def test_quantiles_refuse_what_transform_refuses():
+    # The display read a frame's channels by position and its labels by
+    # position whatever their index: swapped channels and a reversed label
+    # Series were plotted silently.
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    names = [f"rec{i}" for i in range(len(X))]
+    frame = pd.concat(
+        pd.DataFrame(
+            x.T,
+            columns=["u", "v"],
+            index=pd.MultiIndex.from_product([[name], range(x.shape[1])]),
+        )
+        for name, x in zip(names, X, strict=True)
+    )
+    labels = pd.Series(y, index=names)
+    embedder = WassersteinSequenceEmbedder(**TINY, max_epochs=1).fit(frame, labels)
+    with pytest.raises(ValueError, match=r"channels \['v', 'u'\]"):
+        QuantileFunctionDisplay.from_estimator(embedder, frame[["v", "u"]])
+    with pytest.raises(ValueError, match="labels is indexed by the sequences of X"):
+        QuantileFunctionDisplay.from_estimator(
+            embedder, frame, indices=[0, 1], labels=labels.iloc[::-1]
+        )
+    display = QuantileFunctionDisplay.from_estimator(
+        embedder, frame, indices=[0, 11], labels=labels
+    )
+    assert [line.get_label() for line in display.lines_[:, 0]] == ["0", "1"]
+
+
 def test_mean_pooling_is_refused(fitted_mean):
     embedder, X, _ = fitted_mean
     with pytest.raises(ValueError, match="pooling='mean'"):

@@ -133,6 +133,25 @@ def test_pd_multiindex_rows_keep_their_instance_labels(unequal_sequences):
     np.testing.assert_array_equal(picked.to_numpy(), expected.to_numpy()[[3, 0, 5]])
 
 
+def test_nested_cells_are_read_in_time_order_as_the_embedder_reads_them(
+    unequal_sequences,
+):
+    # sktime converted nested_univ to df-list by position, so a cell stored
+    # newest first (s[::-1], valid nested_univ) was read backwards.
+    X, y = unequal_sequences(n_channels=2)
+    nested = pd.DataFrame(
+        {c: [pd.Series(x[k])[::-1] for x in X] for k, c in enumerate("uv")}
+    )
+    transformer = WassersteinEmbeddingTransformer(**TINY)
+    embedder = transformer._build_embedder()
+    expected = embedder.fit(X, y).transform(X)
+    embeddings = transformer.fit(nested, y).transform(nested)
+    np.testing.assert_array_equal(embeddings.to_numpy(), expected)
+    np.testing.assert_allclose(
+        transformer.pairwise_distances(nested), embedder.pairwise_distances(X)
+    )
+
+
 @pytest.mark.parametrize("layout", ["df-list", "pd-multiindex", "nested_univ"])
 def test_channels_named_in_fit_must_keep_their_names_and_order(
     unequal_sequences, layout
