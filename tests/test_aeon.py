@@ -154,21 +154,15 @@ def test_equal_length_numpy3d_input():
     )
 
 
-def test_a_pd_multiindex_frame_is_read_as_the_embedder_reads_it(unequal_sequences):
+def test_a_pd_multiindex_frame_is_read_as_the_embedder_reads_it(
+    unequal_sequences, as_pd_multiindex
+):
     # aeon's converter sorted the instances: y paired with other series, rows
     # came back sorted, and a frame cut with .loc raised a bare KeyError.
-    import pandas as pd
 
     X, y = unequal_sequences(n_channels=2)
     names = [f"s{i}" for i in np.random.default_rng(0).permutation(len(X))]
-    frame = pd.concat(
-        pd.DataFrame(
-            x.T,
-            columns=["u", "v"],
-            index=pd.MultiIndex.from_product([[name], range(x.shape[1])]),
-        )
-        for name, x in zip(names, X, strict=True)
-    )
+    frame = as_pd_multiindex(X, names, columns=["u", "v"])
     transformer = WassersteinEmbeddingTransformer(**TINY)
     embedder = transformer._build_embedder()
     expected = embedder.fit(X, y).transform(X)

@@ -393,21 +393,14 @@ def test_quantiles_bad_arguments(fitted, kwargs, match):
         QuantileFunctionDisplay.from_estimator(embedder, X, **kwargs)
 
 
-def test_quantiles_refuse_what_transform_refuses():
+def test_quantiles_refuse_what_transform_refuses(as_pd_multiindex):
     # The display read a frame's channels by position and its labels by
     # position whatever their index: swapped channels and a reversed label
     # Series were plotted silently.
     pd = pytest.importorskip("pandas")
     X, y = _data()
     names = [f"rec{i}" for i in range(len(X))]
-    frame = pd.concat(
-        pd.DataFrame(
-            x.T,
-            columns=["u", "v"],
-            index=pd.MultiIndex.from_product([[name], range(x.shape[1])]),
-        )
-        for name, x in zip(names, X, strict=True)
-    )
+    frame = as_pd_multiindex(X, names, columns=["u", "v"])
     labels = pd.Series(y, index=names)
     embedder = WassersteinSequenceEmbedder(**TINY, max_epochs=1).fit(frame, labels)
     with pytest.raises(ValueError, match=r"channels \['v', 'u'\]"):
