@@ -81,6 +81,21 @@ def row_magnitudes(quantiles: np.ndarray) -> np.ndarray:
     return np.abs(np.asarray(quantiles, dtype=np.float64)).max(axis=(0, 2))
 
 
+def rounding_magnitudes(
+    magnitude: np.ndarray, sources: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """Each kept row's magnitude, or its source's if that rounds it more.
+
+    ``sources``: ``(source rows, gains)`` as the encoder's
+    ``kept_row_sources`` gives them; a row computed from another carries
+    that row's rounding times the gain. ``None`` keeps ``magnitude``.
+    """
+    if sources is None:
+        return magnitude
+    rows, gains = sources
+    return np.maximum(magnitude, gains * magnitude[rows])
+
+
 def rows_that_vary(spread: np.ndarray, p: int, magnitude: np.ndarray) -> np.ndarray:
     """Return which rows vary by more than float32 rounding of their values.
 
@@ -145,11 +160,14 @@ def fit_row_weights(
     n_rows: int,
     n_levels: int,
     p: int,
+    sources: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
     """Weights of the last ``n_rows`` rows, one class sample embedded at a time.
 
     ``embed(indices)`` returns the flattened quantile embeddings (unweighted)
     of those training sequences. ``None`` when no class has two sequences.
+    ``sources``: where the rows' rounding comes from (see
+    :func:`rounding_magnitudes`).
     """
     samples = class_samples(codes)
     if not samples:
@@ -165,7 +183,7 @@ def fit_row_weights(
             yield kept, size
 
     spread = within_class_spread(kept_quantiles(), p, n_rows)
-    return spread_weights(spread, p, magnitude)
+    return spread_weights(spread, p, rounding_magnitudes(magnitude, sources))
 
 
 def fit_total_row_weights(
@@ -175,6 +193,7 @@ def fit_total_row_weights(
     n_levels: int,
     p: int,
     max_members: int = 256,
+    sources: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Weights that give each of the last ``n_rows`` rows the learned rows' spread.
 
@@ -184,6 +203,8 @@ def fit_total_row_weights(
     unweighted quantile embeddings). Each kept row that varies is scaled to
     the mean spread of the rows before it (the learned features); with no
     learned rows, or none that varies, to the kept rows' own mean.
+    ``sources``: where the kept rows' rounding comes from (see
+    :func:`rounding_magnitudes`).
     """
     if n_sequences < 2:  # no pair to measure a spread on
         return np.ones(n_rows)
@@ -196,4 +217,5 @@ def fit_total_row_weights(
     # Learned rows that vary only by rounding give no reference either.
     varies = rows_that_vary(spread[:n_learned], p, magnitude[:n_learned])
     reference = float(spread[:n_learned].mean()) if varies.any() else None
-    return spread_weights(spread[n_learned:], p, magnitude[n_learned:], reference)
+    kept = rounding_magnitudes(magnitude[n_learned:], sources)
+    return spread_weights(spread[n_learned:], p, kept, reference)

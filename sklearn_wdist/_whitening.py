@@ -7,6 +7,8 @@ therefore centred (and whitened) in float64 first, and cast last.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.covariance import ledoit_wolf_shrinkage
 
@@ -77,14 +79,29 @@ def fit_whitening(
     minima = np.stack([s.min(axis=1) for s in sequences]).astype(np.float64)
     mean = _exact_if_constant(sums.sum(axis=0) / lengths.sum(), maxima, minima)
     if kind == "within_class":
-        centres = np.empty((len(codes), n_channels))
-        for code in np.unique(codes):
-            members = codes == code
-            centres[members] = _exact_if_constant(
-                sums[members].sum(axis=0) / lengths[members].sum(),
-                maxima[members],
-                minima[members],
-            )
+        # Per class, over the sequences grouped by class once (a mask per
+        # class was quadratic: label-free fits make every sequence a class).
+        # A lone sequence's sums are its class's; larger classes add their
+        # rows with the same NumPy reduction as ever, so the centres keep
+        # every bit.
+        _, inverse = np.unique(codes, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+        class_sums = sums.copy()
+        class_lengths = lengths.astype(np.float64)
+        class_maxima, class_minima = maxima.copy(), minima.copy()
+        for members in np.split(order, bounds):
+            if members.size > 1:
+                class_sums[members] = sums[members].sum(axis=0)
+                class_lengths[members] = lengths[members].sum()
+                class_maxima[members] = maxima[members].max(axis=0)
+                class_minima[members] = minima[members].min(axis=0)
+        centres = np.where(
+            class_maxima == class_minima,
+            class_maxima,
+            class_sums / class_lengths[:, None],
+        )
     else:
         centres = np.broadcast_to(mean, (len(codes), n_channels))
     # The covariance is estimated on at most _MAX_STEPS steps, drawn before
@@ -219,6 +236,61 @@ def to_network_input(
             )
         out.append(np.ascontiguousarray(values, dtype=np.float32))
     return out
+
+
+# Fewer float32 steps than this across a channel's range is a warning: its
+# variation reaches the network quantised to so few levels (8 bits).
+_MIN_FLOAT32_LEVELS = 256
+
+
+def check_float32_resolution(sequences: list[np.ndarray], name: str = "X") -> None:
+    """Refuse or warn about channels whose variation float32 cannot hold.
+
+    Without centring (a user encoder with ``input_whitening=None``) the values
+    reach the network as they are, cast to float32, which keeps 24 bits: a
+    channel at 1e9 that varies by 10 becomes constant, and every sequence
+    looks alike. The resolution is that of float32 near the channel's largest
+    magnitude over the training sequences.
+
+    Raises
+    ------
+    ValueError
+        If a channel varies in the input but not once cast to float32.
+
+    Warns
+    -----
+    UserWarning
+        If float32 resolves a channel's range into fewer than 256 steps.
+    """
+    lows = np.min([s.min(axis=1) for s in sequences], axis=0).astype(np.float64)
+    highs = np.max([s.max(axis=1) for s in sequences], axis=0).astype(np.float64)
+    spread = highs - lows
+    magnitude = np.maximum(np.abs(lows), np.abs(highs))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = spread / (magnitude * np.finfo(np.float32).eps)
+    remedy = (
+        "Centre the data first (subtract each channel's mean), or let the "
+        "embedder do it with input_whitening='total'."
+    )
+    for channel in np.flatnonzero(spread > 0):
+        flat = [s[channel].astype(np.float32) for s in sequences]
+        if all(np.all(values == flat[0][0]) for values in flat):
+            raise ValueError(
+                f"{name}'s channel {channel} varies by {spread[channel]:.3g} "
+                f"around {magnitude[channel]:.3g}, but is constant in float32, "
+                f"in which the network runs: it would see nothing of it. {remedy}"
+            )
+    quantised = np.flatnonzero((spread > 0) & (steps < _MIN_FLOAT32_LEVELS))
+    if quantised.size:
+        channel = int(quantised[0])
+        warnings.warn(
+            f"{name}'s channel {channel} varies by {spread[channel]:.3g} around "
+            f"{magnitude[channel]:.3g}: float32, in which the network runs, "
+            f"resolves that range into about {max(1, int(steps[channel]))} "
+            f"steps ({quantised.size} channel(s) affected). {remedy}",
+            UserWarning,
+            stacklevel=4,  # this function, fit, scikit-learn's fit wrapper, caller
+        )
 
 
 def check_training_input_range(

@@ -1125,6 +1125,38 @@ def test_rows_that_vary_only_by_rounding_keep_weight_one():
     )
 
 
+def test_difference_rows_are_rounded_as_the_values_they_come_from():
+    # A difference row carries the rounding of the normalised input it is
+    # taken from, scaled by the difference normalisation; measured against
+    # its own small magnitude, a ramp's constant differences looked varied.
+    import torch
+
+    from sklearn_wdist._row_weights import rounding_magnitudes, rows_that_vary
+    from sklearn_wdist.nn import ConvEncoder
+
+    encoder = ConvEncoder(
+        2, n_features=3, include_input=True, include_differences=(1, 2)
+    )
+    norm = encoder.difference_norm
+    with torch.no_grad():
+        norm.running_var.copy_(torch.tensor([4.0, 0.25, 1.0, 1e-12]))
+        norm.varied.copy_(torch.tensor([True, True, True, False]))
+    sources, gains = encoder.kept_row_sources()
+    assert sources.tolist() == [0, 1, 0, 1, 0, 1]
+    eps = norm.eps
+    expected = [1.0, 1.0, 2 / np.sqrt(4 + eps), 2 / np.sqrt(0.25 + eps)]
+    np.testing.assert_allclose(gains, [*expected, 2 / np.sqrt(1 + eps), 2.0])
+    magnitude = np.array([3.0, 2.0, 0.01, 0.01, 0.01, 0.01])
+    rounded = rounding_magnitudes(magnitude, (sources, gains))
+    np.testing.assert_allclose(rounded[:2], [3.0, 2.0])
+    np.testing.assert_allclose(rounded[2], 3.0 * gains[2])
+    # Differences spread by 5e-8 around 0.01: rounding of values near 3.
+    spread = np.full(6, 5e-8)
+    assert rows_that_vary(spread, 1, magnitude)[2:].all()
+    assert not rows_that_vary(spread, 1, rounded).any()
+    assert rounding_magnitudes(magnitude, None) is magnitude
+
+
 # Three offset ramps are far apart from the start: no triplet trains, as the
 # warning says, which does not matter for the weights tested here.
 @pytest.mark.filterwarnings("ignore:The training loss was 0:UserWarning")

@@ -332,3 +332,82 @@ def test_unwhitened_channels_are_standardised_even_without_training(max_epochs):
     with torch.no_grad():
         out = norm(x, torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.bool))
     np.testing.assert_allclose(out.std(dim=(0, 2)).numpy(), 1.0, rtol=0.05)
+
+
+def test_whitened_within_classes_input_starts_its_running_statistics_too():
+    # Whitened within classes, a channel's total variance is 1 plus the
+    # variance between the classes (12 here): the running variance started at
+    # 1, and after one epoch evaluation saw channels scaled about 2 times the
+    # way training had seen them.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2, 3], 8)
+    X = rng.normal(size=(32, 2, 30))
+    X[:, 0] += 3.0 * y[:, None]
+    model = WassersteinSequenceEmbedder(
+        max_epochs=0, input_whitening="within_class", random_state=0, n_threads=1
+    ).fit(X, y)
+    inputs = to_network_input(list(X), model.whitening_mean_, model.whitening_matrix_)
+    steps = np.concatenate(inputs, axis=1).astype(np.float64)
+    norm = model.module_.encoder.input_norm
+    assert steps[0].var() > 5.0
+    np.testing.assert_allclose(
+        norm.running_var.numpy(), steps.var(axis=1, ddof=1), rtol=1e-5
+    )
+    np.testing.assert_allclose(norm.running_mean.numpy(), steps.mean(axis=1), atol=1e-5)
+
+
+def test_channels_float32_cannot_resolve_are_refused_or_warned_about():
+    # A user encoder gets the values as they are: at 1e9 a channel varying by
+    # about 30 became constant in float32, and every distance was 0 without a
+    # word.
+    import torch
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 8)
+    X = rng.normal(size=(16, 1, 40)) * (1.0 + 2.0 * y)[:, None, None]
+    params = {"n_quantiles": 4, "max_epochs": 1, "random_state": 0, "n_threads": 1}
+
+    def encoder():
+        return torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.ReLU())
+
+    with pytest.raises(ValueError, match=r"channel 0 varies by .* constant in float32"):
+        WassersteinSequenceEmbedder(**params, encoder=encoder()).fit(X + 1e9, y)
+    with pytest.warns(
+        UserWarning, match=r"channel 0 .* around 1e\+06.* about \d+ steps"
+    ):
+        WassersteinSequenceEmbedder(**params, encoder=encoder()).fit(X + 1e6, y)
+    # Centred by the embedder, the same data are fine.
+    model = WassersteinSequenceEmbedder(
+        **params, encoder=encoder(), input_whitening="total"
+    ).fit(X + 1e9, y)
+    assert np.ptp(model.transform(X + 1e9), axis=0).max() > 0
+
+
+@pytest.mark.parametrize("layout", ["shuffled", "singletons", "text"])
+def test_within_class_centres_follow_each_class_whatever_its_size_or_place(layout):
+    # The centres are computed per class over the sequences grouped once (a
+    # mask per class made label-free fits quadratic in the sequences).
+    rng = np.random.default_rng(3)
+    n = 40
+    codes = rng.permutation(np.repeat(np.arange(8), 5))
+    if layout == "singletons":
+        codes = np.r_[codes[:20], np.arange(100, 120)]
+    mixing = np.array([[2.0, 0.0, 0.0], [1.5, 0.5, 0.0], [0.0, 0.3, 4.0]])
+    sequences = [
+        mixing @ rng.normal(size=(3, int(rng.integers(5, 30)))) + 3.0 * (c % 4)
+        for c in codes
+    ]
+    labels = np.array([f"class-{c}" for c in codes]) if layout == "text" else codes
+    mean, matrix = fit_whitening(
+        sequences, labels, "within_class", np.random.default_rng(0)
+    )
+    steps = np.concatenate(sequences, axis=1)
+    step_codes = np.repeat(codes, [s.shape[1] for s in sequences])
+    centred = steps.copy()
+    for code in np.unique(codes):
+        members = step_codes == code
+        centred[:, members] -= steps[:, members].mean(axis=1, keepdims=True)
+    assert len(sequences) == n
+    reference, _ = _ledoit_wolf_covariance(centred)
+    np.testing.assert_allclose(matrix @ reference @ matrix.T, np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(mean, steps.mean(axis=1), rtol=1e-12)

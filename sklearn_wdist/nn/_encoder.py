@@ -383,6 +383,35 @@ class MaskedEncoder(nn.Module):
             lags = (1,) if getattr(self, "difference_norm", None) is not None else ()
         return lags
 
+    def kept_row_sources(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each kept row's float32 rounding comes from.
+
+        Returns ``(sources, gains)``: the kept input row each kept row is
+        computed from (itself for an input row; its channel for a difference
+        row) and the factor by which that row's rounding error reaches it. A
+        difference of two normalised steps carries the rounding of both, and
+        the difference normalisation scales it by its inverse standard
+        deviation (a difference that never varied is only centred). So a row
+        of constant differences, small beside the values they are taken
+        from, is not mistaken for a row that varies.
+        """
+        n_channels = self.input_norm.num_features
+        lags = self._lags()
+        sources = np.tile(np.arange(n_channels), 1 + len(lags))
+        gains = np.ones(sources.size)
+        if lags:
+            norm = self.difference_norm
+            varied = getattr(norm, "varied", None)  # None: saved before the flags
+            if varied is None:
+                varied = torch.ones_like(norm.running_var, dtype=torch.bool)
+            scale = torch.where(
+                varied,
+                torch.rsqrt(norm.running_var + norm.eps),
+                torch.ones_like(norm.running_var),
+            )
+            gains[n_channels:] = 2.0 * scale.detach().cpu().double().numpy()
+        return sources, gains
+
     def hidden(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-step hidden features of normalised inputs (zero on padded steps)."""
         raise NotImplementedError
