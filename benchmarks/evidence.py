@@ -303,6 +303,9 @@ def machine_facts() -> dict[str, Any]:
         python=platform.python_version(),
         torch=torch.__version__,
         torch_default_threads=torch.get_num_threads(),
+        # PyTorch's CPU kernels round differently by instruction set: the
+        # same seed may train to another model on another CPU.
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
         aeon=aeon.__version__,
         sklearn_wdist=sklearn_wdist.__version__,
         load_average_start=os.getloadavg(),
@@ -311,7 +314,9 @@ def machine_facts() -> dict[str, Any]:
 
 def machine_line(facts: dict[str, Any]) -> str:
     return (
-        f"{facts['cpu_count']} CPU cores ({facts['machine']}, shared with other "
+        f"{facts['cpu_count']} CPU cores ({facts['machine']}"
+        f"{', ' + facts['cpu_capability'] if facts.get('cpu_capability') else ''}"
+        ", shared with other "
         f"work; load average at start {facts['load_average_start'][0]:.1f}, at end "
         f"{facts['load_average_end'][0]:.1f}), no GPU; Python {facts['python']}, "
         f"PyTorch {facts['torch']} (CPU build), aeon {facts['aeon']}. The embedders "
