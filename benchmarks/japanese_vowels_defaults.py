@@ -57,7 +57,8 @@ def main() -> None:
     header = ["n_threads", "median fit (s)", "median transform (s)", "1-NN accuracy"]
     dtw_s = dtw["fit_s"] + dtw["transform_s"] + dtw["evaluate_s"]
     machine = (
-        f"{os.cpu_count()} CPU cores ({platform.machine()}), load average "
+        f"{os.cpu_count()} CPU cores ({platform.machine()}, "
+        f"{torch.backends.cpu.get_cpu_capability()}), load average "
         f"{load_start:.1f} at start and {os.getloadavg()[0]:.1f} at end; "
         f"Python {platform.python_version()}, PyTorch {torch.__version__}."
     )
