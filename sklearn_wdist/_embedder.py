@@ -92,7 +92,8 @@ from .nn._encoder import _varies
 from .nn._pml import from_metric_learning
 
 _VALIDATION_KEY = "valid_map_at_r"
-# Names of the callbacks fit adds to every net; a user callback may not take one.
+# Names of the callbacks fit adds to the net: the first always, the others
+# when sequences are held out. A user callback may not take one in use.
 _OWN_CALLBACK_NAMES = ("stop_on_nonfinite", "valid_scoring", "early_stopping")
 
 
@@ -416,7 +417,11 @@ default="auto"
         normalisation's ``eps`` is 1e-5), and a fit whose centred values all
         lie below float32's normal range (1.2e-38) is refused.
         ``"auto"`` means ``"within_class"`` for the built-in encoder and
-        ``None`` for a user ``encoder`` (which may expect its own input scale).
+        ``None`` for a user ``encoder`` (which may expect its own input scale);
+        a user encoder then gets the values as they are, in float32, and a
+        channel whose variation float32 cannot hold near its values (1e9 + a
+        signal of 30) is refused, one resolved into fewer than 256 float32
+        steps warned about: centre such data, or set ``"total"``.
         The built-in encoder standardises each (whitened) channel again, so
         what it keeps is the decorrelation, not the per-direction weights; with
         one channel whitening only rescales it, which that standardisation
@@ -988,6 +993,7 @@ default="auto"
             pretraining = self._pretraining_augmentation(pretraining_seed)
         train_index, valid_index = self._split(codes, seed, supervised=y is not None)
         self._check_monitors(validating=len(valid_index) > 0)
+        self._check_callback_names(validating=len(valid_index) > 0)
         if previous is None:
             mean, matrix = self._fit_preprocessing(sequences, codes, train_index, seed)
         else:  # the encoder was trained on this input space: keep it
@@ -1300,13 +1306,6 @@ default="auto"
                     "skorch.callbacks.Callback) or a (name, callback) tuple, got "
                     f"{entry!r}."
                 )
-            if isinstance(entry, tuple) and entry[0] in _OWN_CALLBACK_NAMES:
-                raise ValueError(
-                    f"callbacks[{index}] is named {entry[0]!r}, a name the "
-                    "embedder gives its own callbacks "
-                    f"({', '.join(map(repr, _OWN_CALLBACK_NAMES))}); choose "
-                    "another name."
-                )
         for key in self.optimizer_kwargs or {}:
             if not isinstance(key, str) or key in ("lr", "weight_decay", "params"):
                 raise ValueError(
@@ -1328,6 +1327,7 @@ default="auto"
                 f"{self.optimizer_kwargs!r}: {error}"
             ) from error
         self._check_monitors(validating=bool(self.early_stopping))
+        self._check_callback_names(validating=self.early_stopping is True)
         self._build_criterion()  # a loss or miner that cannot work fails here
         if self.encoder is not None:
             parameters = list(self.encoder.parameters())
@@ -1337,6 +1337,21 @@ default="auto"
                     "requires_grad=False): there is nothing to train."
                 )
         return _check_device(self.device)
+
+    def _check_callback_names(self, validating: bool) -> None:
+        """Refuse a user callback named like one the embedder adds to the net.
+
+        ``stop_on_nonfinite`` is always added; the validation scoring and
+        early stopping only when sequences are held out (``validating``).
+        """
+        taken = _OWN_CALLBACK_NAMES if validating else _OWN_CALLBACK_NAMES[:1]
+        for index, entry in enumerate(self.callbacks or []):
+            if isinstance(entry, tuple) and entry[0] in taken:
+                raise ValueError(
+                    f"callbacks[{index}] is named {entry[0]!r}, a name the "
+                    "embedder gives its own callback in this fit "
+                    f"({', '.join(map(repr, taken))}); choose another name."
+                )
 
     def _check_monitors(self, validating: bool) -> None:
         """Refuse callbacks that monitor a validation record nobody writes.
@@ -1797,7 +1812,9 @@ default="auto"
             return embed_sequences(module, chosen, 1.0, self.n_threads)
 
         n_rows, n_levels, p = len(weights), self._n_levels(), int(self.p)
-        sources = module.encoder.kept_row_sources()
+        # A user encoder may hold kept rows without saying where they come from.
+        describe = getattr(module.encoder, "kept_row_sources", None)
+        sources = describe() if callable(describe) else None
         if kind == "total":
             factors = fit_total_row_weights(
                 embed, len(train_inputs), n_rows, n_levels, p, sources=sources

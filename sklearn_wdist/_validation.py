@@ -67,14 +67,19 @@ def _refuse_raw_bytes(value: Any, name: str) -> None:
 
     NumPy reads their buffer as unsigned 8-bit integers, so the bytes of a
     float32 recording, or of text, would become plausible-looking numbers.
-    A memoryview of an array keeps its format and is read correctly.
+    A memoryview of an array, or one cast to a number format
+    (``memoryview(data).cast("f")``), keeps its format and is read correctly.
     """
     if isinstance(value, list | tuple):  # one level down: rows of a list
         for position, row in enumerate(value):
             if isinstance(row, bytearray | memoryview):
                 _refuse_raw_bytes(row, f"{name}[{position}]")
         return
-    if isinstance(value, memoryview) and isinstance(value.obj, bytes | bytearray):
+    if (
+        isinstance(value, memoryview)
+        and isinstance(value.obj, bytes | bytearray)
+        and value.format in ("B", "b", "c")
+    ):
         kind = "memoryview of bytes"
     elif isinstance(value, bytearray):
         kind = "bytearray"
@@ -123,7 +128,8 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
             f"{name} must be a dense array; got a sparse matrix, which is not "
             "supported (use .toarray())."
         )
-    _refuse_raw_bytes(value, name)
+    if not isinstance(value, list | tuple):
+        _refuse_raw_bytes(value, name)
     if _is_dataframe(value) or type(value).__module__.startswith("pandas"):
         value = _pandas_values(value)
     try:
@@ -132,6 +138,8 @@ def as_numeric_array(value: Any, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} could not be converted to an array: {error}"
         ) from error
+    if array.dtype == np.uint8 and isinstance(value, list | tuple):
+        _refuse_raw_bytes(value, name)  # rows of bytes read as uint8?
     if array.dtype == object:
         refused = (str, bytes, np.datetime64, np.timedelta64)
         kinds = [
@@ -480,7 +488,8 @@ def _time_ranks(time_values: Any, name: str, where: str) -> np.ndarray:
         raise TypeError(
             f"{name} has time index values that are strings, which sort as "
             f"text ('10' before '2'), not as times; convert {where} to numbers "
-            "or datetimes (pd.to_numeric, pd.to_datetime) first."
+            "or datetimes (pd.to_numeric, pd.to_datetime) first, or replace it "
+            "with positions if the steps are stored in time order."
         )
     try:
         ranks, _ = pd.factorize(time_values, sort=True)
@@ -510,10 +519,9 @@ def _in_time_order(index: Any) -> bool:
 
 
 # Level names that say which level is which. Only names that cannot mean the
-# other level: an instance level may well be named "date" (one recording a day).
-_TIME_LEVEL_NAMES = frozenset(
-    {"time", "times", "timepoint", "timepoints", "timestamp", "timestamps", "step"}
-)
+# other level: an instance level may well be named "date" (one recording a
+# day) or "timestamp" (windows keyed by their start).
+_TIME_LEVEL_NAMES = frozenset({"time", "times", "timepoint", "timepoints", "step"})
 _INSTANCE_LEVEL_NAMES = frozenset(
     {"instance", "instances", "instance_id", "series_id", "sequence", "sequences"}
 )
@@ -1056,7 +1064,7 @@ def check_labels(
     if isinstance(y, set | frozenset | dict | Iterator):
         raise TypeError(
             f"{name} must be a 1-D array-like of labels, one per {item} in "
-            f"order; got a {type(y).__name__}."
+            f"order; got an object of type {type(y).__name__}."
         )
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()

@@ -238,6 +238,8 @@ def to_network_input(
     return out
 
 
+_FLOAT64_NOISE = 1e-12
+
 # Fewer float32 steps than this across a channel's range is a warning: its
 # variation reaches the network quantised to so few levels (8 bits).
 _MIN_FLOAT32_LEVELS = 256
@@ -250,7 +252,8 @@ def check_float32_resolution(sequences: list[np.ndarray], name: str = "X") -> No
     reach the network as they are, cast to float32, which keeps 24 bits: a
     channel at 1e9 that varies by 10 becomes constant, and every sequence
     looks alike. The resolution is that of float32 near the channel's largest
-    magnitude over the training sequences.
+    magnitude over the training sequences; a spread below 1e-12 of the
+    values is float64 rounding and counts as constant.
 
     Raises
     ------
@@ -266,21 +269,28 @@ def check_float32_resolution(sequences: list[np.ndarray], name: str = "X") -> No
     highs = np.max([s.max(axis=1) for s in sequences], axis=0).astype(np.float64)
     spread = highs - lows
     magnitude = np.maximum(np.abs(lows), np.abs(highs))
+    # A spread below 1e-12 of the values (about 4500 float64 steps) is
+    # float64 arithmetic (a constant read through a unit conversion carries a
+    # few dozen steps of it), not a measurement: no sensor resolves 12 digits.
+    varies = spread > _FLOAT64_NOISE * magnitude
+    # The float32 step near the channel's largest magnitude.
+    step = np.spacing(magnitude.astype(np.float32)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        steps = spread / (magnitude * np.finfo(np.float32).eps)
+        steps = np.where(varies, spread / step, np.inf)
     remedy = (
         "Centre the data first (subtract each channel's mean), or let the "
         "embedder do it with input_whitening='total'."
     )
-    for channel in np.flatnonzero(spread > 0):
-        flat = [s[channel].astype(np.float32) for s in sequences]
-        if all(np.all(values == flat[0][0]) for values in flat):
+    for channel in np.flatnonzero(varies & (steps < 1)):
+        # At most one float32 step across the range: constant once cast?
+        values = {float(np.float32(lows[channel])), float(np.float32(highs[channel]))}
+        if len(values) == 1:
             raise ValueError(
                 f"{name}'s channel {channel} varies by {spread[channel]:.3g} "
                 f"around {magnitude[channel]:.3g}, but is constant in float32, "
                 f"in which the network runs: it would see nothing of it. {remedy}"
             )
-    quantised = np.flatnonzero((spread > 0) & (steps < _MIN_FLOAT32_LEVELS))
+    quantised = np.flatnonzero(steps < _MIN_FLOAT32_LEVELS)
     if quantised.size:
         channel = int(quantised[0])
         warnings.warn(

@@ -188,7 +188,8 @@ class WassersteinEmbeddingTransformer(BaseTransformer):
     ``scitype:instancewise`` is false, because ``fit`` learns from all series
     together; ``X_inner_mtype`` is ``["df-list", "numpy3D", "pd-multiindex",
     "nested_univ", "pd_multiindex_hier"]`` (those input types are passed on as
-    they are, and a frame's cells or rows are read in time order, every other
+    they are, and a frame's cells or rows are read in time order, by the
+    embedder's rules: a time index of text is refused; every other
     panel is converted to ``df-list``, which holds unequal lengths);
     ``capability:unequal_length:removes`` is true, as the output is a table, so
     that sktime's ``SklearnClassifierPipeline``

@@ -1271,9 +1271,14 @@ def test_n_threads_set_after_fit_is_checked_by_transform(fitted, data, n_threads
         ({"lr": 1e-300}, ValueError, "lr=1e-300 cannot be used.*in which it is 0"),
         ({"weight_decay": 1e40}, ValueError, "weight_decay=1e\\+40 cannot be used"),
         (
-            {"callbacks": [("early_stopping", Tripwire())]},
+            {"early_stopping": True, "callbacks": [("early_stopping", Tripwire())]},
             ValueError,
             r"callbacks\[0\] is named 'early_stopping'",
+        ),
+        (
+            {"callbacks": [("stop_on_nonfinite", Tripwire())]},
+            ValueError,
+            r"callbacks\[0\] is named 'stop_on_nonfinite'",
         ),
     ],
     ids=lambda v: repr(v)[:40],
@@ -1285,6 +1290,22 @@ def test_bad_parameters_fail_before_training(data, params, error, match):
         params["callbacks"] = [*params["callbacks"], Tripwire()]
     with pytest.raises(error, match=match):
         WassersteinSequenceEmbedder(**TINY).set_params(**params).fit(X, y)
+
+
+def test_a_callback_may_take_a_validation_name_when_nothing_is_held_out(data):
+    # Without held-out sequences the embedder adds no early stopping of its
+    # own: a user's EarlyStopping named "early_stopping" worked, and must.
+    from skorch.callbacks import EarlyStopping
+
+    X, y = data
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    model = WassersteinSequenceEmbedder(
+        **{**TINY, "max_epochs": 5},
+        early_stopping=False,
+        callbacks=[("early_stopping", stopper)],
+        random_state=0,
+    ).fit(X, y)
+    assert len(model.history_) < 5
 
 
 @pytest.mark.parametrize(

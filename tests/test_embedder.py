@@ -1157,6 +1157,38 @@ def test_difference_rows_are_rounded_as_the_values_they_come_from():
     assert rounding_magnitudes(magnitude, None) is magnitude
 
 
+def test_a_user_encoder_with_kept_rows_is_weighted_without_their_sources():
+    # kept_row_weights is read from any encoder; one without the built-in
+    # encoders' kept_row_sources crashed the fit with an AttributeError.
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(2, 3, 1)
+            self.register_buffer("kept_row_weights", torch.ones(2))
+
+        def forward(self, x):
+            return torch.cat(
+                [self.conv(x), x * self.kept_row_weights[None, :, None]], 1
+            )
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 8)
+    X = rng.normal(size=(16, 2, 20)) * np.array([1.0, 5.0])[None, :, None]
+    model = WassersteinSequenceEmbedder(
+        encoder=Encoder(),
+        input_row_weighting="total",
+        n_quantiles=4,
+        max_epochs=1,
+        random_state=0,
+        n_threads=1,
+    ).fit(X, y)
+    weights = np.asarray(model.input_row_weights_)
+    assert weights.shape == (2,) and np.all(weights > 0)
+    assert weights[0] > weights[1]  # the wider row is weighted down
+
+
 # Three offset ramps are far apart from the start: no triplet trains, as the
 # warning says, which does not matter for the weights tested here.
 @pytest.mark.filterwarnings("ignore:The training loss was 0:UserWarning")

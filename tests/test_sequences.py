@@ -233,6 +233,10 @@ def test_a_memoryview_of_an_array_keeps_its_values():
     values = np.linspace(-1.0, 1.0, 6)
     (sequence,) = check_sequences([memoryview(values)])
     np.testing.assert_array_equal(sequence, values[None])
+    # Bytes cast to a number format are numbers of that format.
+    cast = memoryview(values.astype(np.float32).tobytes()).cast("f")
+    (sequence,) = check_sequences([cast])
+    np.testing.assert_array_equal(sequence, values.astype(np.float32)[None])
 
 
 def test_from_tslearn_refuses_arrays_without_steps_or_channels():

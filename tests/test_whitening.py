@@ -1,5 +1,7 @@
 """Tests of the channel whitening fitted before the encoder."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf
@@ -372,10 +374,22 @@ def test_channels_float32_cannot_resolve_are_refused_or_warned_about():
 
     with pytest.raises(ValueError, match=r"channel 0 varies by .* constant in float32"):
         WassersteinSequenceEmbedder(**params, encoder=encoder()).fit(X + 1e9, y)
+    # Near 4e6 the float32 step is 0.25: a spread of about 18 is 72 steps.
     with pytest.warns(
-        UserWarning, match=r"channel 0 .* around 1e\+06.* about \d+ steps"
+        UserWarning, match=r"channel 0 .* around 4e\+06.* about 7\d steps"
     ):
-        WassersteinSequenceEmbedder(**params, encoder=encoder()).fit(X + 1e6, y)
+        WassersteinSequenceEmbedder(**params, encoder=encoder()).fit(X + 4e6, y)
+    # A constant read through a unit conversion varies by float64 rounding
+    # only: constant, as an exact constant is, not refused.
+    from sklearn_wdist._whitening import check_float32_resolution
+
+    converted = (
+        (np.full((16, 1, 40), 70.34) + 1e-13 * (y[:, None, None] > 0) - 32) * 5 / 9
+    )
+    assert np.ptp(converted) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_float32_resolution(list(np.concatenate([X, converted], axis=1)))
     # Centred by the embedder, the same data are fine.
     model = WassersteinSequenceEmbedder(
         **params, encoder=encoder(), input_whitening="total"

@@ -319,6 +319,11 @@ def knn_loo_accuracy(
     accuracy : float
         Leave-one-out accuracy, in ``[0, 1]``.
 
+    Raises
+    ------
+    ValueError
+        If all items share one label (every vote would be right).
+
     See Also
     --------
     precision_at_1 : The same score for ``n_neighbors=1`` without ties or
