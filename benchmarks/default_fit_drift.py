@@ -42,10 +42,18 @@ def embed_all(seeds: list[int]) -> dict[str, np.ndarray]:
 def compare(old: Path, new: Path) -> None:
     """Print, per set and seed, whether the embeddings are identical."""
     before, after = np.load(old), np.load(new)
-    for key in before.files:
+    for key in sorted(set(before.files) | set(after.files)):
+        if key not in before.files or key not in after.files:
+            print(f"{key}: only in {new if key in after.files else old}")
+            continue
         a, b = before[key], after[key]
-        change = float(np.abs(a - b).max() / np.abs(a).max())
-        print(f"{key}: " + ("identical" if change == 0 else f"max change {change:.2e}"))
+        if a.shape != b.shape:
+            print(f"{key}: shapes differ, {a.shape} and {b.shape}")
+        elif np.array_equal(a, b):
+            print(f"{key}: identical")
+        else:
+            scale = max(float(np.abs(a).max()), np.finfo(np.float64).tiny)
+            print(f"{key}: max change {float(np.abs(a - b).max()) / scale:.2e}")
 
 
 def main() -> None:
