@@ -444,8 +444,8 @@ default="auto"
     jitter_std : float or "auto", default="auto"
         Training augmentation: Gaussian noise with standard deviation
         ``jitter_std`` times each channel's standard deviation is added to
-        every step. ``"auto"``: ``0`` with labels, ``0.05`` without, as for
-        ``scale_std``.
+        every step, with ``jitter_std`` at most 100. ``"auto"``: ``0`` with
+        labels, ``0.05`` without, as for ``scale_std``.
     n_quantiles : int, default=16
         Number of quantile levels ``M``, at ``tau_m = (m - 1/2) / M``.
     quantile_method : {"linear", "inverted_cdf"}, default="linear"
@@ -772,7 +772,9 @@ default="auto"
             StrOptions({"auto"}),
         ],
         "jitter_std": [
-            Interval(numbers.Real, 0, None, closed="left"),
+            # Noise a hundred times each channel's spread leaves nothing to
+            # learn; far beyond, it overflows float32 mid-training.
+            Interval(numbers.Real, 0, 100, closed="both"),
             StrOptions({"auto"}),
         ],
         "n_quantiles": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -143,7 +143,8 @@ def fit_whitening(
         # in the largest units and crush those in small ones, and the result
         # would depend on each channel's unit.
         spread = np.sqrt(np.diag(empirical))
-        spread[spread == 0] = 1.0  # constant channels stay zero
+        still = spread == 0  # no variation around the centres
+        spread[still] = 1.0  # constant channels stay zero
         centred /= spread[:, None]
         empirical /= np.outer(spread, spread)
         units = units * spread
@@ -165,6 +166,15 @@ def fit_whitening(
     degenerate = eigenvalues <= _DEGENERATE * eigenvalues.max()
     shrunk[degenerate] = average
     root = (eigenvectors * shrunk**-0.5) @ eigenvectors.T
+    if n_channels > 1 and still.any():
+        # A still channel's row and column of the correlation are exactly 0,
+        # so its direction is an eigenvector on its own, of a degenerate
+        # eigenvalue: gain average ** -0.5 and no mixing. eigh, given other
+        # eigenvalues near it, mixes it with them at rounding level (1e-17),
+        # which made the channel vary after whitening and its rows weigh 1e12.
+        root[still, :] = 0.0
+        root[:, still] = 0.0
+        root[still, still] = average**-0.5
     with np.errstate(over="ignore", divide="ignore"):  # refused below
         return mean, _finite(root / units[None, :], peaks)
 

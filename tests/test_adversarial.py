@@ -1269,6 +1269,9 @@ def test_n_threads_set_after_fit_is_checked_by_transform(fitted, data, n_threads
         ({"n_threads": 10**6}, ValueError, r"n_threads.*range \[1, 1024\]"),
         ({"lr": 1e39}, ValueError, "lr=1e\\+39 cannot be used"),
         ({"lr": 1e-300}, ValueError, "lr=1e-300 cannot be used.*in which it is 0"),
+        # Overflowed mid-training, reported as a NaN loss blaming lr.
+        ({"jitter_std": 1e39}, ValueError, "'jitter_std' parameter"),
+        ({"scale_std": 11.0}, ValueError, "'scale_std' parameter"),
         ({"weight_decay": 1e40}, ValueError, "weight_decay=1e\\+40 cannot be used"),
         (
             {"early_stopping": True, "callbacks": [("early_stopping", Tripwire())]},

@@ -591,7 +591,36 @@ def test_auto_is_brute_below_the_threshold(monkeypatch):
     assert neighbors_module.AUTO_BRUTE_MAX_SAMPLES == 50_000
     pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
     monkeypatch.setattr(neighbors_module, "AUTO_BRUTE_MAX_SAMPLES", 20)
-    assert WassersteinKNeighborsTransformer().fit(X).algorithm_ == "faiss"
+    # An approximate search chosen for the user says so.
+    with pytest.warns(UserWarning, match="chose FAISS's approximate search"):
+        assert WassersteinKNeighborsTransformer(p=1).fit(X).algorithm_ == "faiss"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WassersteinKNeighborsTransformer(algorithm="faiss", p=1).fit(X)
+
+
+def test_p1_queries_far_beyond_the_fitted_scale_are_searched():
+    # Only p=2 squares: a p=1 query of 1e150 against zeros was refused as an
+    # overflow.
+    transformer = WassersteinKNeighborsTransformer(n_neighbors=1, p=1)
+    distances, indices = transformer.fit(np.zeros((3, 2))).kneighbors([[1e150, 0.0]])
+    assert distances.tolist() == [[1e150]] and indices.tolist() == [[0]]
+
+
+@pytest.mark.parametrize("name", ["n_probe", "ef_search"])
+def test_faiss_knobs_are_checked_before_the_index_is_built(monkeypatch, name):
+    pytest.importorskip("faiss", reason="the optional dependency faiss-cpu")
+
+    def no_index(self):
+        raise AssertionError("the index was built before the parameter check")
+
+    monkeypatch.setattr(
+        WassersteinKNeighborsTransformer, "_build_faiss_index", no_index
+    )
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    transformer = WassersteinKNeighborsTransformer(algorithm="faiss", **{name: True})
+    with pytest.raises(TypeError, match=f"{name} must be an int"):
+        transformer.fit(X)
 
 
 @pytest.fixture(scope="module")
@@ -849,7 +878,8 @@ def test_queries_far_beyond_the_fitted_scale_are_refused(p, fitted_scale, query_
     X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
     transformer = WassersteinKNeighborsTransformer(n_neighbors=2, p=p)
     transformer.fit(X * fitted_scale)
-    with pytest.raises(ValueError, match="more than 2\\*\\*480 times the fitted"):
+    limit = 480 if p == 2 else 1000
+    with pytest.raises(ValueError, match=f"more than 2\\*\\*{limit} times the fitted"):
         transformer.kneighbors(np.array([[1.0, 0.0]]) * query_scale)
     # Within range, the distances are exact.
     near = WassersteinKNeighborsTransformer(n_neighbors=2, p=p).fit(X * 1e-100)

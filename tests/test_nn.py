@@ -15,6 +15,7 @@ from sklearn_wdist.nn import (
     DilatedConvEncoder,
     MaskedBatchNorm1d,
     QuantileEmbedding,
+    QuantilePooling,
     QuantileWassersteinDistance,
     SeededDropout,
     WassersteinTripletLoss,
@@ -381,6 +382,15 @@ def test_loss_with_no_triplet_is_zero_and_differentiable():
 def test_loss_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         WassersteinTripletLoss(**kwargs)
+
+
+def test_quantile_methods_are_checked_when_the_module_is_built():
+    # "bogus" was accepted and failed only at the first forward pass (never
+    # with mean pooling).
+    with pytest.raises(ValueError, match="method must be one of"):
+        QuantilePooling(4, "bogus")
+    with pytest.raises(ValueError, match="quantile_method must be one of"):
+        QuantileEmbedding(nn.Identity(), 4, quantile_method="bogus", pooling="mean")
 
 
 # ----------------------------------------------------------------- sampler

@@ -425,3 +425,33 @@ def test_within_class_centres_follow_each_class_whatever_its_size_or_place(layou
     reference, _ = _ledoit_wolf_covariance(centred)
     np.testing.assert_allclose(matrix @ reference @ matrix.T, np.eye(3), atol=1e-8)
     np.testing.assert_allclose(mean, steps.mean(axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_channels", [4, 5, 6])
+@pytest.mark.parametrize("kind", ["within_class", "total"])
+def test_a_constant_channel_stays_out_of_the_whitening_of_the_others(n_channels, kind):
+    # eigh mixed the constant channel with the others at rounding level
+    # (1e-17): it varied after whitening, and its kept rows were weighted by
+    # 1e12 to a share of the distance as large as any real channel's.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    X = rng.normal(size=(12, n_channels, 20))
+    X[:, 0] += y[:, None]
+    X[:, 1] = 5.0
+    _, matrix = fit_whitening(list(X), y, kind, np.random.default_rng(0))
+    others = np.arange(n_channels) != 1
+    assert np.all(matrix[1, others] == 0.0) and np.all(matrix[others, 1] == 0.0)
+    model = WassersteinSequenceEmbedder(
+        n_features=2,
+        hidden_channels=8,
+        n_quantiles=4,
+        max_epochs=1,
+        input_whitening=kind,
+        random_state=0,
+        n_threads=1,
+    ).fit(X, y)
+    rows = model.transform(X).reshape(len(X), -1, 4)
+    n_learned = rows.shape[1] - len(model.input_row_weights_)
+    # The constant channel's value row and its increments: the same for all.
+    kept = rows[:, n_learned:].reshape(len(X), -1, n_channels, 4)[:, :, 1]
+    assert np.ptp(kept, axis=0).max() == 0.0

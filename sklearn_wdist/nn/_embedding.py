@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._pooling import _check_n_quantiles, mean_pooling, quantile_pooling
+from ._pooling import (
+    _check_n_quantiles,
+    check_quantile_method,
+    mean_pooling,
+    quantile_pooling,
+)
 
 
 class QuantileEmbedding(nn.Module):
@@ -55,6 +60,7 @@ class QuantileEmbedding(nn.Module):
         if pooling not in ("quantile", "mean"):
             raise ValueError(f"pooling must be 'quantile' or 'mean', got {pooling!r}.")
         _check_n_quantiles(n_quantiles)
+        check_quantile_method(quantile_method, "quantile_method")
         self.pooling = pooling
         self.encoder = encoder
         self.n_quantiles = n_quantiles

@@ -33,6 +33,12 @@ def quantile_levels(n_quantiles: int) -> torch.Tensor:
 QUANTILE_METHODS = ("linear", "inverted_cdf")
 
 
+def check_quantile_method(method: str, name: str = "method") -> None:
+    """Refuse an interpolation other than :data:`QUANTILE_METHODS`."""
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"{name} must be one of {QUANTILE_METHODS}, got {method!r}.")
+
+
 def mean_pooling(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean of each feature over the valid steps, shaped like one quantile.
 
@@ -129,8 +135,7 @@ def quantile_pooling(
     tensor([[[1.5000, 2.5000]]])
     """
     _check_n_quantiles(n_quantiles)
-    if method not in QUANTILE_METHODS:
-        raise ValueError(f"method must be one of {QUANTILE_METHODS}, got {method!r}.")
+    check_quantile_method(method)
     _check_lengths(lengths, features)
     batch, n_features, n_timepoints = features.shape
     mask = lengths_to_mask(lengths, n_timepoints)
@@ -194,6 +199,7 @@ class QuantilePooling(nn.Module):
     def __init__(self, n_quantiles: int, method: str = "linear") -> None:
         super().__init__()
         _check_n_quantiles(n_quantiles)
+        check_quantile_method(method)
         self.n_quantiles = n_quantiles
         self.method = method
 
