@@ -18,7 +18,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docs import DocumentationLinkMixin
 from ._pairwise import pairwise_wasserstein
-from ._validation import check_embedding_order, check_n_jobs, resolve_order
+from ._validation import (
+    check_embedding_order,
+    check_n_jobs,
+    embedding_order,
+    resolve_order,
+)
 
 __all__ = ["WassersteinDistanceTransformer"]
 
@@ -161,6 +166,8 @@ class WassersteinDistanceTransformer(
         # The order recorded on the caller's array, once the data passed: bad
         # input gets its error without a p="auto" warning first.
         self.p_ = resolve_order(self.p, X)
+        # Whether p_ is the fallback of p="auto", for later messages.
+        self._p_guessed = self.p == "auto" and embedding_order(X) is None
         self.reference_embeddings_ = references
         return self
 
@@ -179,7 +186,7 @@ class WassersteinDistanceTransformer(
             references are float32, else float64.
         """
         check_is_fitted(self)
-        check_embedding_order(X, self.p_)
+        check_embedding_order(X, self.p_, guessed=getattr(self, "_p_guessed", False))
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return pairwise_wasserstein(
             X, self.reference_embeddings_, p=self.p_, n_jobs=self.n_jobs

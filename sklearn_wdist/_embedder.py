@@ -269,8 +269,9 @@ class WassersteinSequenceEmbedder(
         Per-step encoder mapping ``(batch, C, T)`` to ``(batch, K, T')``. It is
         deep-copied at every ``fit`` and training starts from its current
         weights (so a pretrained encoder is fine-tuned, and the user's module is
-        never modified). ``None`` builds a :class:`~sklearn_wdist.nn.ConvEncoder`
-        from the encoder parameters below.
+        never modified). ``None`` builds the encoder ``architecture`` names (a
+        :class:`~sklearn_wdist.nn.DilatedConvEncoder` by default, or a
+        :class:`~sklearn_wdist.nn.ConvEncoder`) from the parameters below.
     n_features : int, default=4
         Number of learned per-step features of the default encoder (the
         encoder's output has ``K = n_features + n_channels`` features when

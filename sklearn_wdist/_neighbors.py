@@ -40,6 +40,7 @@ from ._validation import (
     check_int,
     check_n_jobs,
     check_working_memory,
+    embedding_order,
     resolve_order,
 )
 
@@ -619,6 +620,8 @@ class WassersteinKNeighborsTransformer(
         # input gets its error without a p="auto" warning first.
         validated = validate_data(self, X, dtype=[np.float64, np.float32])
         p = resolve_order(self.p, X)
+        # Whether p_ is the fallback of p="auto", for later messages.
+        self._p_guessed = self.p == "auto" and embedding_order(X) is None
         X = validated
         # The embeddings are kept in float64, divided by a power of two (which
         # changes no significant bit) so that squares neither overflow nor
@@ -768,7 +771,9 @@ class WassersteinKNeighborsTransformer(
             # One more neighbour: the sample itself, removed below.
             n_neighbors += 1
         else:
-            check_embedding_order(X, self.p_)
+            check_embedding_order(
+                X, self.p_, guessed=getattr(self, "_p_guessed", False)
+            )
             # The queries are scaled in float64 one block at a time
             # (_search), so no float64 copy of all of them is ever made.
             queries = validate_data(

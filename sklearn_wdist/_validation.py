@@ -2,7 +2,7 @@
 
 - numbers: :func:`as_numeric_array`, :func:`check_finite`, :func:`check_p`,
   :func:`check_n_jobs`, :func:`check_working_memory`, :func:`check_int`;
-- sequences and their containers (DESIGN section 2): :func:`check_sequences`
+- sequences and their containers: :func:`check_sequences`
   (arrays, lists, sktime's ``nested_univ`` and ``pd-multiindex`` DataFrames) and
   :func:`from_tslearn`;
 - labels, with one policy: :func:`check_labels` (labels are compared as Python
@@ -608,7 +608,16 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
                 "per channel) or an array (n_sequences, n_channels, "
                 "n_timepoints)."
             )
-        return as_numeric_array(_pandas_values(X), name)
+        try:
+            return as_numeric_array(_pandas_values(X), name)
+        except TypeError as error:
+            # Text among numbers: most likely a long table, one row per step.
+            raise TypeError(
+                f"{error} A DataFrame without a MultiIndex is read as one "
+                "univariate sequence per row; a long table (one row per step, "
+                "with id and time columns) is X.set_index([id, time]), a "
+                "pd-multiindex frame."
+            ) from error
     if not all(nested):
         raise TypeError(
             f"{name} is a DataFrame mixing series cells and scalars; sktime's "
@@ -689,7 +698,7 @@ def check_sequences(
 ) -> list[np.ndarray]:
     """Validate a collection of sequences and return it as a list of arrays.
 
-    Accepted layouts (DESIGN section 2):
+    Accepted layouts:
 
     - a 3-D array ``(n_sequences, n_channels, n_timepoints)``; one with more
       channels than time points is most likely channels-last, which is warned
@@ -715,18 +724,18 @@ def check_sequences(
     Returns
     -------
     sequences : list of ndarray of shape (n_channels, n_timepoints_i)
-        C-contiguous floating arrays: float32 input stays float32, everything
-        else is float64, so that no precision is lost before the data are
-        centred. For an input array these are views where possible.
+        C-contiguous floating arrays: float16 and float32 input become
+        float32, everything else float64, so that no precision is lost before
+        the data are centred. For an input array these are views where possible.
 
     Raises
     ------
     TypeError
-        For non-numeric, complex or sparse input.
+        For non-numeric or sparse input.
     ValueError
-        For a wrong number of dimensions, an empty collection or sequence, a
-        channel count that differs between sequences or from ``n_channels``, and
-        NaN or infinite values.
+        For complex input, a wrong number of dimensions, an empty collection
+        or sequence, a channel count that differs between sequences or from
+        ``n_channels``, and NaN or infinite values.
 
     Examples
     --------
@@ -791,23 +800,36 @@ def check_sequences(
     else:
         array = as_numeric_array(X, name)
         if array.ndim == 2:
-            if n_channels is not None and n_channels > 1 and len(array) == n_channels:
-                # Most likely one sequence of the fitted channels, not
-                # n_channels univariate sequences.
+            if n_channels is not None and n_channels > 1:
+                # A 2-D array is univariate sequences, which a model of
+                # several channels cannot take: most likely one sequence of
+                # the fitted channels, as rows or, channels last, as columns.
+                single = ""
+                if len(array) == n_channels:
+                    single = f"A single sequence of {n_channels} channels is "
+                    single += "x[None] or [x]; "
+                elif array.shape[1] == n_channels:
+                    single = f"A single sequence of {n_channels} channels whose "
+                    single += "rows are time steps is x.T[None]; "
                 raise ValueError(
-                    f"{name} is a 2-D array, read as {len(array)} univariate "
-                    f"sequences (one per row), but the model was fitted on "
-                    f"{n_channels} channels. A single sequence of {n_channels} "
-                    f"channels is x[None] or [x]."
+                    f"{name} is a 2-D array of shape {array.shape}, read as "
+                    f"{len(array)} univariate sequences (one per row), but the "
+                    f"model was fitted on {n_channels} channels. {single}"
+                    f"{'s' if single else 'S'}equences of several channels are "
+                    "a 3-D array (n_sequences, n_channels, n_timepoints)."
                 )
             array = array[:, None, :]
         elif array.ndim != 3:
-            hint = (
-                " Reshape your data: a single univariate sequence x is "
-                "x.reshape(1, -1)."
-                if array.ndim == 1
-                else ""
-            )
+            hint = ""
+            if array.ndim == 1:
+                hint = (
+                    " Reshape your data: a single univariate sequence x is "
+                    "x.reshape(1, -1)."
+                    if n_channels in (None, 1)
+                    else f" The model was fitted on {n_channels} channels: a "
+                    f"single sequence is a 2-D array ({n_channels}, "
+                    "n_timepoints), passed as x[None] or [x]."
+                )
             raise ValueError(
                 f"{name} must be a 3-D array (n_sequences, n_channels, n_timepoints), "
                 "a 2-D array (n_sequences, n_timepoints) or a list of 2-D arrays, "
@@ -1477,8 +1499,14 @@ def embedding_order(embeddings: Any) -> int | None:
     return None
 
 
-def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
+def check_embedding_order(
+    embeddings: Any, p: int, name: str = "X", guessed: bool = False
+) -> None:
     """Refuse ``p`` for embeddings known to come from a model of another order.
+
+    ``guessed=True``: ``p`` is the default that ``p="auto"`` fell back to in
+    ``fit`` (its input could not be traced to an embedder), which the message
+    then says, as the user never set that ``p``.
 
     Raises
     ------
@@ -1489,6 +1517,14 @@ def check_embedding_order(embeddings: Any, p: int, name: str = "X") -> None:
     trained = embedding_order(embeddings)
     if trained is None or trained == p:
         return
+    if guessed:
+        raise ValueError(
+            f"p='auto' fell back to p={p} in fit, whose input could not be "
+            f"traced to an embedder (a copy, or a cached or reloaded array), "
+            f"but {name} holds embeddings of a WassersteinSequenceEmbedder "
+            f"trained with p={trained}. Pass p={trained} (the embedder's p_) "
+            "and fit again."
+        )
     raise ValueError(
         f"p={p!r}, but {name} holds embeddings of a WassersteinSequenceEmbedder "
         f"trained with p={trained}: the p={p} distance between them is not the "

@@ -889,3 +889,22 @@ def test_queries_far_beyond_the_fitted_scale_are_refused(p, fitted_scale, query_
     )
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make", [WassersteinDistanceTransformer, WassersteinKNeighborsTransformer]
+)
+def test_a_p_auto_fallback_says_so_when_the_real_order_shows_up(make):
+    # Fitted on a copy, p="auto" fell back to p=1 with a warning; given the
+    # embedder's own p=2 output later, the error spoke of a p=1 the user never
+    # set.
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(12, 8))
+    record_embedding_order(embeddings, 2)
+    with pytest.warns(UserWarning, match="p='auto' cannot tell"):
+        transformer = make().fit(embeddings.copy())
+    with pytest.raises(ValueError, match=r"p='auto' fell back to p=1 in fit.*Pass p=2"):
+        transformer.transform(embeddings)
+    explicit = make(p=1).fit(embeddings.copy())
+    with pytest.raises(ValueError, match=r"^p=1, but X holds"):
+        explicit.transform(embeddings)

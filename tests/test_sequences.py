@@ -95,6 +95,35 @@ def test_channel_count_must_match_fit():
         check_sequences(np.zeros((3, 2, 5)), n_channels=4)
 
 
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [
+        ((3, 20), r"A single sequence of 3 channels is x\[None\] or \[x\]"),
+        ((20, 3), r"whose rows are time steps is x\.T\[None\]"),
+        ((12, 20), r"fitted on 3 channels\. Sequences of several channels"),
+        ((20,), r"fitted on 3 channels: a single sequence is a 2-D array"),
+    ],
+)
+def test_arrays_a_multichannel_model_cannot_take_say_how_to_pass_them(shape, hint):
+    # A channels-last single sequence (20, 3) got "X[0] has 1 channel(s)"
+    # and a 1-D one the advice x.reshape(1, -1), which then failed the same way.
+    with pytest.raises(ValueError, match=hint):
+        check_sequences(np.zeros(shape), n_channels=3)
+
+
+def test_a_long_table_with_text_ids_is_pointed_to_set_index():
+    import pandas as pd
+
+    table = pd.DataFrame({"id": ["s0"] * 3 + ["s1"] * 3, "t": [0, 1, 2] * 2})
+    table["a"] = np.arange(6.0)
+    with pytest.raises(TypeError, match=r"X\.set_index\(\[id, time\]\)"):
+        check_sequences(table)
+    assert [s.shape for s in check_sequences(table.set_index(["id", "t"]))] == [
+        (1, 3),
+        (1, 3),
+    ]
+
+
 def test_object_array_of_sequences_and_torch_tensors():
     import torch
 
