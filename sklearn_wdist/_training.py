@@ -27,8 +27,8 @@ from skorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ._pairwise import pairwise_wasserstein
-from .metrics._retrieval import map_at_r_of_leading_items
+from ._pairwise import pairwise_wasserstein_chunked
+from .metrics._retrieval import map_at_r_of_row_blocks
 from .nn import SeededDropout
 
 # Embeddings are independent per sequence, so inference batches are sorted by
@@ -504,8 +504,19 @@ def retrieval_score(
         item_codes = np.concatenate([codes, gallery_codes])
     else:
         items, item_codes = embeddings, codes
-    distances = pairwise_wasserstein(embeddings, items, p=p)
-    return map_at_r_of_leading_items(distances, np.asarray(item_codes))
+
+    # Row blocks of the distance matrix (the same numbers as the whole
+    # matrix), so that scoring n sequences never holds n x n distances.
+    def numbered(blocks):
+        start = 0
+        for block in blocks:
+            yield start, block
+            start += len(block)
+
+    blocks = pairwise_wasserstein_chunked(embeddings, items, p=p)
+    return map_at_r_of_row_blocks(
+        numbered(blocks), np.asarray(item_codes), len(embeddings)
+    )
 
 
 def stratified_sample(codes: np.ndarray, max_items: int) -> np.ndarray:

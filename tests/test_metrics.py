@@ -751,3 +751,32 @@ def test_verification_reads_only_the_strict_upper_triangle(func):
     upper_only[0, 1] = np.nan
     with pytest.raises(ValueError, match="strict upper triangle"):
         func(upper_only, labels)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_scoring_from_row_blocks_equals_the_whole_matrix_to_the_last_bit(p):
+    # The embedder's score and its validation scoring read the distances in
+    # row blocks (n x n distances held at once took 1.5 GB at n = 20000).
+    import warnings
+
+    import sklearn
+
+    from sklearn_wdist import pairwise_wasserstein
+    from sklearn_wdist._training import retrieval_score
+    from sklearn_wdist.metrics._retrieval import map_at_r_of_leading_items
+
+    rng = np.random.default_rng(p)
+    embeddings = rng.integers(0, 3, size=(300, 4)).astype(float)  # many ties
+    codes = rng.integers(0, 6, size=300)
+    gallery, gallery_codes = rng.normal(size=(40, 4)), rng.integers(0, 6, size=40)
+    items = np.concatenate([embeddings, gallery])
+    item_codes = np.concatenate([codes, gallery_codes])
+    whole = map_at_r_of_leading_items(
+        pairwise_wasserstein(embeddings, items, p=p), item_codes
+    )
+    for working_memory in (0.01, 0.3, 1024):
+        with sklearn.config_context(working_memory=working_memory):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a row above 0.01 MiB
+                blocks = retrieval_score(embeddings, codes, p, gallery, gallery_codes)
+        assert blocks == whole

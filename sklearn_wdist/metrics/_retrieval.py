@@ -10,7 +10,7 @@ for the k-NN vote, by increasing index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -272,27 +272,66 @@ def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:
     against every item (held-out queries among a training gallery). NaN when
     no query has another item of its class. No input checks: private.
     """
-    n_queries, n_items = matrix.shape
+    return map_at_r_of_row_blocks([(0, matrix)], codes, matrix.shape[0])
+
+
+def map_at_r_of_row_blocks(
+    blocks: Iterable[tuple[int, np.ndarray]], codes: np.ndarray, n_queries: int
+) -> float:
+    """MAP@R of the first ``n_queries`` items, from row blocks of distances.
+
+    ``blocks`` yields ``(start, block)``: the distances from items ``start``,
+    ``start + 1``, ... to every item, consecutive blocks covering the first
+    ``n_queries`` rows, so that the whole matrix is never held. The rows are
+    scored in the same fixed chunks however they are cut into blocks, so the
+    score is the same to the last bit as that of
+    :func:`map_at_r_of_leading_items` on the stacked blocks. NaN when no
+    query has another item of its class. No input checks.
+    """
+    n_items = len(codes)
     n_relevant = np.bincount(codes)[codes[:n_queries]] - 1
     scored = int(np.count_nonzero(n_relevant))
     if scored == 0:
         return float("nan")
     total = 0.0
-    for rows in _row_chunks(n_items, n_queries):
-        rows = rows[n_relevant[rows] > 0]
-        if rows.size == 0:
-            continue
-        r = n_relevant[rows]
-        max_r = int(r.max())
-        neighbors = _sorted_neighbors(
-            _query_block(matrix, rows), max_r, demoted=(codes[rows], codes)
-        )
-        ranks = np.arange(1, max_r + 1)
-        relevant = codes[neighbors] == codes[rows][:, None]
-        relevant &= ranks <= r[:, None]
-        precision = np.cumsum(relevant, axis=1) / ranks
-        total += float(np.sum(np.sum(precision * relevant, axis=1) / r))
+    chunks = _row_chunks(n_items, n_queries)
+    chunk, parts = next(chunks, None), []
+    for start, block in blocks:
+        stop = start + block.shape[0]
+        while chunk is not None:
+            low, high = int(chunk[0]), int(chunk[-1]) + 1
+            if max(low, start) < min(high, stop):
+                parts.append(block[max(low, start) - start : min(high, stop) - start])
+            if high > stop:
+                break  # the rest of this chunk is in the next block
+            rows_distances = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            total += _map_at_r_total(rows_distances, chunk, n_relevant, codes)
+            chunk, parts = next(chunks, None), []
     return total / scored
+
+
+def _map_at_r_total(
+    distances: np.ndarray, rows: np.ndarray, n_relevant: np.ndarray, codes: np.ndarray
+) -> float:
+    """Sum of the average precisions at R of the queries ``rows``.
+
+    ``distances`` holds their rows of the distance matrix (not modified);
+    queries without another item of their class are skipped.
+    """
+    kept = n_relevant[rows] > 0
+    if not kept.any():
+        return 0.0
+    rows = rows[kept]
+    r = n_relevant[rows]
+    max_r = int(r.max())
+    queries = distances[kept]  # fancy indexing copies
+    queries[np.arange(rows.size), rows] = np.inf  # the query itself
+    neighbors = _sorted_neighbors(queries, max_r, demoted=(codes[rows], codes))
+    ranks = np.arange(1, max_r + 1)
+    relevant = codes[neighbors] == codes[rows][:, None]
+    relevant &= ranks <= r[:, None]
+    precision = np.cumsum(relevant, axis=1) / ranks
+    return float(np.sum(np.sum(precision * relevant, axis=1) / r))
 
 
 def knn_loo_accuracy(
