@@ -665,13 +665,19 @@ def _from_dataframe(X: Any, name: str) -> list[np.ndarray] | np.ndarray:
 
 
 def _warn_if_channels_last(
-    shape: tuple[int, ...], name: str, items: bool = False
+    shape: tuple[int, ...], name: str, items: bool = False, fitted: int | None = None
 ) -> None:
     """Warn when sequences of one shape have more channels than time points.
 
     ``items``: ``X`` is a list whose every item has shape ``shape[1:]``.
+    ``fitted``: the channel count of a fitted model; input that has it is the
+    layout the model was fitted on (channels-last input would show its time
+    points as channels), so a model of 500 channels does not warn at every
+    window shorter than 500 steps.
     """
     n_channels, n_timepoints = shape[1], shape[2]
+    if fitted is not None and n_channels == fitted and n_timepoints != fitted:
+        return
     if n_channels > n_timepoints:
         if items:
             found = f"every item of {name} has shape {shape[1:]}"
@@ -796,7 +802,9 @@ def check_sequences(
             sequences.append(array)
         shapes = {sequence.shape for sequence in sequences}
         if len(shapes) == 1:
-            _warn_if_channels_last((len(sequences), *shapes.pop()), name, items=True)
+            _warn_if_channels_last(
+                (len(sequences), *shapes.pop()), name, items=True, fitted=n_channels
+            )
     else:
         array = as_numeric_array(X, name)
         if array.ndim == 2:
@@ -847,7 +855,7 @@ def check_sequences(
                 "minimum of 1 is required."
             )
         if array.shape[1] > 0:
-            _warn_if_channels_last(array.shape, name)
+            _warn_if_channels_last(array.shape, name, fitted=n_channels)
         sequences = list(array)
 
     expected = n_channels if n_channels is not None else sequences[0].shape[0]

@@ -570,6 +570,23 @@ def test_channels_last_array_warns_naming_from_tslearn(fitted):
         WassersteinSequenceEmbedder(**TINY).fit(X, np.repeat([0, 1, 2], 8))
 
 
+def test_a_model_of_many_channels_does_not_warn_at_every_short_window():
+    # Fitted on 30 channels, every transform of windows shorter than 30
+    # steps warned that the data might be channels-last.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 30, 40))
+    y = np.repeat([0, 1], 6)
+    model = WassersteinSequenceEmbedder(**TINY).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.transform(X[:, :, :10])
+        model.transform(list(X[:, :, :10]))
+    # Windows of 60 steps stored channels-last show 60 "channels": warned.
+    long_windows = rng.normal(size=(4, 60, 30))
+    with pytest.warns(UserWarning, match="from_tslearn"), pytest.raises(ValueError):
+        model.transform(long_windows)
+
+
 def test_channels_first_array_does_not_warn(fitted, data):
     X, _ = data
     with warnings.catch_warnings():
