@@ -447,7 +447,9 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
         names = common.distinct(r["dataset"] for r in chosen)
         if not names:
             continue
-        rows = []
+        full = {name for kind, name in current_task_list() if kind == protocol}
+        all_seeds = sorted({r["seed"] for r in chosen if r["seed"] is not None})
+        rows, partial = [], False
         for method in [RAW, *configs]:
             cells, differences = [], []
             for name in names:
@@ -465,10 +467,28 @@ def summarise(records: list[common.Record], configs: list[str]) -> str:
                 cells.append(f"{np.mean(values):.3f}")
                 differences.append(np.mean(values) - np.mean(raw))
             if differences:  # a method run on none of these tasks has no row
-                rows.append([method, *cells, f"{np.mean(differences):+.3f}"])
+                mean = f"{np.mean(differences):+.3f}"
+                ran = {r["dataset"] for r in common.select(chosen, method=method)}
+                if not full <= ran:  # a mean over other tasks than a full run's
+                    mean += "*"
+                    partial = True
+                seeds = sorted(
+                    {r["seed"] for r in common.select(chosen, method=method)} - {None}
+                )
+                covered = _seed_span(seeds) if seeds and seeds != all_seeds else ""
+                rows.append([method, *cells, mean, covered])
         lines += section(
-            protocol, key, ["method", *names, "mean difference to raw"], rows
+            protocol,
+            key,
+            ["method", *names, "mean difference to raw", "seeds, if not all"],
+            rows,
         )
+        if partial:
+            lines += [
+                "\\* over the tasks the method ran on, not all of them: "
+                "comparable only with means over the same tasks.",
+                "",
+            ]
     lines += seed_sums_table(records, configs)
     return "\n".join(lines)
 
@@ -502,7 +522,14 @@ def seed_sums_table(records: list[common.Record], methods: list[str]) -> list[st
             else:
                 cells.append(f"{value:.3f}*")
         if any(cells):
+            full_seeds = [
+                seed
+                for seed, cell in zip(seeds, cells, strict=True)
+                if cell and not cell.endswith("*")
+            ]
             mean = f"{np.mean(sums):.3f}" if sums else ""
+            if sums and full_seeds != seeds:  # means over other seed sets
+                mean += f" ({_seed_span(full_seeds)})"
             rows.append([method, *cells, mean])
     partial = any(cell.endswith("*") for row in rows for cell in row[1:])
     note = (
@@ -516,6 +543,17 @@ def seed_sums_table(records: list[common.Record], methods: list[str]) -> list[st
         "",
         *([note, ""] if partial else []),
     ]
+
+
+def _seed_span(seeds: list[int]) -> str:
+    """``"seeds 2-4"`` for consecutive seeds, else ``"seeds 0, 3"``."""
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return (
+        "seed " + str(seeds[0])
+        if len(seeds) == 1
+        else "seeds " + ", ".join(map(str, seeds))
+    )
 
 
 def current_task_list() -> set[tuple[str, str]]:
