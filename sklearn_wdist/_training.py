@@ -507,16 +507,8 @@ def retrieval_score(
 
     # Row blocks of the distance matrix (the same numbers as the whole
     # matrix), so that scoring n sequences never holds n x n distances.
-    def numbered(blocks):
-        start = 0
-        for block in blocks:
-            yield start, block
-            start += len(block)
-
     blocks = pairwise_wasserstein_chunked(embeddings, items, p=p)
-    return map_at_r_of_row_blocks(
-        numbered(blocks), np.asarray(item_codes), len(embeddings)
-    )
+    return map_at_r_of_row_blocks(blocks, np.asarray(item_codes), len(embeddings))
 
 
 def stratified_sample(codes: np.ndarray, max_items: int) -> np.ndarray:

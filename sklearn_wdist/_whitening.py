@@ -291,15 +291,15 @@ def check_float32_resolution(sequences: list[np.ndarray], name: str = "X") -> No
         "Centre the data first (subtract each channel's mean), or let the "
         "embedder do it with input_whitening='total'."
     )
-    for channel in np.flatnonzero(varies & (steps < 1)):
-        # At most one float32 step across the range: constant once cast?
-        values = {float(np.float32(lows[channel])), float(np.float32(highs[channel]))}
-        if len(values) == 1:
-            raise ValueError(
-                f"{name}'s channel {channel} varies by {spread[channel]:.3g} "
-                f"around {magnitude[channel]:.3g}, but is constant in float32, "
-                f"in which the network runs: it would see nothing of it. {remedy}"
-            )
+    # Rounding is monotonic: both ends on one float32 make every value so.
+    collapsed = varies & (lows.astype(np.float32) == highs.astype(np.float32))
+    if collapsed.any():
+        channel = int(np.flatnonzero(collapsed)[0])
+        raise ValueError(
+            f"{name}'s channel {channel} varies by {spread[channel]:.3g} "
+            f"around {magnitude[channel]:.3g}, but is constant in float32, "
+            f"in which the network runs: it would see nothing of it. {remedy}"
+        )
     quantised = np.flatnonzero(steps < _MIN_FLOAT32_LEVELS)
     if quantised.size:
         channel = int(quantised[0])

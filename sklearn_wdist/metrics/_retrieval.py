@@ -249,16 +249,38 @@ def check_retrieval_labels(
     No label repeats: no query has ``R >= 1``. One label: every neighbour is
     relevant, whatever the distances.
     """
+    check_label_counts(
+        codes,
+        name,
+        items,
+        all_unique=f"{score} is undefined",
+        one_label=f"{score} would be 1 whatever the distances",
+    )
+
+
+def check_label_counts(
+    codes: np.ndarray,
+    name: str,
+    items: str,
+    *,
+    all_unique: str | None,
+    one_label: str,
+) -> None:
+    """Refuse labels that are all unique, or all one, saying what follows.
+
+    ``all_unique`` and ``one_label`` complete the messages ("..., so
+    <consequence>."); ``all_unique=None`` accepts unique labels.
+    """
     counts = np.bincount(codes)
-    if counts.max() < 2:
+    if all_unique is not None and counts.max() < 2:
         raise ValueError(
             f"{name} must contain at least one class with two or more {items}; "
-            f"every label is unique, so {score} is undefined."
+            f"every label is unique, so {all_unique}."
         )
     if counts.size < 2:
         raise ValueError(
             f"{name} must contain at least two distinct classes; all {items} "
-            f"share one label, so {score} would be 1 whatever the distances."
+            f"share one label, so {one_label}."
         )
 
 
@@ -272,17 +294,17 @@ def map_at_r_of_leading_items(matrix: np.ndarray, codes: np.ndarray) -> float:
     against every item (held-out queries among a training gallery). NaN when
     no query has another item of its class. No input checks: private.
     """
-    return map_at_r_of_row_blocks([(0, matrix)], codes, matrix.shape[0])
+    return map_at_r_of_row_blocks([matrix], codes, matrix.shape[0])
 
 
 def map_at_r_of_row_blocks(
-    blocks: Iterable[tuple[int, np.ndarray]], codes: np.ndarray, n_queries: int
+    blocks: Iterable[np.ndarray], codes: np.ndarray, n_queries: int
 ) -> float:
     """MAP@R of the first ``n_queries`` items, from row blocks of distances.
 
-    ``blocks`` yields ``(start, block)``: the distances from items ``start``,
-    ``start + 1``, ... to every item, consecutive blocks covering the first
-    ``n_queries`` rows, so that the whole matrix is never held. The rows are
+    ``blocks`` yields consecutive row blocks of the distances from the first
+    ``n_queries`` items to every item (as ``pairwise_wasserstein_chunked``
+    does), so that the whole matrix is never held. The rows are
     scored in the same fixed chunks however they are cut into blocks, so the
     score is the same to the last bit as that of
     :func:`map_at_r_of_leading_items` on the stacked blocks. NaN when no
@@ -296,8 +318,9 @@ def map_at_r_of_row_blocks(
     total = 0.0
     chunks = _row_chunks(n_items, n_queries)
     chunk, parts = next(chunks, None), []
-    for start, block in blocks:
-        stop = start + block.shape[0]
+    stop = 0
+    for block in blocks:
+        start, stop = stop, stop + block.shape[0]
         while chunk is not None:
             low, high = int(chunk[0]), int(chunk[-1]) + 1
             if max(low, start) < min(high, stop):
@@ -398,11 +421,13 @@ def knn_loo_accuracy(
     0.4
     """
     matrix, codes = check_distances_and_labels(distances, labels)
-    if codes.max() == 0:
-        raise ValueError(
-            "labels must contain at least two distinct classes; all items share "
-            "one label, so every vote would be right whatever the distances."
-        )
+    check_label_counts(
+        codes,
+        "labels",
+        "items",
+        all_unique=None,  # every vote is then wrong: a score, if a low one
+        one_label="every vote would be right whatever the distances",
+    )
     n_samples = matrix.shape[0]
     n_neighbors = check_n_neighbors(n_neighbors, n_samples)
     n_classes = int(codes.max()) + 1

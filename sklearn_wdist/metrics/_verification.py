@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import auc, roc_curve
 
 from .._validation import check_distances_and_labels
-from ._retrieval import _row_chunks
+from ._retrieval import _row_chunks, check_label_counts
 
 __all__ = ["equal_error_rate", "genuine_impostor_distances", "pair_roc_auc"]
 
@@ -42,17 +42,13 @@ def _checked_split_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate the inputs and return the genuine and impostor pair distances."""
     matrix, codes = check_distances_and_labels(distances, labels, read="upper")
-    counts = np.bincount(codes)
-    if counts.max() < 2:
-        raise ValueError(
-            "labels must contain at least one class with two or more items; "
-            "every label is unique, so there is no genuine (same-label) pair."
-        )
-    if counts.size < 2:
-        raise ValueError(
-            "labels must contain at least two distinct classes; all items share "
-            "one label, so there is no impostor (different-label) pair."
-        )
+    check_label_counts(
+        codes,
+        "labels",
+        "items",
+        all_unique="there is no genuine (same-label) pair",
+        one_label="there is no impostor (different-label) pair",
+    )
     return _split_pairs(matrix, codes)
 
 
